@@ -1,0 +1,5 @@
+import sys
+
+from lambdalite.cli import main
+
+sys.exit(main())

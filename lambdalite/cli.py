@@ -1,0 +1,77 @@
+"""`lambdalite serve | worker | logs | queue`: flags override environment variables (settings.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lambdalite import settings as settings_mod
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="data folder (env LAMBDALITE_DATA_DIR, default ./.lambdalite)")
+
+
+def _node_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--retry-base-delay", type=float, dest="retry_base_delay_s",
+                        help="seconds; function-error retries wait 1x and 2x this (env LAMBDA_RETRY_BASE_DELAY)")
+    parser.add_argument("--account-concurrency", type=int, help="account-wide concurrency limit")
+    parser.add_argument("--idle-env-timeout", type=float, dest="idle_env_timeout_s",
+                        help="seconds before an idle environment is stopped")
+    parser.add_argument("--python-runtime-client", choices=["builtin", "awslambdaric"],
+                        help="runtime client for python runtimes")
+    parser.add_argument("--lease-seconds", type=float, dest="lease_s", help="event lease length")
+    parser.add_argument("--log-level", help="debug, info, warning, error")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lambdalite", description="A self-hosted AWS Lambda")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (and, unless --no-dispatch, the dispatcher)")
+    serve.add_argument("--host", help="bind address (env LAMBDALITE_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (env LAMBDALITE_PORT, default 4566)")
+    serve.add_argument("--no-dispatch", action="store_true", help="serve the API only; run workers separately")
+    _common(serve)
+    _node_flags(serve)
+
+    worker = sub.add_parser("worker", help="run a dispatcher only, against the same data folder")
+    _common(worker)
+    _node_flags(worker)
+
+    logs = sub.add_parser("logs", help="print a function's logs")
+    logs.add_argument("function")
+    logs.add_argument("--follow", "-f", action="store_true")
+    _common(logs)
+
+    queue = sub.add_parser("queue", help="show each function's async queue")
+    _common(queue)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "no_dispatch", "function", "follow")}
+    settings = settings_mod.from_env().with_overrides(**overrides)
+    if args.command == "serve":
+        from lambdalite.server import serve
+
+        serve(settings.with_overrides(dispatch=False if args.no_dispatch else None))
+    elif args.command == "worker":
+        from lambdalite.server import serve
+
+        serve(settings.with_overrides(serve_api=False, dispatch=True))
+    elif args.command == "logs":
+        from lambdalite.runtime.logs import print_logs
+
+        return print_logs(settings, args.function, follow=args.follow)
+    elif args.command == "queue":
+        from lambdalite.worker.report import print_queue
+
+        return print_queue(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Per-function metrics with AWS's names, exposed in the Prometheus text format at /metrics.
+
+prometheus-client does the exposition and thread safety; names and meanings follow CloudWatch's
+AWS/Lambda namespace so dashboards translate one to one.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+_LABELS = ("function_name",)
+
+INVOCATIONS = Counter("lambda_Invocations", "Invocations of the function (attempts)", _LABELS, registry=REGISTRY)
+ERRORS = Counter("lambda_Errors", "Invocations that ended in a function error", _LABELS, registry=REGISTRY)
+THROTTLES = Counter("lambda_Throttles", "Invocation requests refused for lack of concurrency", _LABELS, registry=REGISTRY)
+DURATION = Histogram(
+    "lambda_Duration_milliseconds",
+    "Time the function code ran",
+    _LABELS,
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 900000),
+    registry=REGISTRY,
+)
+CONCURRENT = Gauge("lambda_ConcurrentExecutions", "Invocations running now", _LABELS, registry=REGISTRY)
+ASYNC_RECEIVED = Counter("lambda_AsyncEventsReceived", "Events queued for async invocation", _LABELS, registry=REGISTRY)
+ASYNC_AGE = Histogram(
+    "lambda_AsyncEventAge_milliseconds",
+    "Time from queueing to each invocation attempt",
+    _LABELS,
+    buckets=(1, 5, 10, 50, 100, 500, 1000, 5000, 30000, 60000, 300000, 3600000, 21600000),
+    registry=REGISTRY,
+)
+ASYNC_DROPPED = Counter("lambda_AsyncEventsDropped", "Events that ended without success", _LABELS, registry=REGISTRY)
+DEAD_LETTER_ERRORS = Counter("lambda_DeadLetterErrors", "Failed deliveries to a dead-letter queue", _LABELS, registry=REGISTRY)
+DESTINATION_FAILURES = Counter(
+    "lambda_DestinationDeliveryFailures", "Failed deliveries to a destination", _LABELS, registry=REGISTRY
+)
+RECURSION_DROPPED = Counter(
+    "lambda_RecursiveInvocationsDropped", "Events stopped as a recursive loop", _LABELS, registry=REGISTRY
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

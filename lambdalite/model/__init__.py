@@ -1,0 +1,1 @@
+"""Pure dataclasses shared by every layer (no I/O here)."""

@@ -1,0 +1,1 @@
+"""Execution environments: warm subprocesses speaking the Lambda Runtime API to lambdalite."""

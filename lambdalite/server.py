@@ -1,0 +1,110 @@
+"""Assembles one lambdalite process: store, environments, dispatcher and/or HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import uvicorn
+
+from lambdalite import metrics
+from lambdalite.node import Node
+from lambdalite.runtime.pool import EnvironmentPool
+from lambdalite.services.app import App
+from lambdalite.services.events import EventsService
+from lambdalite.services.http import Request, Response
+from lambdalite.services.lambda_api import LambdaService
+from lambdalite.services.sqs import SqsService
+from lambdalite.settings import Settings
+from lambdalite.store import open_store
+from lambdalite.worker.dispatcher import Dispatcher
+
+log = logging.getLogger("lambdalite")
+
+HEALTH_PATH = "/_lambdalite/health"
+
+
+def build_node(settings: Settings) -> Node:
+    store = open_store(settings)
+    pool = EnvironmentPool(settings)
+    return Node(settings=settings, store=store, pool=pool, endpoint=f"http://{settings.host}:{settings.port}")
+
+
+def build_app(node: Node) -> App:
+    async def extra(request: Request) -> Response | None:
+        if request.method == "GET" and request.path == "/metrics":
+            body, content_type = metrics.exposition()
+            return Response(200, body, [], content_type)
+        if request.path == HEALTH_PATH:
+            role = ("api+dispatch" if node.settings.dispatch else "api") if node.settings.serve_api else "dispatch"
+            return Response(200, b'{"status":"ok","role":"%s"}' % role.encode(), [])
+        return None
+
+    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node))}
+    return App(services, node.settings.default_region, extra=[extra])
+
+
+async def _maintenance(node: Node) -> None:
+    """Keep this process's concurrency slots alive and stop idle environments."""
+    period_s = max(0.5, node.settings.lease_s / 3)
+    while True:
+        await asyncio.sleep(period_s)
+        try:
+            await node.store.renew_slots()
+            await node.pool.reap_idle()
+        except Exception:  # noqa: BLE001 - keep the loop alive, say why
+            log.exception("maintenance failed")
+
+
+async def run(settings: Settings) -> None:
+    node = build_node(settings)
+    tasks = [asyncio.create_task(_maintenance(node), name="maintenance")]
+    if settings.dispatch:
+        tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
+    try:
+        if settings.serve_api:
+            config = uvicorn.Config(
+                build_app(node),
+                host=settings.host,
+                port=settings.port,
+                loop="none",
+                http="httptools",
+                lifespan="off",
+                access_log=False,
+                log_level=settings.log_level,
+                timeout_keep_alive=75,
+                backlog=4096,
+            )
+            await uvicorn.Server(config).serve()
+        else:
+            await _until_signalled()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await node.pool.close()
+        node.store.close()
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def serve(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        runner = asyncio.Runner()
+    with runner:
+        runner.run(run(settings))

@@ -1,0 +1,1 @@
+"""The AWS-compatible HTTP surface: one app, routed per service (lambda, sqs, events)."""

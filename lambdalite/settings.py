@@ -1,0 +1,81 @@
+"""Every setting lambdalite reads, in one place.
+
+Each setting has a command-line flag (see cli.py) and an environment variable; the flag wins.
+`LAMBDA_RETRY_BASE_DELAY` keeps that exact name because tests and tools of the Lambda ecosystem use it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ACCOUNT_ID = "000000000000"
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = field(default="127.0.0.1", metadata={"env": "LAMBDALITE_HOST"})
+    port: int = field(default=4566, metadata={"env": "LAMBDALITE_PORT"})
+    data_dir: Path = field(default=Path(".lambdalite"), metadata={"env": "LAMBDALITE_DATA_DIR"})
+    account_id: str = field(default=ACCOUNT_ID, metadata={"env": "LAMBDALITE_ACCOUNT_ID"})
+    default_region: str = field(default=DEFAULT_REGION, metadata={"env": "LAMBDALITE_DEFAULT_REGION"})
+    # Function-error retries wait 1x then 2x this (AWS: about one and two minutes).
+    retry_base_delay_s: float = field(default=60.0, metadata={"env": "LAMBDA_RETRY_BASE_DELAY"})
+    # Account-wide concurrent executions (AWS's default quota is 1000).
+    account_concurrency: int = field(default=1000, metadata={"env": "LAMBDALITE_ACCOUNT_CONCURRENCY"})
+    # Warm environments idle longer than this are stopped.
+    idle_env_timeout_s: float = field(default=300.0, metadata={"env": "LAMBDALITE_IDLE_ENV_TIMEOUT"})
+    # Runtime client for python runtimes: "builtin" (lambdalite's bootstrap) or "awslambdaric".
+    python_runtime_client: str = field(default="builtin", metadata={"env": "LAMBDALITE_PYTHON_RUNTIME_CLIENT"})
+    # How long a dispatcher holds an event before another may take it, unless renewed.
+    lease_s: float = field(default=15.0, metadata={"env": "LAMBDALITE_LEASE_SECONDS"})
+    # Whether this process runs the dispatcher (serve --no-dispatch turns it off).
+    dispatch: bool = field(default=True, metadata={"env": "LAMBDALITE_DISPATCH"})
+    # Whether this process serves the HTTP API (the `worker` role does not).
+    serve_api: bool = True
+    # Throttle/system-error backoff: first delay and cap (AWS: 1 s doubling to 5 min).
+    throttle_base_delay_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_THROTTLE_BASE_DELAY"})
+    throttle_max_delay_s: float = field(default=300.0, metadata={"env": "LAMBDALITE_THROTTLE_MAX_DELAY"})
+    log_level: str = field(default="warning", metadata={"env": "LAMBDALITE_LOG_LEVEL"})
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "lambdalite.db"
+
+    @property
+    def code_dir(self) -> Path:
+        return self.data_dir / "code"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Apply non-None overrides (from command-line flags)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _parse(kind: Any, raw: str) -> Any:
+    if kind in (bool, "bool"):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
+    if kind in (Path, "Path"):
+        return Path(raw)
+    return raw
+
+
+def from_env(environ: dict[str, str] | None = None) -> Settings:
+    """Settings from the environment (defaults where unset)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        name = f.metadata.get("env")
+        if name and name in env and env[name] != "":
+            values[f.name] = _parse(f.type, env[name])
+    return Settings(**values)

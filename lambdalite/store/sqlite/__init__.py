@@ -1,0 +1,84 @@
+"""The embedded default backend: one SQLite file in the data folder (see db.py for why it is fast)."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from typing import Any
+
+from lambdalite.settings import Settings
+from lambdalite.store.sqlite import buses, event_configs, functions, outcomes, queues, slots, sqs
+from lambdalite.store.sqlite.db import Database
+
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses)
+
+
+class SqliteStore(
+    functions.FunctionsStore,
+    event_configs.EventConfigsStore,
+    outcomes.OutcomesStore,
+    sqs.SqsStore,
+    buses.BusesStore,
+):
+    """Facade over one Database. Queue-engine and slot operations are generic and live here."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        schema: list[str] = []
+        for module in _MODULES:
+            schema.extend(module.SCHEMA)
+        self.db = Database(settings.db_path, schema)
+        self.holder = uuid.uuid4().hex  # this process, for concurrency slots
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- queue engine ---------------------------------------------------------------------------
+    async def send_message(self, **kwargs: Any) -> None:
+        await self.db.write(lambda c: queues.send(c, **kwargs))
+
+    async def lease_messages(self, **kwargs: Any) -> list[queues.Message]:
+        return await self.db.write(lambda c: queues.lease(c, **kwargs))
+
+    async def delete_message(self, id: str, receipt: str | None = None) -> bool:
+        return await self.db.write(lambda c: queues.delete(c, id, receipt))
+
+    async def reschedule_message(self, id: str, receipt: str | None, **kwargs: Any) -> bool:
+        return await self.db.write(lambda c: queues.reschedule(c, id, receipt, **kwargs))
+
+    async def renew_leases(self, leases: list[tuple[str, str]], visible_ms: int) -> int:
+        return await self.db.write(lambda c: queues.renew(c, leases, visible_ms))
+
+    def queue_counts(self, queue: str) -> queues.QueueCounts:
+        return self.db.read(lambda c: queues.counts(c, queue))
+
+    def next_due_ms(self, kind: str) -> int | None:
+        return self.db.read(lambda c: queues.next_due_ms(c, kind=kind))
+
+    # ---- concurrency slots ----------------------------------------------------------------------
+    async def acquire_slot(self, function: str, reserved: int | None, unreserved_floor: int) -> int | str:
+        ttl_ms = int(self.settings.lease_s * 1000)
+        account = self.settings.account_concurrency
+
+        def fn(c: sqlite3.Connection) -> int | str:
+            return slots.acquire(
+                c,
+                function=function,
+                reserved=reserved,
+                account_limit=account,
+                unreserved_floor=unreserved_floor,
+                holder=self.holder,
+                now_ms=queues.now_ms(),
+                ttl_ms=ttl_ms,
+            )
+
+        return await self.db.write(fn)
+
+    async def release_slot(self, slot_id: int) -> None:
+        await self.db.write(lambda c: slots.release(c, slot_id))
+
+    async def renew_slots(self) -> None:
+        now = queues.now_ms()
+        expires = now + int(self.settings.lease_s * 1000)
+        await self.db.write(lambda c: slots.renew_holder(c, self.holder, expires, now))

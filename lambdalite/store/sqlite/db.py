@@ -1,0 +1,175 @@
+"""SQLite with one writer thread and group commit.
+
+Why: a 202 may only be sent once its event is on disk, and one fsync per request would cap the accept
+rate at the disk's fsync rate. Every write is a function run by the writer thread; the writer drains
+everything queued, runs each function in its own SAVEPOINT (one failure cannot spoil its neighbours),
+commits once (WAL + synchronous=FULL: one fsync) and only then resolves all the callers' futures.
+
+Reads use a connection per thread (WAL readers never wait for the writer). Several processes may open the
+same file (API and workers); SQLite's file locks serialise their writers, `busy_timeout` waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WriteFn = Callable[[sqlite3.Connection], Any]
+
+_MAX_BATCH = 2048
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def _connect(path: Path, *, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class _Job:
+    __slots__ = ("fn", "future", "loop")
+
+    def __init__(self, fn: WriteFn, future: Any, loop: asyncio.AbstractEventLoop | None):
+        self.fn = fn
+        self.future = future
+        self.loop = loop
+
+
+class Database:
+    """One SQLite file: `await write(fn)` for group-committed writes, `read(fn)` for reads."""
+
+    def __init__(self, path: Path, schema: list[str]):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._conn = _connect(path, synchronous="FULL")
+        self._apply_schema(schema)
+        self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    def _apply_schema(self, schema: list[str]) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in schema:
+                self._conn.execute(statement)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    # ---- writes -------------------------------------------------------------------------------
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run fn in the writer's next transaction; return once it is committed (fsync'd)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_Job(fn, future, loop))
+        return await future
+
+    def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Blocking variant for threads and command-line tools."""
+        future: Future[T] = Future()
+        self._jobs.put(_Job(fn, future, None))
+        return future.result()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            batch = [job]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    nxt = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._commit(batch)
+                    return
+                batch.append(nxt)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Job]) -> None:
+        conn = self._conn
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    value = job.fn(conn)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    results.append((job, None, exc))
+                else:
+                    conn.execute("RELEASE job")
+                    results.append((job, value, None))
+            conn.execute("COMMIT")
+        except BaseException as exc:  # noqa: BLE001 - the whole batch failed: tell every caller
+            log.exception("sqlite commit failed")
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            results = [(job, None, exc) for job in batch]
+        for job, value, error in results:
+            _resolve(job, value, error)
+
+    # ---- reads --------------------------------------------------------------------------------
+    def reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, synchronous="NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run fn on this thread's read connection (a consistent snapshot)."""
+        conn = self.reader()
+        conn.execute("BEGIN")
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put(None)
+        self._thread.join(timeout=10)
+        self._conn.close()
+
+
+def _resolve(job: _Job, value: Any, error: BaseException | None) -> None:
+    if job.loop is None:
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(value)
+        return
+    job.loop.call_soon_threadsafe(_set_async, job.future, value, error)
+
+
+def _set_async(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)

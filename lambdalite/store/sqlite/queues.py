@@ -1,0 +1,184 @@
+"""The one queue engine: SQS-style messages with visibility, used by the internal per-function event
+queues (kind "lambda"), SQS-compatible queues (kind "sqs") and destination deliveries (kind "delivery").
+
+A received message is leased: it becomes invisible until `visible_ms`; the holder deletes it, moves its
+due time (a retry), or lets the lease lapse so another consumer gets it again (at-least-once).
+Every function here takes the writer's connection and runs inside its group-committed transaction, so
+callers can combine several steps (finish an event + enqueue its deliveries) atomically.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        body BLOB NOT NULL,
+        attrs BLOB,
+        sent_ms INTEGER NOT NULL,
+        visible_ms INTEGER NOT NULL,
+        receive_count INTEGER NOT NULL DEFAULT 0,
+        first_receive_ms INTEGER,
+        receipt TEXT,
+        leased INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX IF NOT EXISTS messages_queue_due ON messages(queue, visible_ms)",
+    "CREATE INDEX IF NOT EXISTS messages_kind_due ON messages(kind, visible_ms)",
+]
+
+_COLUMNS = "seq, kind, queue, id, body, attrs, sent_ms, visible_ms, receive_count, first_receive_ms, receipt"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
+class Message:
+    seq: int
+    kind: str
+    queue: str
+    id: str
+    body: bytes
+    attrs: bytes | None
+    sent_ms: int
+    visible_ms: int
+    receive_count: int
+    first_receive_ms: int | None
+    receipt: str | None
+
+
+def _row(row: tuple) -> Message:  # type: ignore[type-arg]
+    return Message(*row)
+
+
+def send(
+    conn: sqlite3.Connection,
+    *,
+    kind: str,
+    queue: str,
+    id: str,
+    body: bytes,
+    attrs: bytes | None = None,
+    delay_ms: int = 0,
+    at_ms: int | None = None,
+) -> None:
+    sent = now_ms() if at_ms is None else at_ms
+    conn.execute(
+        "INSERT INTO messages(kind, queue, id, body, attrs, sent_ms, visible_ms) VALUES (?,?,?,?,?,?,?)",
+        (kind, queue, id, body, attrs, sent, sent + delay_ms),
+    )
+
+
+def lease(
+    conn: sqlite3.Connection,
+    *,
+    lease_ms: int,
+    limit: int,
+    queue: str | None = None,
+    kind: str | None = None,
+    at_ms: int | None = None,
+) -> list[Message]:
+    """Claim up to `limit` due messages of one queue (or of every queue of a kind)."""
+    now = now_ms() if at_ms is None else at_ms
+    column, value = ("queue", queue) if queue is not None else ("kind", kind)
+    rows = conn.execute(
+        f"""UPDATE messages SET visible_ms = ?, receive_count = receive_count + 1,
+                first_receive_ms = coalesce(first_receive_ms, ?), receipt = lower(hex(randomblob(10))), leased = 1
+            WHERE seq IN (SELECT seq FROM messages WHERE {column} = ? AND visible_ms <= ?
+                          ORDER BY visible_ms LIMIT ?)
+            RETURNING {_COLUMNS}""",
+        (now + lease_ms, now, value, now, limit),
+    ).fetchall()
+    messages = [_row(r) for r in rows]
+    messages.sort(key=lambda m: m.seq)
+    return messages
+
+
+def delete(conn: sqlite3.Connection, id: str, receipt: str | None = None) -> bool:
+    """Remove a message; with a receipt, only if it is still the current lease's."""
+    if receipt is None:
+        cur = conn.execute("DELETE FROM messages WHERE id = ?", (id,))
+    else:
+        cur = conn.execute("DELETE FROM messages WHERE id = ? AND receipt = ?", (id, receipt))
+    return cur.rowcount > 0
+
+
+def reschedule(
+    conn: sqlite3.Connection,
+    id: str,
+    receipt: str | None,
+    *,
+    visible_ms: int,
+    attrs: bytes | None = None,
+    release: bool = True,
+) -> bool:
+    """Move a leased message's due time (a retry, or SQS ChangeMessageVisibility); optionally new attrs.
+
+    `release` ends the lease (the message counts as delayed, not in flight, until due).
+    """
+    sets = "visible_ms = ?" + (", leased = 0, receipt = NULL" if release else "")
+    params: list[object] = [visible_ms]
+    if attrs is not None:
+        sets += ", attrs = ?"
+        params.append(attrs)
+    where = "id = ?" + (" AND receipt = ?" if receipt is not None else "")
+    params.append(id)
+    if receipt is not None:
+        params.append(receipt)
+    return conn.execute(f"UPDATE messages SET {sets} WHERE {where}", params).rowcount > 0
+
+
+def renew(conn: sqlite3.Connection, leases: list[tuple[str, str]], visible_ms: int) -> int:
+    """Extend many leases (id, receipt) at once; returns how many were still held."""
+    cur = conn.executemany(
+        "UPDATE messages SET visible_ms = ? WHERE id = ? AND receipt = ?",
+        [(visible_ms, id, receipt) for id, receipt in leases],
+    )
+    return cur.rowcount
+
+
+def get(conn: sqlite3.Connection, id: str) -> Message | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM messages WHERE id = ?", (id,)).fetchone()
+    return _row(row) if row else None
+
+
+def purge(conn: sqlite3.Connection, queue: str) -> int:
+    return conn.execute("DELETE FROM messages WHERE queue = ?", (queue,)).rowcount
+
+
+@dataclass(slots=True)
+class QueueCounts:
+    visible: int
+    in_flight: int
+    delayed: int
+    oldest_sent_ms: int | None
+
+
+def counts(conn: sqlite3.Connection, queue: str, at_ms: int | None = None) -> QueueCounts:
+    now = now_ms() if at_ms is None else at_ms
+    row = conn.execute(
+        """SELECT coalesce(sum(visible_ms <= ?), 0),
+                  coalesce(sum(visible_ms > ? AND leased = 1), 0),
+                  coalesce(sum(visible_ms > ? AND leased = 0), 0),
+                  min(sent_ms)
+           FROM messages WHERE queue = ?""",
+        (now, now, now, queue),
+    ).fetchone()
+    return QueueCounts(int(row[0]), int(row[1]), int(row[2]), row[3])
+
+
+def queues_of_kind(conn: sqlite3.Connection, kind: str) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT DISTINCT queue FROM messages WHERE kind = ?", (kind,))]
+
+
+def next_due_ms(conn: sqlite3.Connection, *, kind: str) -> int | None:
+    """When the earliest message of a kind becomes due (for a sleeping consumer)."""
+    row = conn.execute("SELECT min(visible_ms) FROM messages WHERE kind = ?", (kind,)).fetchone()
+    return row[0] if row else None

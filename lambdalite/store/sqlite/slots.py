@@ -1,0 +1,78 @@
+"""Concurrency slots shared by every process on one data folder.
+
+A slot is held while an invocation runs (sync or async). Acquire counts the live slots of the account
+and of the function in the same transaction that inserts the new one, so two processes cannot both take
+the last slot. Slots carry an expiry that their process renews; a killed process's slots lapse.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS slots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        function TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        expires_ms INTEGER NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS slots_function ON slots(function, expires_ms)",
+    "CREATE INDEX IF NOT EXISTS slots_holder ON slots(holder)",
+]
+
+# Why a slot was refused: the contract's 429 Reasons.
+ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
+FUNCTION_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+
+def acquire(
+    conn: sqlite3.Connection,
+    *,
+    function: str,
+    reserved: int | None,
+    account_limit: int,
+    unreserved_floor: int,
+    holder: str,
+    now_ms: int,
+    ttl_ms: int,
+) -> int | str:
+    """Take a slot: its id, or the 429 Reason when none is free.
+
+    A function with reserved concurrency is limited by it alone. Others share the account limit less
+    what is reserved for the rest (`unreserved_floor` = sum of all reservations).
+    """
+    if reserved is not None:
+        (mine,) = conn.execute(
+            "SELECT count(*) FROM slots WHERE function = ? AND expires_ms > ?", (function, now_ms)
+        ).fetchone()
+        if mine >= reserved:
+            return FUNCTION_LIMIT
+    else:
+        (unreserved_running,) = conn.execute(
+            "SELECT count(*) FROM slots WHERE expires_ms > ? AND function NOT IN "
+            "(SELECT name FROM functions WHERE reserved_concurrency IS NOT NULL)",
+            (now_ms,),
+        ).fetchone()
+        if unreserved_running >= account_limit - unreserved_floor:
+            return ACCOUNT_LIMIT
+    cur = conn.execute(
+        "INSERT INTO slots(function, holder, expires_ms) VALUES (?,?,?)", (function, holder, now_ms + ttl_ms)
+    )
+    return int(cur.lastrowid or 0)
+
+
+def release(conn: sqlite3.Connection, slot_id: int) -> None:
+    conn.execute("DELETE FROM slots WHERE id = ?", (slot_id,))
+
+
+def renew_holder(conn: sqlite3.Connection, holder: str, expires_ms: int, now_ms: int) -> None:
+    """Keep this process's slots alive; also sweep slots that lapsed."""
+    conn.execute("UPDATE slots SET expires_ms = ? WHERE holder = ?", (expires_ms, holder))
+    conn.execute("DELETE FROM slots WHERE expires_ms <= ?", (now_ms,))
+
+
+def running(conn: sqlite3.Connection, function: str, now_ms: int) -> int:
+    (n,) = conn.execute(
+        "SELECT count(*) FROM slots WHERE function = ? AND expires_ms > ?", (function, now_ms)
+    ).fetchone()
+    return int(n)

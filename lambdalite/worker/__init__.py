@@ -1,0 +1,1 @@
+"""The dispatcher: lease -> check age & concurrency -> run -> decide -> ack/retry -> deliver."""

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import LambdaliteProcess
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator:
+    """Factory: start_server(env=..., args=..., role=..., data_dir=...) -> a running LambdaliteProcess."""
+    started: list[LambdaliteProcess] = []
+
+    def start(**kwargs) -> LambdaliteProcess:  # type: ignore[no-untyped-def]
+        data_dir = kwargs.pop("data_dir", tmp_path / "data")
+        proc = LambdaliteProcess(data_dir, **kwargs)
+        started.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in started:
+        proc.kill()
+
+
+@pytest.fixture
+def server(start_server) -> LambdaliteProcess:  # type: ignore[no-untyped-def]
+    """A fresh lambdalite serve with a 1 s retry base delay."""
+    return start_server()
