@@ -1,0 +1,1 @@
+"""Where ended async events go: destinations (SQS, EventBridge, Lambda, SNS, S3) and dead-letter queues."""
