@@ -7,7 +7,7 @@ plain function of its inputs (contract section 3).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 
 from lambdalite.model.event import QueuedEvent
 from lambdalite.model.outcome import Condition
@@ -16,7 +16,7 @@ DEFAULT_MAX_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE_S = 21600
 
 
-class Result(str, Enum):
+class Result(StrEnum):
     """What one try of an event came to."""
 
     SUCCESS = "success"

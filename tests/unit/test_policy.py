@@ -6,7 +6,7 @@ import pytest
 
 from lambdalite.model.event import QueuedEvent
 from lambdalite.model.outcome import Condition
-from lambdalite.policy import Done, Limits, Result, Retry, decide, deadline_ms, throttle_delay_ms, too_old
+from lambdalite.policy import Done, Limits, Result, Retry, deadline_ms, decide, throttle_delay_ms, too_old
 
 T0 = 1_700_000_000_000
 
