@@ -1,0 +1,101 @@
+"""Destination validation messages (contract section 4) against a real store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdalite.destinations.validate import (
+    validate_dead_letter_target,
+    validate_destination_config,
+)
+from lambdalite.node import Node
+from lambdalite.services.http import AwsError
+from lambdalite.settings import Settings
+from lambdalite.store.sqlite import SqliteStore
+
+PREFIX = "arn:aws:lambda:us-east-1:000000000000:function"
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    store = SqliteStore(Settings(data_dir=tmp_path / "data"))
+    for name in ("f", "other"):
+        store.db.write_sync(
+            lambda c, n=name: c.execute("INSERT INTO functions(name, config) VALUES (?, ?)", (n, b"{}"))
+        )
+    yield Node(settings=store.settings, store=store, pool=None)  # type: ignore[arg-type]
+    store.close()
+
+
+def check(node: Node, config: dict[str, Any], function: str = "f") -> None:
+    asyncio.run(validate_destination_config(node, function, None, "us-east-1", config))
+
+
+def error_of(node: Node, config: dict[str, Any], function: str = "f") -> AwsError:
+    with pytest.raises(AwsError) as info:
+        check(node, config, function)
+    return info.value
+
+
+def test_accepts_supported_targets(node: Node) -> None:
+    check(node, {"OnSuccess": {"Destination": f"{PREFIX}:other"},
+                 "OnFailure": {"Destination": "arn:aws:s3:::bucket"}})
+    check(node, {"OnSuccess": {"Destination": "arn:aws:events:us-east-1:000000000000:event-bus/default"},
+                 "OnFailure": {"Destination": "arn:aws:sns:us-east-1:000000000000:topic"}})
+    check(node, {"OnSuccess": {}})
+    check(node, {"OnSuccess": {"Destination": f"{PREFIX}:other:$LATEST"}})
+
+
+def test_missing_destination_function(node: Node) -> None:
+    arn = f"{PREFIX}:missing"
+    err = error_of(node, {"OnFailure": {"Destination": arn}})
+    assert (err.status, err.code, err.message) == (
+        400, "InvalidParameterValueException", f"The destination ARN {arn} is invalid.")
+    assert err.rest_json_body() == {"Type": "User", "message": f"The destination ARN {arn} is invalid."}
+
+
+def test_function_as_its_own_destination(node: Node) -> None:
+    for function in ("f", f"{PREFIX}:f", "f:$LATEST"):
+        err = error_of(node, {"OnSuccess": {"Destination": f"{PREFIX}:f:$LATEST"}}, function)
+        assert err.message == "You can't specify the function as a destination for itself."
+
+
+def test_unsupported_service_renders_both_sides(node: Node) -> None:
+    arn = "arn:aws:dynamodb:us-east-1:000000000000:table/t"
+    err = error_of(node, {"OnSuccess": {"Destination": arn}})
+    assert err.code == "InvalidParameterValueException"
+    assert err.message == (
+        f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={arn}), "
+        "onFailure=null) is invalid.")
+
+
+def test_s3_only_on_failure(node: Node) -> None:
+    s3 = "arn:aws:s3:::bucket"
+    sqs = "arn:aws:sqs:us-east-1:000000000000:q"
+    err = error_of(node, {"OnSuccess": {"Destination": s3}, "OnFailure": {"Destination": sqs}})
+    assert err.message == (
+        f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={s3}), "
+        f"onFailure=OnFailure(destination={sqs})) is invalid.")
+
+
+def test_not_an_arn_is_a_validation_error(node: Node) -> None:
+    err = error_of(node, {"OnFailure": {"Destination": "not-an-arn"}})
+    assert err.status == 400 and err.code == "ValidationException"
+    assert err.message.startswith(
+        "1 validation error detected: Value 'not-an-arn' at 'destinationConfig.onFailure.destination' "
+        "failed to satisfy constraint: Member must satisfy regular expression pattern: ")
+    assert "Type" not in err.rest_json_body()
+
+
+def test_dead_letter_target(node: Node) -> None:
+    validate_dead_letter_target(node, "arn:aws:sqs:us-east-1:000000000000:dlq")
+    validate_dead_letter_target(node, "arn:aws:sns:us-east-1:000000000000:topic")
+    validate_dead_letter_target(node, "")
+    with pytest.raises(AwsError) as info:
+        validate_dead_letter_target(node, f"{PREFIX}:other")
+    assert info.value.code == "InvalidParameterValueException"
