@@ -12,6 +12,7 @@ same file (API and workers); SQLite's file locks serialise their writers, `busy_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -55,7 +56,8 @@ class Database:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         self._conn = _connect(path, synchronous="FULL")
         self._apply_schema(schema)
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
@@ -77,38 +79,70 @@ class Database:
         """Run fn in the writer's next transaction; return once it is committed (fsync'd)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(fn, future, loop))
+        pending = self._pending.get(loop)
+        if pending is None:
+            # First write of this loop iteration: hand the whole iteration's writes over in one go.
+            pending = self._pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        pending.append(_Job(fn, future, loop))
         return await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        jobs = self._pending.pop(loop, None)
+        if jobs:
+            self._jobs.put(jobs)
 
     def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Blocking variant for threads and command-line tools."""
         future: Future[T] = Future()
-        self._jobs.put(_Job(fn, future, None))
+        self._jobs.put([_Job(fn, future, None)])
         return future.result()
 
     def _run(self) -> None:
         while True:
-            job = self._jobs.get()
-            if job is None:
+            jobs = self._jobs.get()
+            if jobs is None:
                 return
-            batch = [job]
+            batch = list(jobs)
             while len(batch) < _MAX_BATCH:
                 try:
-                    nxt = self._jobs.get_nowait()
+                    more = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-                if nxt is None:
+                if more is None:
                     self._commit(batch)
                     return
-                batch.append(nxt)
+                batch.extend(more)
             self._commit(batch)
 
     def _commit(self, batch: list[_Job]) -> None:
+        """Run a batch in one transaction. Optimistic: no savepoints; if a job raises, roll back and
+        run the batch again with a savepoint per job, so the failure stays with its caller alone."""
+        try:
+            results = self._run_batch(batch, isolate=False)
+        except _JobFailed:
+            try:
+                results = self._run_batch(batch, isolate=True)
+            except BaseException as exc:  # noqa: BLE001 - the commit itself failed: tell every caller
+                log.exception("sqlite commit failed")
+                results = [(job, None, exc) for job in batch]
+        except BaseException as exc:  # noqa: BLE001
+            log.exception("sqlite commit failed")
+            results = [(job, None, exc) for job in batch]
+        _resolve_all(results)
+
+    def _run_batch(self, batch: list[_Job], *, isolate: bool) -> list[tuple[_Job, Any, BaseException | None]]:
         conn = self._conn
         results: list[tuple[_Job, Any, BaseException | None]] = []
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("BEGIN IMMEDIATE")
             for job in batch:
+                if not isolate:
+                    try:
+                        results.append((job, job.fn(conn), None))
+                    except BaseException as exc:  # noqa: BLE001
+                        raise _JobFailed from exc
+                    continue
                 conn.execute("SAVEPOINT job")
                 try:
                     value = job.fn(conn)
@@ -120,15 +154,11 @@ class Database:
                     conn.execute("RELEASE job")
                     results.append((job, value, None))
             conn.execute("COMMIT")
-        except BaseException as exc:  # noqa: BLE001 - the whole batch failed: tell every caller
-            log.exception("sqlite commit failed")
-            try:
+        except BaseException:
+            if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            results = [(job, None, exc) for job in batch]
-        for job, value, error in results:
-            _resolve(job, value, error)
+            raise
+        return results
 
     # ---- reads --------------------------------------------------------------------------------
     def reader(self) -> sqlite3.Connection:
@@ -156,20 +186,31 @@ class Database:
         self._conn.close()
 
 
-def _resolve(job: _Job, value: Any, error: BaseException | None) -> None:
-    if job.loop is None:
-        if error is not None:
-            job.future.set_exception(error)
+class _JobFailed(Exception):
+    """A job raised during an optimistic batch: retry the batch with isolation."""
+
+
+def _resolve_all(results: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    """Hand results back: one wake-up per event loop for the whole batch, not one per job."""
+    per_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, BaseException | None]]] = {}
+    for job, value, error in results:
+        if job.loop is None:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(value)
         else:
-            job.future.set_result(value)
-        return
-    job.loop.call_soon_threadsafe(_set_async, job.future, value, error)
+            per_loop.setdefault(job.loop, []).append((job.future, value, error))
+    for loop, items in per_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_set_all, items)
 
 
-def _set_async(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
+def _set_all(items: list[tuple[Any, Any, BaseException | None]]) -> None:
+    for future, value, error in items:
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)

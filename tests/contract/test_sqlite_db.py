@@ -1,0 +1,80 @@
+"""The group-commit writer: results, failure isolation, durability, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lambdalite.store.sqlite.db import Database
+
+SCHEMA = ["CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER)"]
+
+
+def _insert(k: str, v: int):  # type: ignore[no-untyped-def]
+    def fn(c: sqlite3.Connection) -> int:
+        c.execute("INSERT INTO t(k, v) VALUES (?, ?)", (k, v))
+        return v
+
+    return fn
+
+
+def test_many_concurrent_writes_commit_and_return_their_values(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.db", SCHEMA)
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(db.write(_insert(f"k{i}", i)) for i in range(500)))
+
+    assert asyncio.run(main()) == list(range(500))
+    assert db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 500
+    db.close()
+
+
+def test_a_failing_write_fails_alone(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.db", SCHEMA)
+
+    async def main() -> list[object]:
+        return await asyncio.gather(
+            db.write(_insert("a", 1)), db.write(_insert("a", 2)), db.write(_insert("b", 3)),
+            return_exceptions=True,
+        )
+
+    results = asyncio.run(main())
+    assert results[0] == 1 and results[2] == 3
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    rows = db.read(lambda c: c.execute("SELECT k, v FROM t ORDER BY k").fetchall())
+    assert rows == [("a", 1), ("b", 3)]
+    db.close()
+
+
+def test_write_sync_from_a_thread(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.db", SCHEMA)
+    assert db.write_sync(_insert("x", 7)) == 7
+    with pytest.raises(sqlite3.IntegrityError):
+        db.write_sync(_insert("x", 8))
+    assert db.read(lambda c: c.execute("SELECT v FROM t WHERE k='x'").fetchone()[0]) == 7
+    db.close()
+
+
+def test_a_returned_write_survives_kill_9(tmp_path: Path) -> None:
+    """A child process writes, prints once the write returned, and is SIGKILLed: the row is there."""
+    script = f"""
+import asyncio, os, signal, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+from pathlib import Path
+from lambdalite.store.sqlite.db import Database
+db = Database(Path({str(tmp_path / "k.db")!r}), {SCHEMA!r})
+async def main():
+    await asyncio.gather(*(db.write(lambda c, i=i: c.execute("INSERT INTO t VALUES (?, ?)", (str(i), i))) for i in range(100)))
+asyncio.run(main())
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], timeout=60)
+    assert proc.returncode == -9
+    db = Database(tmp_path / "k.db", SCHEMA)
+    assert db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 100
+    db.close()
