@@ -1,0 +1,418 @@
+"""EventBridge event patterns: validate and compile a pattern once, then match events fast.
+
+Pure (no I/O). Semantics follow AWS's "Content filtering in Amazon EventBridge event patterns": a pattern
+object mirrors the event; a leaf is a non-empty list of alternatives; an event array matches when any of
+its elements does; `exists` looks at leaf values only (an object or an empty array is not a leaf value),
+and a missing parent makes every field below it missing. Error messages reuse AWS's wording
+("Event pattern is not valid. Reason: ...").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+_MISSING: Any = object()
+ValueTest = Callable[[Any], bool]
+_NUMERIC_OPS = ("<", "<=", "=", ">", ">=")
+
+
+class InvalidPatternError(ValueError):
+    """The pattern is not a valid EventBridge event pattern; str() is AWS's message."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"Event pattern is not valid. Reason: {reason}")
+        self.reason = reason
+
+
+# ---- value helpers ---------------------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _leaf_values(value: Any) -> list[Any]:
+    """The leaf values of one event field: arrays are flattened, objects are not leaves."""
+    if value is _MISSING or isinstance(value, dict):
+        return []
+    if isinstance(value, list):
+        out: list[Any] = []
+        for item in value:
+            out.extend(_leaf_values(item))
+        return out
+    return [value]
+
+
+# ---- compiled nodes --------------------------------------------------------------------------------
+
+
+class _Leaf:
+    """Alternatives for one field: any test matching any leaf value, or `exists: false` with none."""
+
+    __slots__ = ("tests", "when_absent")
+
+    def __init__(self, tests: list[ValueTest], when_absent: bool):
+        self.tests = tests
+        self.when_absent = when_absent
+
+    def matches(self, value: Any) -> bool:
+        values = _leaf_values(value)
+        if not values:
+            return self.when_absent
+        return any(test(v) for v in values for test in self.tests)
+
+
+class _Object:
+    """All fields must match (AND); each `$or` needs at least one of its branches."""
+
+    __slots__ = ("fields", "ors")
+
+    def __init__(self, fields: list[tuple[str, _Leaf | _Object]], ors: list[list[_Object]]):
+        self.fields = fields
+        self.ors = ors
+
+    def matches(self, value: Any) -> bool:
+        if isinstance(value, list):
+            items = [v for v in value if isinstance(v, dict)]
+            if items:
+                return any(self._matches_one(v) for v in items)
+            return self._matches_one(_MISSING)
+        return self._matches_one(value)
+
+    def _matches_one(self, value: Any) -> bool:
+        is_dict = isinstance(value, dict)
+        for key, child in self.fields:
+            sub = value.get(key, _MISSING) if is_dict else _MISSING
+            if not child.matches(sub):
+                return False
+        return all(any(branch._matches_one(value) for branch in branches) for branches in self.ors)
+
+
+class EventPattern:
+    """A compiled pattern. `matches(event)` takes the event as a parsed JSON object."""
+
+    __slots__ = ("_root", "source")
+
+    def __init__(self, root: _Object, source: str):
+        self._root = root
+        self.source = source
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        return self._root._matches_one(event)
+
+
+# ---- compiling -------------------------------------------------------------------------------------
+
+
+def compile_pattern(pattern: str | bytes) -> EventPattern:
+    """Parse and validate a pattern (JSON text); raise InvalidPatternError with AWS's reason."""
+    return _compile_cached(pattern if isinstance(pattern, str) else pattern.decode())
+
+
+@lru_cache(maxsize=4096)
+def _compile_cached(text: str) -> EventPattern:
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidPatternError(f"Unparseable JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise InvalidPatternError("Filter is not an object")
+    return EventPattern(_compile_object(parsed, in_or=False), text)
+
+
+def validate_pattern(pattern: str | bytes) -> None:
+    compile_pattern(pattern)
+
+
+def _compile_object(obj: dict[str, Any], *, in_or: bool) -> _Object:
+    if not obj:
+        raise InvalidPatternError("Empty objects are not allowed")
+    fields: list[tuple[str, _Leaf | _Object]] = []
+    ors: list[list[_Object]] = []
+    for key, value in obj.items():
+        if key == "$or":
+            ors.append(_compile_or(value))
+        elif isinstance(value, dict):
+            fields.append((key, _compile_object(value, in_or=in_or)))
+        elif isinstance(value, list):
+            fields.append((key, _compile_leaf(value)))
+        else:
+            raise InvalidPatternError(f'"{key}" must be an object or an array')
+    return _Object(fields, ors)
+
+
+def _compile_or(value: Any) -> list[_Object]:
+    if not isinstance(value, list):
+        raise InvalidPatternError("It must be an Array followed with $or.")
+    branches: list[_Object] = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise InvalidPatternError("Only JSON object is allowed in array of $or relationship.")
+        branches.append(_compile_object(item, in_or=True))
+    if len(branches) < 2:
+        raise InvalidPatternError("There must have at least 2 Objects in $or relationship.")
+    return branches
+
+
+def _compile_leaf(values: list[Any]) -> _Leaf:
+    if not values:
+        raise InvalidPatternError("Empty arrays are not allowed")
+    tests: list[ValueTest] = []
+    when_absent = False
+    for value in values:
+        if isinstance(value, dict):
+            test = _compile_match(value)
+            if test is None:  # exists: false
+                when_absent = True
+            else:
+                tests.append(test)
+        elif isinstance(value, list):
+            raise InvalidPatternError("Match value must be String, number, true, false, or null")
+        else:
+            tests.append(_exact(value))
+    return _Leaf(tests, when_absent)
+
+
+def _exact(expected: Any) -> ValueTest:
+    if isinstance(expected, str):
+        return lambda v: v == expected and isinstance(v, str)
+    if isinstance(expected, bool) or expected is None:
+        return lambda v: v is expected
+    return lambda v: _is_number(v) and v == expected
+
+
+def _compile_match(expr: dict[str, Any]) -> ValueTest | None:
+    """One `{operator: argument}` alternative; None stands for `exists: false`."""
+    if not expr:
+        raise InvalidPatternError("Match expression name not found")
+    if len(expr) > 1:
+        raise InvalidPatternError("Only one key allowed in match expression")
+    ((name, arg),) = expr.items()
+    compiler = _OPERATORS.get(name)
+    if compiler is None:
+        raise InvalidPatternError(f"Unrecognized match type {name}")
+    return compiler(arg)
+
+
+# ---- operators -------------------------------------------------------------------------------------
+
+
+def _string_arg(arg: Any, what: str) -> str:
+    if not isinstance(arg, str):
+        raise InvalidPatternError(f"{what} match pattern must be a string")
+    return arg
+
+
+def _prefix(arg: Any) -> ValueTest:
+    if isinstance(arg, dict) and set(arg) == {"equals-ignore-case"}:
+        folded = _string_arg(arg["equals-ignore-case"], "prefix").lower()
+        return lambda v: isinstance(v, str) and v.lower().startswith(folded)
+    text = _string_arg(arg, "prefix")
+    return lambda v: isinstance(v, str) and v.startswith(text)
+
+
+def _suffix(arg: Any) -> ValueTest:
+    if isinstance(arg, dict) and set(arg) == {"equals-ignore-case"}:
+        folded = _string_arg(arg["equals-ignore-case"], "suffix").lower()
+        return lambda v: isinstance(v, str) and v.lower().endswith(folded)
+    text = _string_arg(arg, "suffix")
+    return lambda v: isinstance(v, str) and v.endswith(text)
+
+
+def _equals_ignore_case(arg: Any) -> ValueTest:
+    folded = _string_arg(arg, "equals-ignore-case").lower()
+    return lambda v: isinstance(v, str) and v.lower() == folded
+
+
+def _wildcard_regex(text: str) -> re.Pattern[str]:
+    """`*` is any run of characters; `\\*` a literal star, `\\\\` a literal backslash."""
+    parts: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            nxt = text[i + 1] if i + 1 < len(text) else ""
+            if nxt not in ("*", "\\"):
+                raise InvalidPatternError(f"Invalid escape character at pos {i}")
+            parts.append(re.escape(nxt))
+            i += 2
+            continue
+        if ch == "*":
+            if i > 0 and text[i - 1] == "*":
+                raise InvalidPatternError(f"Consecutive wildcard characters at pos {i}")
+            parts.append(".*")
+        else:
+            parts.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _wildcard(arg: Any) -> ValueTest:
+    regex = _wildcard_regex(_string_arg(arg, "wildcard"))
+    return lambda v: isinstance(v, str) and regex.fullmatch(v) is not None
+
+
+def _exists(arg: Any) -> ValueTest | None:
+    if arg is True:
+        return lambda v: True
+    if arg is False:
+        return None
+    raise InvalidPatternError("exists match pattern must be either true or false.")
+
+
+def _cidr(arg: Any) -> ValueTest:
+    text = _string_arg(arg, "cidr")
+    if text.count("/") != 1:
+        raise InvalidPatternError("Malformed CIDR, one '/' required")
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidPatternError(f"Nonstandard IP address: {text.split('/')[0]}") from None
+
+    def test(v: Any) -> bool:
+        if not isinstance(v, str):
+            return False
+        try:
+            return ipaddress.ip_address(v) in network
+        except ValueError:
+            return False
+
+    return test
+
+
+def _number_arg(arg: Any, op: str) -> float:
+    if not _is_number(arg):
+        raise InvalidPatternError(f"Value of {'equals' if op == '=' else op} must be numeric")
+    return float(arg)
+
+
+def _numeric(arg: Any) -> ValueTest:
+    """`[op, n]` or `[">"|">=", low, "<"|"<=", high]`."""
+    if not isinstance(arg, list):
+        raise InvalidPatternError("Value of numeric must be an array.")
+    if not arg or not isinstance(arg[0], str):
+        raise InvalidPatternError(f"Invalid member in numeric match: {orjson.dumps(arg[0]).decode() if arg else ']'}")
+    op = arg[0]
+    if op not in _NUMERIC_OPS:
+        raise InvalidPatternError(f"Unrecognized numeric range operator: {op}")
+    if len(arg) < 2:
+        raise InvalidPatternError(f"Value of {'equals' if op == '=' else op} must be numeric")
+    first = _number_arg(arg[1], op)
+    if op in ("=", "<", "<=") and len(arg) > 2:
+        raise InvalidPatternError("Too many elements in numeric expression")
+    if op == "=":
+        return lambda v: _is_number(v) and v == first
+    if op == "<":
+        return lambda v: _is_number(v) and v < first
+    if op == "<=":
+        return lambda v: _is_number(v) and v <= first
+    if len(arg) == 2:
+        return (lambda v: _is_number(v) and v > first) if op == ">" else (lambda v: _is_number(v) and v >= first)
+    return _numeric_range(arg, first, low_open=op == ">")
+
+
+def _numeric_range(arg: list[Any], low: float, *, low_open: bool) -> ValueTest:
+    top_op = arg[2]
+    if not isinstance(top_op, str):
+        raise InvalidPatternError(f"Bad value in numeric range: {orjson.dumps(top_op).decode()}")
+    if top_op not in ("<", "<="):
+        raise InvalidPatternError(f"Bad numeric range operator: {top_op}")
+    if len(arg) < 4:
+        raise InvalidPatternError(f"Value of {top_op} must be numeric")
+    high = _number_arg(arg[3], top_op)
+    if len(arg) > 4:
+        raise InvalidPatternError("Too many terms in numeric range expression")
+    if low >= high:
+        raise InvalidPatternError("Bottom must be less than top")
+    high_open = top_op == "<"
+
+    def test(v: Any) -> bool:
+        if not _is_number(v):
+            return False
+        above = v > low if low_open else v >= low
+        below = v < high if high_open else v <= high
+        return above and below
+
+    return test
+
+
+def _strings(arg: Any, what: str) -> list[str]:
+    """A string or a non-empty list of strings (anything-but's inner operators)."""
+    items = arg if isinstance(arg, list) else [arg]
+    if not items or not all(isinstance(i, str) for i in items):
+        raise InvalidPatternError(f"Inside anything-but/{what} list, number|start|null|boolean is not supported.")
+    return items
+
+
+def _anything_but_object(arg: dict[str, Any]) -> ValueTest:
+    if len(arg) != 1:
+        raise InvalidPatternError("Only one key allowed in match expression" if arg else
+                                  "Anything-But expression name not found")
+    ((name, inner),) = arg.items()
+    if name in ("prefix", "suffix"):
+        if not isinstance(inner, str):
+            raise InvalidPatternError("prefix/suffix match pattern must be a string")
+        if not inner:
+            raise InvalidPatternError("Null prefix/suffix not allowed")
+        if name == "prefix":
+            return lambda v: not (isinstance(v, str) and v.startswith(inner))
+        return lambda v: not (isinstance(v, str) and v.endswith(inner))
+    if name == "equals-ignore-case":
+        folded = frozenset(s.lower() for s in _strings(inner, "equals-ignore-case"))
+        return lambda v: not (isinstance(v, str) and v.lower() in folded)
+    if name == "wildcard":
+        regexes = [_wildcard_regex(s) for s in _strings(inner, "wildcard")]
+        return lambda v: not (isinstance(v, str) and any(r.fullmatch(v) for r in regexes))
+    raise InvalidPatternError(f"Unsupported anything-but pattern: {name}")
+
+
+def _anything_but(arg: Any) -> ValueTest:
+    if isinstance(arg, dict):
+        return _anything_but_object(arg)
+    if isinstance(arg, str) or _is_number(arg):
+        values = [arg]
+    elif isinstance(arg, list):
+        values = arg
+        if any(not isinstance(v, str) and not _is_number(v) for v in values):
+            raise InvalidPatternError("Inside anything but list, start|null|boolean is not supported.")
+        kinds = {isinstance(v, str) for v in values}
+        if len(kinds) != 1:
+            raise InvalidPatternError(
+                "Inside anything but list, either all values are number or string, mixed type is not supported"
+            )
+    else:
+        raise InvalidPatternError("Value of anything-but must be an array or single string/number value.")
+    strings = frozenset(v for v in values if isinstance(v, str))
+    numbers = frozenset(float(v) for v in values if not isinstance(v, str))
+
+    def test(v: Any) -> bool:
+        if isinstance(v, str):
+            return v not in strings
+        if _is_number(v):
+            return float(v) not in numbers
+        return True
+
+    return test
+
+
+_OPERATORS: dict[str, Callable[[Any], ValueTest | None]] = {
+    "prefix": _prefix,
+    "suffix": _suffix,
+    "equals-ignore-case": _equals_ignore_case,
+    "wildcard": _wildcard,
+    "anything-but": _anything_but,
+    "numeric": _numeric,
+    "exists": _exists,
+    "cidr": _cidr,
+}
+
+
+def matches(pattern: str | bytes, event: dict[str, Any]) -> bool:
+    """Convenience: compile (cached) and match once."""
+    return compile_pattern(pattern).matches(event)
