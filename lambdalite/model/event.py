@@ -25,6 +25,8 @@ class QueuedEvent:
     backoffs: int = 0  # consecutive throttle / system-error requeues (exponential backoff step)
     trace_id: str | None = None
     hops: int = 0  # recursion depth (contract section 10)
+    region: str = "us-east-1"  # where it was invoked: ARNs in records and destinations
+    invoked_arn: str = ""  # the ARN the caller named (unqualified when no qualifier was given)
 
     def to_attrs(self) -> bytes:
         return orjson.dumps(asdict(self))
@@ -32,7 +34,8 @@ class QueuedEvent:
     @classmethod
     def from_attrs(cls, raw: bytes | str) -> QueuedEvent:
         data: dict[str, Any] = orjson.loads(raw)
-        return cls(**data)
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def queue_name(function: str) -> str:

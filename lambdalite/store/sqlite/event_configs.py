@@ -1,14 +1,136 @@
-"""SQLite storage for event configs (placeholder: filled in by its owner)."""
+"""Event invoke configs (retries, max age, destinations), one per function qualifier.
+
+The config is stored as the API's JSON shape without LastModified/FunctionArn, which are derived.
+`delete_for_function` / `delete_for_qualifier` run inside the caller's transaction so that deleting a
+function (or an alias or version) removes its configs atomically.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 if TYPE_CHECKING:
     from lambdalite.store.sqlite.db import Database
 
-SCHEMA: list[str] = []
+SCHEMA: list[str] = [
+    """CREATE TABLE IF NOT EXISTS event_configs (
+        function TEXT NOT NULL,
+        qualifier TEXT NOT NULL,
+        config BLOB NOT NULL,
+        last_modified_ms INTEGER NOT NULL,
+        PRIMARY KEY (function, qualifier)
+    )""",
+]
+
+
+@dataclass(slots=True)
+class EventConfig:
+    function: str
+    qualifier: str
+    config: dict[str, Any]  # MaximumRetryAttempts?, MaximumEventAgeInSeconds?, DestinationConfig?
+    last_modified_ms: int
+
+    @property
+    def max_retry_attempts(self) -> int | None:
+        value = self.config.get("MaximumRetryAttempts")
+        return int(value) if value is not None else None
+
+    @property
+    def max_event_age_s(self) -> int | None:
+        value = self.config.get("MaximumEventAgeInSeconds")
+        return int(value) if value is not None else None
+
+    def destination(self, which: str) -> str | None:
+        """The OnSuccess / OnFailure destination ARN, if set."""
+        target = (self.config.get("DestinationConfig") or {}).get(which) or {}
+        arn = target.get("Destination")
+        return str(arn) if arn else None
+
+
+def _row(row: tuple[Any, ...]) -> EventConfig:
+    return EventConfig(row[0], row[1], orjson.loads(row[2]), int(row[3]))
+
+
+def get(conn: sqlite3.Connection, function: str, qualifier: str) -> EventConfig | None:
+    row = conn.execute(
+        "SELECT function, qualifier, config, last_modified_ms FROM event_configs WHERE function = ? AND qualifier = ?",
+        (function, qualifier),
+    ).fetchone()
+    return _row(row) if row else None
+
+
+def put(conn: sqlite3.Connection, function: str, qualifier: str, config: dict[str, Any], now_ms: int) -> EventConfig:
+    conn.execute(
+        "INSERT OR REPLACE INTO event_configs(function, qualifier, config, last_modified_ms) VALUES (?,?,?,?)",
+        (function, qualifier, orjson.dumps(config), now_ms),
+    )
+    return EventConfig(function, qualifier, config, now_ms)
+
+
+def update(
+    conn: sqlite3.Connection,
+    function: str,
+    qualifier: str,
+    merge: Callable[[dict[str, Any]], dict[str, Any]],
+    now_ms: int,
+) -> EventConfig | None:
+    """Read-merge-write in one transaction; None when there is no config to update."""
+    current = get(conn, function, qualifier)
+    if current is None:
+        return None
+    return put(conn, function, qualifier, merge(current.config), now_ms)
+
+
+def delete(conn: sqlite3.Connection, function: str, qualifier: str) -> bool:
+    cur = conn.execute("DELETE FROM event_configs WHERE function = ? AND qualifier = ?", (function, qualifier))
+    return cur.rowcount > 0
+
+
+def delete_for_function(conn: sqlite3.Connection, function: str) -> int:
+    """Hook for DeleteFunction: remove every qualifier's config."""
+    return conn.execute("DELETE FROM event_configs WHERE function = ?", (function,)).rowcount
+
+
+def delete_for_qualifier(conn: sqlite3.Connection, function: str, qualifier: str) -> int:
+    """Hook for DeleteAlias / DeleteFunction with a version qualifier."""
+    return conn.execute(
+        "DELETE FROM event_configs WHERE function = ? AND qualifier = ?", (function, qualifier)
+    ).rowcount
+
+
+def list_for_function(conn: sqlite3.Connection, function: str, after: str | None, limit: int) -> list[EventConfig]:
+    """Configs ordered by qualifier, starting after `after` (the paging marker)."""
+    rows = conn.execute(
+        "SELECT function, qualifier, config, last_modified_ms FROM event_configs "
+        "WHERE function = ? AND qualifier > ? ORDER BY qualifier LIMIT ?",
+        (function, after or "", limit),
+    ).fetchall()
+    return [_row(r) for r in rows]
 
 
 class EventConfigsStore:
     db: Database
+
+    def get_event_config(self, function: str, qualifier: str) -> EventConfig | None:
+        return self.db.read(lambda c: get(c, function, qualifier))
+
+    async def put_event_config(
+        self, function: str, qualifier: str, config: dict[str, Any], now_ms: int
+    ) -> EventConfig:
+        return await self.db.write(lambda c: put(c, function, qualifier, config, now_ms))
+
+    async def update_event_config(
+        self, function: str, qualifier: str, merge: Callable[[dict[str, Any]], dict[str, Any]], now_ms: int
+    ) -> EventConfig | None:
+        return await self.db.write(lambda c: update(c, function, qualifier, merge, now_ms))
+
+    async def delete_event_config(self, function: str, qualifier: str) -> bool:
+        return await self.db.write(lambda c: delete(c, function, qualifier))
+
+    def list_event_configs(self, function: str, after: str | None, limit: int) -> list[EventConfig]:
+        return self.db.read(lambda c: list_for_function(c, function, after, limit))
