@@ -10,6 +10,7 @@ import signal
 import uvicorn
 
 from lambdalite import metrics
+from lambdalite.destinations.delivery import DeliveryLoop
 from lambdalite.node import Node
 from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.services.app import App
@@ -63,6 +64,7 @@ async def run(settings: Settings) -> None:
     tasks = [asyncio.create_task(_maintenance(node), name="maintenance")]
     if settings.dispatch:
         tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
+        tasks.append(asyncio.create_task(DeliveryLoop(node).run(), name="deliveries"))
     try:
         if settings.serve_api:
             config = uvicorn.Config(

@@ -40,6 +40,12 @@ class Settings:
     throttle_base_delay_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_THROTTLE_BASE_DELAY"})
     throttle_max_delay_s: float = field(default=300.0, metadata={"env": "LAMBDALITE_THROTTLE_MAX_DELAY"})
     log_level: str = field(default="warning", metadata={"env": "LAMBDALITE_LOG_LEVEL"})
+    # Destination / DLQ deliveries: attempts before giving up (counted and logged), first retry delay (doubles).
+    delivery_attempts: int = field(default=4, metadata={"env": "LAMBDALITE_DELIVERY_ATTEMPTS"})
+    delivery_retry_base_delay_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_DELIVERY_RETRY_BASE_DELAY"})
+    # Test aid: the delivery loop starts this long after the process (opens the window between an event's
+    # end and its delivery, e.g. to kill the server there). 0 in production.
+    delivery_start_delay_s: float = field(default=0.0, metadata={"env": "LAMBDALITE_DELIVERY_START_DELAY"})
 
     @property
     def db_path(self) -> Path:

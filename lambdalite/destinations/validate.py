@@ -49,13 +49,11 @@ def function_exists(node: Node, name: str) -> bool:
 
 
 def queue_exists(node: Node, queue_arn: str) -> bool:
-    """Whether lambdalite serves this SQS queue (the SQS service's lookup; unknown -> accept)."""
-    from lambdalite.services import sqs as sqs_service
-
-    lookup = getattr(sqs_service, "queue_exists", None)
-    if lookup is None:  # the SQS service does not offer a lookup: delivery will tell
+    """Whether lambdalite serves this SQS queue (the SQS store's lookup by ARN)."""
+    lookup = getattr(node.store, "sqs_queue_by_arn", None)
+    if lookup is None:  # no SQS store in this build: delivery will tell
         return True
-    return bool(lookup(node, queue_arn))
+    return lookup(queue_arn) is not None
 
 
 async def _check_target(node: Node, function_name: str, destination: str, allowed: frozenset[str]) -> bool:

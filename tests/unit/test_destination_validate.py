@@ -76,11 +76,17 @@ def test_unsupported_service_renders_both_sides(node: Node) -> None:
 
 def test_s3_only_on_failure(node: Node) -> None:
     s3 = "arn:aws:s3:::bucket"
-    sqs = "arn:aws:sqs:us-east-1:000000000000:q"
-    err = error_of(node, {"OnSuccess": {"Destination": s3}, "OnFailure": {"Destination": sqs}})
+    sns = "arn:aws:sns:us-east-1:000000000000:topic"
+    err = error_of(node, {"OnSuccess": {"Destination": s3}, "OnFailure": {"Destination": sns}})
     assert err.message == (
         f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={s3}), "
-        f"onFailure=OnFailure(destination={sqs})) is invalid.")
+        f"onFailure=OnFailure(destination={sns})) is invalid.")
+
+
+def test_missing_destination_queue(node: Node) -> None:
+    arn = "arn:aws:sqs:us-east-1:000000000000:missing"
+    err = error_of(node, {"OnSuccess": {"Destination": arn}})
+    assert err.message == f"The destination ARN {arn} is invalid."
 
 
 def test_not_an_arn_is_a_validation_error(node: Node) -> None:

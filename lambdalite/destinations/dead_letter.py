@@ -1,0 +1,18 @@
+"""Dead-letter queue: the original event's bytes, with RequestID, ErrorCode and ErrorMessage attributes."""
+
+from __future__ import annotations
+
+from lambdalite.destinations import arns, sqs
+from lambdalite.destinations.record import dead_letter_message
+from lambdalite.destinations.targets import unsupported
+from lambdalite.model.outcome import Outcome
+from lambdalite.node import Node
+
+
+async def deliver(node: Node, outcome: Outcome, target_arn: str) -> None:
+    parsed = arns.parse(target_arn)
+    service = parsed.service if parsed is not None else "?"
+    if service != "sqs":
+        raise unsupported(service, target_arn)
+    body, attributes = dead_letter_message(outcome)
+    await sqs.send(node, target_arn, body, attributes)
