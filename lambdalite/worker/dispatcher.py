@@ -1,20 +1,168 @@
-"""Async event dispatcher (placeholder: filled in by its owner)."""
+"""The dispatcher: lease -> check age & concurrency -> run -> decide -> ack/retry -> deliver.
+
+One asyncio loop leases due events in batches and runs each in its own task (bounded). A leased event
+is invisible to other dispatchers until its lease ends; `_renew_forever` extends the leases of running
+events in one write, so a dispatcher that dies stops renewing and its events run again elsewhere.
+After an attempt, one write either reschedules the event (the retry is committed before the lease is
+released) or deletes it, records its outcome and queues its deliveries: a crash duplicates, never loses.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable
 
+from lambdalite import metrics
+from lambdalite.model.event import EVENT_KIND, QueuedEvent
+from lambdalite.model.outcome import Condition
 from lambdalite.node import Node
+from lambdalite.policy import Decision, Done, Retry
+from lambdalite.store.sqlite import queues, slots
+from lambdalite.store.sqlite.queues import Message, now_ms
+from lambdalite.worker.attempt import Attempt, Finish
+
+log = logging.getLogger(__name__)
+
+LEASE_BATCH = 32
+MIN_POLL_S = 0.005
+MAX_POLL_S = 0.1
 
 
 class Dispatcher:
-    def __init__(self, node: Node):
+    def __init__(self, node: Node, max_running: int | None = None):
         self.node = node
+        self.max_running: int = max_running or int(getattr(node.settings, "dispatch_concurrency", 32))
+        self.lease_ms = int(node.settings.lease_s * 1000)
+        self.held: dict[str, str] = {}  # message id -> receipt of the events running here
+        self.tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         node.wake_listeners.append(self._wake.set)
 
     async def run(self) -> None:
         """Run until cancelled."""
+        renewer = asyncio.create_task(self._renew_forever(), name="lease-renewer")
+        poll_s = MIN_POLL_S
+        try:
+            while True:
+                free = self.max_running - len(self.tasks)
+                leased = await self._lease(min(free, LEASE_BATCH)) if free > 0 else []
+                for message in leased:
+                    self._start(message)
+                if leased:
+                    poll_s = MIN_POLL_S
+                    continue
+                await self._sleep(poll_s, at_capacity=free <= 0)
+                poll_s = min(MAX_POLL_S, poll_s * 2)
+        finally:
+            renewer.cancel()
+            for task in list(self.tasks):
+                task.cancel()
+            await asyncio.gather(renewer, *self.tasks, return_exceptions=True)
+
+    async def _lease(self, limit: int) -> list[Message]:
+        try:
+            return await self.node.store.db.write(
+                lambda c: queues.lease(c, kind=EVENT_KIND, lease_ms=self.lease_ms, limit=limit)
+            )
+        except sqlite3.Error:
+            log.exception("leasing events failed")
+            return []
+
+    async def _sleep(self, poll_s: float, *, at_capacity: bool) -> None:
+        """Until woken (new local event, a task ended), the next due event, or the poll interval."""
+        timeout_s = poll_s
+        if not at_capacity:
+            due = self.node.store.next_due_ms(EVENT_KIND)
+            if due is not None:
+                timeout_s = min(timeout_s, max(0.0, (due - now_ms()) / 1000))
+        else:
+            timeout_s = MAX_POLL_S
+        if timeout_s > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout_s)
+        self._wake.clear()
+
+    def _start(self, message: Message) -> None:
+        self.held[message.id] = message.receipt or ""
+        task = asyncio.create_task(self._handle(message))
+        self.tasks.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self._wake.set()
+
+    async def _handle(self, message: Message) -> None:
+        finish: Finish | None = None
+        try:
+            event = QueuedEvent.from_attrs(message.attrs or b"{}")
+            finish = await Attempt(self.node, message, event).run()
+            await self._commit(message, finish)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the lease lapses and the event runs again
+            log.exception("event %s failed in the dispatcher; it will run again when its lease ends", message.id)
+            if finish is not None and finish.slot_id is not None:
+                with contextlib.suppress(Exception):
+                    await self.node.store.release_slot(finish.slot_id)
+        finally:
+            self.held.pop(message.id, None)
+
+    async def _commit(self, message: Message, finish: Finish) -> None:
+        """One write: retry (reschedule) or end (delete + outcome + deliveries), and free the slot."""
+        decision = finish.decision
+        held = await self.node.store.db.write(lambda c: _apply(c, message, finish))
+        if not held:
+            log.info("event %s: lease lost before its result was committed (another run owns it)", message.id)
+            return
+        if isinstance(decision, Done) and decision.condition is not Condition.SUCCESS:
+            metrics.ASYNC_DROPPED.labels(finish.event.function).inc()
+            log.info(
+                "event %s of %s ended: %s after %d attempt(s)",
+                message.id, finish.event.function, decision.condition.value, decision.approximate_invoke_count,
+            )
+
+    async def _renew_forever(self) -> None:
+        period_s = max(0.05, self.node.settings.lease_s / 3)
         while True:
-            await self._wake.wait()
-            self._wake.clear()
+            await asyncio.sleep(period_s)
+            held = list(self.held.items())
+            if not held:
+                continue
+            try:
+                await self.node.store.db.write(_renewal(held, now_ms() + self.lease_ms))
+            except sqlite3.Error:
+                log.exception("renewing leases failed")
+
+
+def _apply(conn: sqlite3.Connection, message: Message, finish: Finish) -> bool:
+    """The write after an attempt; False when the lease was lost (another dispatcher owns the event)."""
+    if finish.slot_id is not None:
+        slots.release(conn, finish.slot_id)
+    decision: Decision = finish.decision
+    if isinstance(decision, Retry):
+        return queues.reschedule(
+            conn, message.id, message.receipt, visible_ms=decision.at_ms, attrs=decision.event.to_attrs()
+        )
+    if not queues.delete(conn, message.id, message.receipt):
+        return False
+    if finish.outcome is not None:
+        from lambdalite.destinations import seam
+        from lambdalite.store.sqlite import outcomes
+
+        outcomes.record(conn, finish.outcome)
+        seam.enqueue_deliveries(
+            conn,
+            finish.outcome,
+            on_success=finish.on_success,
+            on_failure=finish.on_failure,
+            dead_letter=finish.dead_letter,
+        )
+    return True
+
+
+def _renewal(held: list[tuple[str, str]], visible_ms: int) -> Callable[[sqlite3.Connection], int]:
+    return lambda conn: queues.renew(conn, held, visible_ms)

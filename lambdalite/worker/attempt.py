@@ -1,0 +1,177 @@
+"""One try of one leased event: resolve now, check age and concurrency, run, ask the policy.
+
+Returns a `Finish` (what to commit) instead of writing itself, so the dispatcher commits the decision,
+the outcome, the deliveries and the slot release in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from lambdalite import metrics
+from lambdalite.model.event import QueuedEvent
+from lambdalite.model.outcome import Condition, Outcome
+from lambdalite.model.run import InvokeRequest, InvokeResult, Status
+from lambdalite.node import Node
+from lambdalite.policy import Decision, Done, Limits, Result, decide, too_old
+from lambdalite.services.http import AwsError
+from lambdalite.store.sqlite.event_configs import EventConfig
+from lambdalite.store.sqlite.queues import Message, now_ms
+
+log = logging.getLogger(__name__)
+
+_RESULT_OF_STATUS = {
+    Status.OK: Result.SUCCESS,
+    Status.FUNCTION_ERROR: Result.FUNCTION_ERROR,
+    Status.SYSTEM_ERROR: Result.SYSTEM_ERROR,
+}
+
+
+@dataclass(slots=True)
+class Finish:
+    """What the dispatcher commits after one try."""
+
+    event: QueuedEvent
+    decision: Decision
+    slot_id: int | None = None
+    outcome: Outcome | None = None  # set when the event ended (None: dropped without a record)
+    on_success: str | None = None
+    on_failure: str | None = None
+    dead_letter: str | None = None
+
+
+def _reserved_total(node: Node) -> int:
+    """Sum of every function's reserved concurrency: what unreserved functions may not use."""
+
+    def read(conn: Any) -> int:
+        row = conn.execute("SELECT coalesce(sum(reserved_concurrency), 0) FROM functions").fetchone()
+        return int(row[0] or 0)
+
+    return int(node.store.db.read(read))
+
+
+def limits_for(node: Node, config: EventConfig | None) -> Limits:
+    settings = node.settings
+    retries = config.max_retry_attempts if config else None
+    age_s = config.max_event_age_s if config else None
+    return Limits(
+        max_retry_attempts=2 if retries is None else retries,
+        max_event_age_s=21600 if age_s is None else age_s,
+        retry_base_delay_s=settings.retry_base_delay_s,
+        throttle_base_delay_s=settings.throttle_base_delay_s,
+        throttle_max_delay_s=settings.throttle_max_delay_s,
+    )
+
+
+def _error_message(payload: bytes) -> str | None:
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return payload.decode("utf-8", "replace")
+    return str(data.get("errorMessage")) if isinstance(data, dict) and "errorMessage" in data else None
+
+
+class Attempt:
+    resolved: Any  # services.lambda_api.resolve.Resolved, read when the event runs
+    config: EventConfig | None
+
+    def __init__(self, node: Node, message: Message, event: QueuedEvent):
+        self.node = node
+        self.message = message
+        self.event = event
+
+    async def run(self) -> Finish:
+        from lambdalite.services.lambda_api.resolve import resolve_function
+
+        event = self.event
+        try:
+            resolved = await resolve_function(self.node, event.function, event.qualifier, event.region)
+        except AwsError as err:
+            if err.status != 404:
+                raise
+            log.warning("event %s dropped: %s", event.request_id, err.message)
+            return Finish(event, Done(Condition.RETRIES_EXHAUSTED, event.attempts))
+        config = self.node.store.get_event_config(resolved.name, event.qualifier)
+        self.resolved = resolved
+        self.config = config
+        limits = limits_for(self.node, config)
+        started_ms = now_ms()
+        if too_old(event, limits, started_ms):
+            return self._finish(Done(Condition.EVENT_AGE_EXCEEDED, event.attempts), None)
+        if resolved.reserved_concurrency == 0:
+            return self._finish(decide(Result.ZERO_RESERVED, event, limits, now_ms=started_ms, jitter=0), None)
+        slot = await self.node.store.acquire_slot(
+            resolved.name, resolved.reserved_concurrency, _reserved_total(self.node)
+        )
+        if isinstance(slot, str):
+            metrics.THROTTLES.labels(resolved.name).inc()
+            return self._finish(decide(Result.THROTTLE, event, limits, now_ms=now_ms(), jitter=random.random()), None)
+        try:
+            result = await self._invoke(resolved, started_ms)
+        except BaseException:
+            await self.node.store.release_slot(slot)
+            raise
+        decision = decide(_RESULT_OF_STATUS[result.status], event, limits, now_ms=now_ms(), jitter=random.random())
+        finish = self._finish(decision, result)
+        finish.slot_id = slot
+        return finish
+
+    async def _invoke(self, resolved: Any, started_ms: int) -> InvokeResult:
+        name = resolved.name
+        event = self.event
+        metrics.ASYNC_AGE.labels(name).observe(started_ms - event.accepted_ms)
+        metrics.INVOCATIONS.labels(name).inc()
+        metrics.CONCURRENT.labels(name).inc()
+        request = InvokeRequest(
+            request_id=event.request_id,
+            payload=self.message.body,
+            invoked_arn=event.invoked_arn or resolved.unqualified_arn,
+            trace_id=event.trace_id,
+        )
+        try:
+            result = await self.node.pool.invoke(resolved.spec, request)
+        finally:
+            metrics.CONCURRENT.labels(name).dec()
+        if result.status is Status.FUNCTION_ERROR:
+            metrics.ERRORS.labels(name).inc()
+        if result.status is not Status.SYSTEM_ERROR:
+            metrics.DURATION.labels(name).observe(result.duration_ms)
+        else:
+            log.warning("event %s: system error %s", event.request_id, result.error_type)
+        return result
+
+    def _finish(self, decision: Decision, result: InvokeResult | None) -> Finish:
+        if not isinstance(decision, Done):
+            return Finish(self.event, decision)
+        resolved, config, event = self.resolved, self.config, self.event
+        ran = result is not None and result.status is not Status.SYSTEM_ERROR
+        outcome = Outcome(
+            request_id=event.request_id,
+            function=resolved.name,
+            qualifier=event.qualifier,
+            function_arn=resolved.qualified_arn,
+            region=event.region,
+            condition=decision.condition,
+            approximate_invoke_count=decision.approximate_invoke_count,
+            request_payload=self.message.body,
+            ended_ms=now_ms(),
+            response_payload=result.payload if ran and result else None,
+            function_error=result.function_error if ran and result else None,
+            executed_version=resolved.executed_version if ran else None,
+            status_code=200 if ran else None,
+            error_type=result.error_type if ran and result else None,
+            error_message=_error_message(result.payload) if ran and result and result.function_error else None,
+        )
+        return Finish(
+            event,
+            decision,
+            outcome=outcome,
+            on_success=config.destination("OnSuccess") if config else None,
+            on_failure=config.destination("OnFailure") if config else None,
+            dead_letter=resolved.dead_letter_arn,
+        )
