@@ -1,0 +1,155 @@
+"""Invoke (contract section 1): RequestResponse and DryRun here; Event goes to invoke_async.accept_event.
+
+A function's failure is a 200 with X-Amz-Function-Error. When lambdalite itself cannot run the function
+(the environment did not start or was lost: Status.SYSTEM_ERROR) the caller gets 500 ServiceException,
+as AWS answers for its own faults; boto3 retries those by itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import orjson
+
+from lambdalite import metrics
+from lambdalite.model.run import InvokeRequest, InvokeResult, Status
+from lambdalite.node import Node
+from lambdalite.services.http import AwsError, Request, Response, empty_response, new_request_id
+from lambdalite.services.lambda_api import invoke_async
+from lambdalite.services.lambda_api.resolve import Resolved, resolve_function
+
+MAX_SYNC_PAYLOAD_BYTES = 6_291_456
+MAX_CLIENT_CONTEXT_BYTES = 3583
+_TYPES = ("RequestResponse", "Event", "DryRun")
+
+
+def _enum_error(value: str, member: str, allowed: str) -> AwsError:
+    return AwsError(
+        400,
+        "ValidationException",
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
+        f"Member must satisfy enum value set: {allowed}",
+        type_=None,
+    )
+
+
+def _payload(body: bytes) -> bytes:
+    """The event bytes as the function gets them: validated JSON, {} when empty."""
+    if len(body) > MAX_SYNC_PAYLOAD_BYTES:
+        raise AwsError(
+            413,
+            "RequestEntityTooLargeException",
+            f"Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
+        )
+    if not body.strip():
+        return b"{}"
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise AwsError(
+            400,
+            "InvalidRequestContentException",
+            f"Could not parse request body into json: Could not parse payload into json: {exc}",
+        ) from None
+    return body
+
+
+def _client_context(raw: str | None) -> str | None:
+    """X-Amz-Client-Context: base64 JSON -> the JSON text the runtime passes on."""
+    if raw is None or raw == "":
+        return None
+    if len(raw) > MAX_CLIENT_CONTEXT_BYTES:
+        raise AwsError(
+            400,
+            "InvalidParameterValueException",
+            f"Client context must be smaller than {MAX_CLIENT_CONTEXT_BYTES} bytes",
+        )
+    try:
+        text = base64.b64decode(raw, validate=True).decode()
+        orjson.loads(text)
+    except (binascii.Error, ValueError):
+        raise AwsError(
+            400,
+            "InvalidRequestContentException",
+            "Client context must be a valid Base64-encoded JSON object.",
+        ) from None
+    return text
+
+
+async def invoke(node: Node, request: Request, function_name: str) -> Response:
+    invocation_type = request.headers.get("x-amz-invocation-type") or "RequestResponse"
+    if invocation_type not in _TYPES:
+        raise _enum_error(invocation_type, "invocationType", "[Event, RequestResponse, DryRun]")
+    resolved = await resolve_function(node, function_name, request.query.get("Qualifier"), request.region)
+    if invocation_type == "Event":
+        return await invoke_async.accept_event(node, resolved, request)
+    request_id = new_request_id()
+    if invocation_type == "DryRun":
+        return empty_response(204, [("x-amzn-RequestId", request_id)])
+    log_type = request.headers.get("x-amz-log-type")
+    if log_type not in (None, "", "None", "Tail"):
+        raise _enum_error(log_type, "logType", "[None, Tail]")
+    run = InvokeRequest(
+        request_id=request_id,
+        payload=_payload(request.body),
+        invoked_arn=resolved.qualified_arn
+        if _qualified(function_name, request)
+        else resolved.unqualified_arn,
+        client_context=_client_context(request.headers.get("x-amz-client-context")),
+        trace_id=request.headers.get("x-amzn-trace-id"),
+        tail_log=log_type == "Tail",
+    )
+    result = await run_sync(node, resolved, run)
+    return _answer(resolved, run, result)
+
+
+def _qualified(function_name: str, request: Request) -> bool:
+    return bool(request.query.get("Qualifier")) or function_name.count(":") in (1, 3, 7)
+
+
+async def run_sync(node: Node, resolved: Resolved, run: InvokeRequest) -> InvokeResult:
+    """Take a concurrency slot (or 429), run in an environment, release the slot."""
+    floor = 0 if resolved.reserved_concurrency is not None else node.store.reserved_concurrency_total()
+    slot = await node.store.acquire_slot(resolved.name, resolved.reserved_concurrency, floor)
+    labels = (resolved.name,)
+    if isinstance(slot, str):
+        metrics.THROTTLES.labels(*labels).inc()
+        raise AwsError(
+            429,
+            "TooManyRequestsException",
+            "Rate Exceeded.",
+            extra={"Reason": slot},
+            headers=[("Retry-After", "1")],
+        )
+    concurrent = metrics.CONCURRENT.labels(*labels)
+    concurrent.inc()
+    try:
+        result = await node.pool.invoke(resolved.spec, run)
+    finally:
+        concurrent.dec()
+        await node.store.release_slot(slot)
+    if result.status is not Status.SYSTEM_ERROR:
+        metrics.INVOCATIONS.labels(*labels).inc()
+        metrics.DURATION.labels(*labels).observe(result.duration_ms)
+        if result.status is Status.FUNCTION_ERROR:
+            metrics.ERRORS.labels(*labels).inc()
+    return result
+
+
+def _answer(resolved: Resolved, run: InvokeRequest, result: InvokeResult) -> Response:
+    if result.status is Status.SYSTEM_ERROR:
+        detail = result.payload.decode(errors="replace")[:1024]
+        raise AwsError(
+            500,
+            "ServiceException",
+            f"Lambda could not run the function ({result.error_type or 'unknown error'}): {detail}",
+            type_="Service",
+        )
+    headers = [("x-amzn-RequestId", run.request_id), ("X-Amz-Executed-Version", resolved.executed_version)]
+    if result.function_error:
+        headers.append(("X-Amz-Function-Error", result.function_error))
+    if run.tail_log:
+        tail = result.log_tail.encode()[-4096:]
+        headers.append(("X-Amz-Log-Result", base64.b64encode(tail).decode()))
+    return Response(200, result.payload, headers, "application/json")

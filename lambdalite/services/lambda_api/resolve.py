@@ -1,0 +1,71 @@
+"""Resolve FunctionName + Qualifier to the function version an invocation runs.
+
+Used by sync Invoke, async accept and the dispatcher (which resolves again when an event runs, so queued
+events see the function's current code and configuration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lambdalite.arn import LATEST, NameError_, check_scope, merge_qualifier, parse_function_name
+from lambdalite.model.function import dead_letter_arn, to_run_spec, unqualified
+from lambdalite.model.run import RunSpec
+from lambdalite.node import Node
+from lambdalite.services.http import AwsError
+from lambdalite.services.lambda_api.common import aws
+
+
+@dataclass
+class Resolved:
+    """One function version as an invocation will run it."""
+
+    name: str
+    qualifier: str  # as invoked: "$LATEST" when none, an alias name or a version
+    executed_version: str  # "$LATEST" or the version an alias points to
+    unqualified_arn: str
+    qualified_arn: str  # uses the qualifier as invoked
+    config: dict[str, Any]  # the version's FunctionConfiguration (AWS shape)
+    spec: RunSpec
+    reserved_concurrency: int | None
+    dead_letter_arn: str | None
+    recursion: str = "Terminate"  # PutFunctionRecursionConfig: "Allow" | "Terminate"
+
+
+def _region_of(arn: str) -> str:
+    return arn.split(":")[3]
+
+
+async def resolve_function(node: Node, function_name: str, qualifier: str | None, region: str) -> Resolved:
+    """Raises AwsError as Invoke would: 400 for a bad name/qualifier, 404 for a missing function/version/alias."""
+    try:
+        ref = parse_function_name(function_name)
+        check_scope(ref, region, node.settings.account_id)
+        invoked = merge_qualifier(ref, qualifier) or LATEST
+    except NameError_ as err:
+        raise aws(err) from None
+    target = node.store.find_target(ref.name, invoked)
+    if target is None:
+        arn = f"arn:aws:lambda:{region}:{node.settings.account_id}:function:{ref.name}:{invoked}"
+        raise AwsError(404, "ResourceNotFoundException", f"Function not found: {arn}")
+    base_arn = unqualified(target.function.config["FunctionArn"])
+    spec = to_run_spec(
+        target.config,
+        version=target.executed_version,
+        code_root=node.settings.code_dir,
+        region=_region_of(base_arn),
+        default_client=node.settings.python_runtime_client,
+    )
+    return Resolved(
+        name=ref.name,
+        qualifier=invoked,
+        executed_version=target.executed_version,
+        unqualified_arn=base_arn,
+        qualified_arn=f"{base_arn}:{invoked}",
+        config=target.config,
+        spec=spec,
+        reserved_concurrency=target.function.reserved_concurrency,
+        dead_letter_arn=dead_letter_arn(target.config),
+        recursion=target.function.recursion,
+    )
