@@ -182,3 +182,25 @@ def next_due_ms(conn: sqlite3.Connection, *, kind: str) -> int | None:
     """When the earliest message of a kind becomes due (for a sleeping consumer)."""
     row = conn.execute("SELECT min(visible_ms) FROM messages WHERE kind = ?", (kind,)).fetchone()
     return row[0] if row else None
+
+
+def expire(conn: sqlite3.Connection, queue: str, sent_before_ms: int) -> int:
+    """Drop a queue's messages sent before `sent_before_ms` (SQS MessageRetentionPeriod)."""
+    return conn.execute("DELETE FROM messages WHERE queue = ? AND sent_ms < ?", (queue, sent_before_ms)).rowcount
+
+
+def move(conn: sqlite3.Connection, id: str, queue: str, *, visible_ms: int, attrs: bytes | None = None) -> bool:
+    """Hand a message to another queue as a fresh, unleased message (SQS redrive to a dead-letter queue)."""
+    sets = "queue = ?, visible_ms = ?, receive_count = 0, first_receive_ms = NULL, receipt = NULL, leased = 0"
+    params: list[object] = [queue, visible_ms]
+    if attrs is not None:
+        sets += ", attrs = ?"
+        params.append(attrs)
+    params.append(id)
+    return conn.execute(f"UPDATE messages SET {sets} WHERE id = ?", params).rowcount > 0
+
+
+def queue_next_due_ms(conn: sqlite3.Connection, queue: str) -> int | None:
+    """When the earliest message of one queue is (or becomes) visible; None when the queue is empty."""
+    row = conn.execute("SELECT min(visible_ms) FROM messages WHERE queue = ?", (queue,)).fetchone()
+    return row[0] if row else None

@@ -1,0 +1,204 @@
+"""Queue operations: create, look up, list, delete, purge, attributes, tags. Params and results are
+JSON-shaped (the JSON 1.0 protocol's), so the query protocol can reuse them after translation."""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+import time
+from typing import Any
+
+import orjson
+
+from lambdalite.services.sqs import errors
+from lambdalite.services.sqs import queue_attributes as qa
+from lambdalite.services.sqs.common import (
+    Ctx,
+    Params,
+    check_queue_name,
+    integer,
+    queue_of,
+    string,
+    string_list,
+)
+from lambdalite.store.sqlite import queues
+from lambdalite.store.sqlite import sqs as sqs_db
+from lambdalite.store.sqlite.sqs import QueueRecord
+
+Result = dict[str, Any]
+
+
+def _dlq_exists(ctx: Ctx, arn: str) -> bool:
+    return ctx.node.store.db.read(lambda c: sqs_db.get_by_arn(c, arn)) is not None
+
+
+async def create_queue(ctx: Ctx, params: Params) -> Result:
+    name = string(params, "QueueName", required=True)
+    assert name is not None
+    given = params.get("Attributes") or {}
+    if str(given.get("FifoQueue", "")).lower() == "true":
+        raise errors.fifo_unsupported()
+    check_queue_name(name)
+    arn = ctx.arn(name)
+    settable = qa.check_settable(given, lambda target: _dlq_exists(ctx, target), own_arn=arn)
+    tags = _check_tags(params.get("tags") or {})
+    now_s = int(time.time())
+    record = QueueRecord(ctx.region, name, arn, {**qa.DEFAULTS, **settable}, tags, now_s, now_s)
+
+    def write(conn: sqlite3.Connection) -> None:
+        existing = sqs_db.get(conn, ctx.region, name)
+        if existing is None:
+            record.attrs = {k: v for k, v in record.attrs.items() if v != ""}
+            sqs_db.insert(conn, record)
+            return
+        differing = [k for k, v in settable.items() if existing.attrs.get(k, "") != v]
+        if differing:
+            raise errors.SqsError(
+                "QueueNameExists",
+                f"A queue already exists with the same name and a different value for attribute {differing[0]}",
+            )
+
+    await ctx.node.store.db.write(write)
+    return {"QueueUrl": ctx.url(name)}
+
+
+async def get_queue_url(ctx: Ctx, params: Params) -> Result:
+    name = string(params, "QueueName", required=True)
+    assert name is not None
+    if ctx.node.store.db.read(lambda c: sqs_db.get(c, ctx.region, name)) is None:
+        raise errors.no_queue()
+    return {"QueueUrl": ctx.url(name)}
+
+
+async def list_queues(ctx: Ctx, params: Params) -> Result:
+    prefix = string(params, "QueueNamePrefix") or ""
+    max_results = integer(params, "MaxResults")
+    if max_results is not None and not 1 <= max_results <= 1000:
+        raise errors.invalid_value("MaxResults", max_results, "MaxResults must be an integer between 1 and 1000.")
+    token = string(params, "NextToken")
+    after = _decode_token(token) if token else ""
+    limit = max_results or 1000
+    names = ctx.node.store.db.read(lambda c: sqs_db.list_names(c, ctx.region, prefix, after, limit + 1))
+    result: Result = {}
+    page = names[:limit]
+    if page:
+        result["QueueUrls"] = [ctx.url(n) for n in page]
+    if max_results is not None and len(names) > limit:
+        result["NextToken"] = base64.urlsafe_b64encode(orjson.dumps({"after": page[-1]})).decode()
+    return result
+
+
+def _decode_token(token: str) -> str:
+    try:
+        return str(orjson.loads(base64.urlsafe_b64decode(token.encode()))["after"])
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise errors.invalid_parameter("Invalid NextToken value.") from None
+
+
+async def delete_queue(ctx: Ctx, params: Params) -> Result:
+    record = queue_of(ctx, params)
+
+    def write(conn: sqlite3.Connection) -> None:
+        sqs_db.delete(conn, record.arn)
+        queues.purge(conn, record.arn)
+
+    await ctx.node.store.db.write(write)
+    return {}
+
+
+async def purge_queue(ctx: Ctx, params: Params) -> Result:
+    record = queue_of(ctx, params)
+    await ctx.node.store.db.write(lambda conn: queues.purge(conn, record.arn))
+    return {}
+
+
+async def get_queue_attributes(ctx: Ctx, params: Params) -> Result:
+    record = queue_of(ctx, params)
+    names = qa.requested(string_list(params, "AttributeNames"))
+    if not names:
+        return {}
+    want_all = "All" in names
+    out: dict[str, str] = {}
+    if want_all or names & {
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    }:
+        counts = await ctx.node.store.db.write(lambda conn: _counts(conn, record))
+        out["ApproximateNumberOfMessages"] = str(counts.visible)
+        out["ApproximateNumberOfMessagesNotVisible"] = str(counts.in_flight)
+        out["ApproximateNumberOfMessagesDelayed"] = str(counts.delayed)
+    out["CreatedTimestamp"] = str(record.created_s)
+    out["LastModifiedTimestamp"] = str(record.modified_s)
+    out["QueueArn"] = record.arn
+    out.update(record.attrs)
+    return {"Attributes": out if want_all else {k: v for k, v in out.items() if k in names}}
+
+
+def _counts(conn: sqlite3.Connection, record: QueueRecord) -> queues.QueueCounts:
+    retention_ms = int(record.attrs["MessageRetentionPeriod"]) * 1000
+    now = queues.now_ms()
+    queues.expire(conn, record.arn, now - retention_ms)
+    return queues.counts(conn, record.arn, at_ms=now)
+
+
+async def set_queue_attributes(ctx: Ctx, params: Params) -> Result:
+    record = queue_of(ctx, params)
+    given = params.get("Attributes")
+    if not isinstance(given, dict):
+        raise errors.missing("Attributes")
+    settable = qa.check_settable(given, lambda target: _dlq_exists(ctx, target), own_arn=record.arn)
+
+    def write(conn: sqlite3.Connection) -> None:
+        current = sqs_db.get_by_arn(conn, record.arn)
+        if current is None:
+            raise errors.no_queue()
+        merged = {**current.attrs, **settable}
+        merged = {k: v for k, v in merged.items() if v != ""}
+        sqs_db.update_attrs(conn, record.arn, merged, int(time.time()))
+
+    await ctx.node.store.db.write(write)
+    return {}
+
+
+def _check_tags(tags: Any) -> dict[str, str]:
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise errors.invalid_parameter("Tags must be a map of string keys to string values.")
+    if len(tags) > 50:
+        raise errors.invalid_parameter("Too many tags added for queue. A queue can have at most 50 tags.")
+    return dict(tags)
+
+
+async def tag_queue(ctx: Ctx, params: Params) -> Result:
+    record = queue_of(ctx, params)
+    added = _check_tags(params.get("Tags") or {})
+    await ctx.node.store.db.write(lambda conn: _merge_tags(conn, record.arn, added, []))
+    return {}
+
+
+async def untag_queue(ctx: Ctx, params: Params) -> Result:
+    record = queue_of(ctx, params)
+    keys = string_list(params, "TagKeys")
+    await ctx.node.store.db.write(lambda conn: _merge_tags(conn, record.arn, {}, keys))
+    return {}
+
+
+def _merge_tags(conn: sqlite3.Connection, arn: str, added: dict[str, str], removed: list[str]) -> None:
+    current = sqs_db.get_by_arn(conn, arn)
+    if current is None:
+        raise errors.no_queue()
+    tags = {k: v for k, v in {**current.tags, **added}.items() if k not in removed}
+    _check_tags(tags)
+    sqs_db.update_tags(conn, arn, tags)
+
+
+async def list_queue_tags(ctx: Ctx, params: Params) -> Result:
+    record = queue_of(ctx, params)
+    return {"Tags": record.tags} if record.tags else {}
+
+
+async def list_dead_letter_source_queues(ctx: Ctx, params: Params) -> Result:
+    record = queue_of(ctx, params)
+    records = ctx.node.store.db.read(lambda c: sqs_db.all_records(c, ctx.region))
+    names = [r.name for r in records if (qa.redrive_of(r.attrs) or ("", 0))[0] == record.arn]
+    return {"queueUrls": [ctx.url(n) for n in names]}
