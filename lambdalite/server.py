@@ -15,6 +15,7 @@ from lambdalite.node import Node
 from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.services.app import App
 from lambdalite.services.events import EventsService
+from lambdalite.services.events_delivery import TargetDelivery
 from lambdalite.services.http import Request, Response
 from lambdalite.services.lambda_api import LambdaService
 from lambdalite.services.sqs import SqsService
@@ -65,6 +66,7 @@ async def run(settings: Settings) -> None:
     if settings.dispatch:
         tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
         tasks.append(asyncio.create_task(DeliveryLoop(node).run(), name="deliveries"))
+        tasks.append(asyncio.create_task(TargetDelivery(node).run(), name="events-targets"))
     try:
         if settings.serve_api:
             config = uvicorn.Config(

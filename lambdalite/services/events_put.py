@@ -1,0 +1,277 @@
+"""PutEvents and TestEventPattern: validate entries, build the event envelope, route it to matching rules.
+
+Delivery is durable and asynchronous, as in AWS: every (event, matched target) pair becomes one job in
+the shared queue engine (kind "events-target") written in ONE group-committed transaction before
+PutEvents answers; events_delivery.py then hands each job to its target (SQS message, Lambda async
+invoke, another bus) and retries failures with backoff within the target's RetryPolicy.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from lambdalite.node import Node
+from lambdalite.patterns import InvalidPatternError, compile_pattern
+from lambdalite.services.http import AwsError, validation_error
+from lambdalite.store.sqlite import buses, queues
+
+JOB_KIND = "events-target"
+MAX_ENTRIES = 10
+MAX_REQUEST_BYTES = 256 * 1024
+# AWS's default target RetryPolicy.
+DEFAULT_MAX_ATTEMPTS = 185
+DEFAULT_MAX_AGE_S = 86_400
+_JSON_PATH = re.compile(r"\$(\.[^.\[\]]+|\[\d+\])*")
+_PATH_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
+_MISSING: Any = object()
+
+
+def _entry_error(code: str, message: str) -> dict[str, Any]:
+    return {"ErrorCode": code, "ErrorMessage": message}
+
+
+def _required(name: str) -> dict[str, Any]:
+    return _entry_error("InvalidArgument", f"Parameter {name} is not valid. Reason: {name} is a required argument.")
+
+
+def iso_time(value: Any) -> str | None:
+    """An entry's Time (epoch seconds from botocore, ISO text, or datetime) as AWS's event time."""
+    if value is None:
+        moment = datetime.now(UTC)
+    elif isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        moment = datetime.fromtimestamp(float(value), UTC)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    else:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_event(node: Node, region: str, entry: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(envelope, None) for a valid entry, else (None, per-entry error) as AWS reports it."""
+    if not isinstance(entry, dict):
+        return None, _entry_error("InvalidArgument", "Entry must be a JSON object.")
+    source, detail_type, detail = entry.get("Source"), entry.get("DetailType"), entry.get("Detail")
+    if not isinstance(source, str) or not source:
+        return None, _required("Source")
+    if not isinstance(detail_type, str) or not detail_type:
+        return None, _required("DetailType")
+    if not isinstance(detail, str) or not detail:
+        return None, _required("Detail")
+    try:
+        parsed = orjson.loads(detail)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return None, _entry_error("MalformedDetail", "Detail is malformed.")
+    resources = entry.get("Resources") or []
+    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+        return None, _entry_error("InvalidArgument", "Parameter Resources is not valid.")
+    time_text = iso_time(entry.get("Time"))
+    if time_text is None:
+        return None, _entry_error("InvalidArgument", "Parameter Time is not valid.")
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": node.settings.account_id,
+        "time": time_text,
+        "region": region,
+        "resources": resources,
+        "detail": parsed,
+    }
+    return event, None
+
+
+def _bus_of(entry: Any, region: str) -> tuple[str, str]:
+    """(region, bus name) an entry goes to: a bus ARN carries its own region."""
+    value = entry.get("EventBusName") if isinstance(entry, dict) else None
+    if not isinstance(value, str) or not value:
+        return region, "default"
+    if value.startswith("arn:") and ":event-bus/" in value:
+        parts = value.split(":", 5)
+        return (parts[3] or region), value.rsplit(":event-bus/", 1)[1]
+    return region, value
+
+
+def _entry_bytes(entry: Any) -> int:
+    if not isinstance(entry, dict):
+        return 0
+    size = 14 if entry.get("Time") is not None else 0
+    for key in ("Source", "DetailType", "Detail"):
+        value = entry.get(key)
+        if isinstance(value, str):
+            size += len(value.encode())
+    for resource in entry.get("Resources") or []:
+        if isinstance(resource, str):
+            size += len(resource.encode())
+    return size
+
+
+# ---- routing ------------------------------------------------------------------------------------
+
+
+def _retry_policy(target: dict[str, Any]) -> tuple[int, int]:
+    policy = target.get("RetryPolicy") or {}
+    attempts = policy.get("MaximumRetryAttempts", DEFAULT_MAX_ATTEMPTS)
+    age_s = policy.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE_S)
+    return int(attempts), int(age_s)
+
+
+def _job(event: dict[str, Any], region: str, routed: buses.RoutedTarget) -> bytes:
+    attempts, age_s = _retry_policy(routed.target)
+    return orjson.dumps({
+        "event": event,
+        "region": region,
+        "rule": routed.rule,
+        "rule_arn": routed.rule_arn,
+        "target": routed.target,
+        "max_retries": attempts,
+        "max_age_s": age_s,
+    })
+
+
+async def route_events(node: Node, events: list[tuple[str, str, dict[str, Any]]]) -> int:
+    """Queue one delivery job per matching target for (region, bus, event) triples; one commit."""
+    cache: dict[tuple[str, str], list[buses.RoutedTarget]] = {}
+    jobs: list[bytes] = []
+    for region, bus, event in events:
+        key = (region, bus)
+        if key not in cache:
+            cache[key] = node.store.db.read(lambda c, r=region, b=bus: buses.routed_targets(c, r, b))  # type: ignore[misc]
+        matched: dict[str, bool] = {}
+        for routed in cache[key]:
+            hit = matched.get(routed.rule)
+            if hit is None:
+                hit = matched[routed.rule] = _matches(routed.pattern, event)
+            if hit:
+                jobs.append(_job(event, region, routed))
+    if not jobs:
+        return 0
+
+    def write(conn: Any) -> None:
+        for body in jobs:
+            queues.send(conn, kind=JOB_KIND, queue=JOB_KIND, id=str(uuid.uuid4()), body=body)
+
+    await node.store.db.write(write)
+    from lambdalite.services import events_delivery
+
+    events_delivery.notify(node)
+    return len(jobs)
+
+
+def _matches(pattern: str, event: dict[str, Any]) -> bool:
+    try:
+        return compile_pattern(pattern).matches(event)
+    except InvalidPatternError:  # stored patterns were validated; never let one break routing
+        return False
+
+
+async def put_events_internal(node: Node, region: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PutEvents from inside lambdalite (Lambda's EventBridge destination): result entries, same rules."""
+    results: list[dict[str, Any]] = []
+    routed: list[tuple[str, str, dict[str, Any]]] = []
+    known: dict[tuple[str, str], bool] = {}
+    for entry in entries:
+        bus_region, bus = _bus_of(entry, region)
+        event, error = build_event(node, bus_region, entry)
+        if event is None:
+            results.append(error or {})
+            continue
+        key = (bus_region, bus)
+        if key not in known:
+            known[key] = _bus_exists(node, bus_region, bus)
+        if not known[key]:
+            results.append(_entry_error("ResourceNotFoundException", f"Event bus {bus} does not exist."))
+            continue
+        routed.append((bus_region, bus, event))
+        results.append({"EventId": event["id"]})
+    await route_events(node, routed)
+    return results
+
+
+def _bus_exists(node: Node, region: str, bus: str) -> bool:
+    if bus == "default":
+        return True
+    return node.store.db.read(lambda c: buses.get_bus(c, region, bus)) is not None
+
+
+async def put_events_request(node: Node, region: str, body: dict[str, Any]) -> dict[str, Any]:
+    entries = body.get("Entries")
+    if entries is None:
+        raise validation_error("null", "entries", "Member must not be null")
+    if not isinstance(entries, list):
+        raise AwsError(400, "SerializationException", "Value for Entries must be a list")
+    if not 1 <= len(entries) <= MAX_ENTRIES:
+        bound = "greater than or equal to 1" if not entries else f"less than or equal to {MAX_ENTRIES}"
+        raise validation_error(entries, "entries", f"Member must have length {bound}")
+    if sum(_entry_bytes(e) for e in entries) > MAX_REQUEST_BYTES:
+        raise AwsError(400, "ValidationException", "Total size of the entries in the request is over the limit.")
+    results = await put_events_internal(node, region, entries)
+    failed = sum(1 for r in results if "ErrorCode" in r)
+    return {"FailedEntryCount": failed, "Entries": results}
+
+
+# ---- TestEventPattern ---------------------------------------------------------------------------
+
+_EVENT_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
+
+
+def test_event_pattern(body: dict[str, Any]) -> dict[str, Any]:
+    pattern, event_text = body.get("EventPattern"), body.get("Event")
+    if not isinstance(pattern, str):
+        raise validation_error("null", "eventPattern", "Member must not be null")
+    if not isinstance(event_text, str):
+        raise validation_error("null", "event", "Member must not be null")
+    try:
+        compiled = compile_pattern(pattern)
+    except InvalidPatternError as err:
+        raise AwsError(400, "InvalidEventPatternException", str(err)) from None
+    try:
+        event = orjson.loads(event_text)
+    except orjson.JSONDecodeError:
+        raise AwsError(400, "ValidationException", "Parameter Event is not valid.") from None
+    if not isinstance(event, dict):
+        raise AwsError(400, "ValidationException", "Parameter Event is not valid.")
+    missing = [f for f in _EVENT_FIELDS if f not in event]
+    if missing:
+        raise AwsError(400, "ValidationException",
+                       f"Parameter Event is not valid. Reason: Provided Event is missing field(s): {', '.join(missing)}")
+    return {"Result": compiled.matches(event)}
+
+
+# ---- input paths (targets' InputPath / InputTransformer) -----------------------------------------
+
+
+def valid_json_path(path: str) -> bool:
+    return _JSON_PATH.fullmatch(path) is not None
+
+
+def select(event: Any, path: str) -> Any:
+    """The value at a simple JSONPath (`$.detail.a[0]`), or _MISSING."""
+    value = event
+    for name, index in _PATH_STEP.findall(path[1:]):
+        if name:
+            value = value.get(name, _MISSING) if isinstance(value, dict) else _MISSING
+        else:
+            i = int(index)
+            value = value[i] if isinstance(value, list) and i < len(value) else _MISSING
+        if value is _MISSING:
+            return _MISSING
+    return value
+
+
+def is_missing(value: Any) -> bool:
+    return value is _MISSING
