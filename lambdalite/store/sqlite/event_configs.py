@@ -132,5 +132,11 @@ class EventConfigsStore:
     async def delete_event_config(self, function: str, qualifier: str) -> bool:
         return await self.db.write(lambda c: delete(c, function, qualifier))
 
+    async def delete_event_invoke_configs(self, function: str, qualifier: str | None) -> int:
+        """DeleteFunction's hook: every config of the function (qualifier None) or one qualifier's."""
+        if qualifier is None:
+            return await self.db.write(lambda c: delete_for_function(c, function))
+        return await self.db.write(lambda c: delete_for_qualifier(c, function, qualifier))
+
     def list_event_configs(self, function: str, after: str | None, limit: int) -> list[EventConfig]:
         return self.db.read(lambda c: list_for_function(c, function, after, limit))
