@@ -17,6 +17,7 @@ import asyncio
 import sys
 import time
 from collections import Counter
+from typing import Any, cast
 
 import orjson
 
@@ -33,10 +34,10 @@ class Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.closed = asyncio.get_running_loop().create_future()
+        self.function_error = False  # the last response carried X-Amz-Function-Error
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports don't subclass asyncio's
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -59,6 +60,7 @@ class Connection(asyncio.Protocol):
         if len(self.buffer) < total:
             return
         status = int(self.buffer[9:12])
+        self.function_error = b"\r\nx-amz-function-error:" in head
         body = bytes(self.buffer[head_end + 4:total])
         del self.buffer[:total]
         if self.waiter is not None and not self.waiter.done():
@@ -88,7 +90,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q / 100 * len(sorted_values)))]
 
 
-async def run_accept(args: argparse.Namespace) -> dict[str, object]:
+async def run_accept(args: argparse.Namespace) -> dict[str, Any]:
     """Keep C connections busy for S seconds; the window opens after the connections are made."""
     conns = [await connect(args.host, args.port) for _ in range(args.connections)]
     statuses: Counter[int] = Counter()
@@ -118,7 +120,7 @@ async def run_accept(args: argparse.Namespace) -> dict[str, object]:
             "latency_p50_ms": percentile(latencies_s, 50) * 1e3, "latency_p99_ms": percentile(latencies_s, 99) * 1e3}
 
 
-async def run_send(args: argparse.Namespace) -> dict[str, object]:
+async def run_send(args: argparse.Namespace) -> dict[str, Any]:
     """Send exactly N events over C connections; report when the first was sent and the last accepted."""
     conns = [await connect(args.host, args.port) for _ in range(args.connections)]
     statuses: Counter[int] = Counter()
@@ -140,7 +142,7 @@ async def run_send(args: argparse.Namespace) -> dict[str, object]:
             "statuses": dict(statuses), "count": args.count}
 
 
-async def run_paced(args: argparse.Namespace) -> dict[str, object]:
+async def run_paced(args: argparse.Namespace) -> dict[str, Any]:
     """N events at a fixed rate; each starts on schedule on a free connection from a small pool."""
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(args.connections):
@@ -170,24 +172,26 @@ async def run_paced(args: argparse.Namespace) -> dict[str, object]:
     return {"mode": "paced", "statuses": dict(statuses), "late_sends": late, "count": args.count}
 
 
-async def run_sync(args: argparse.Namespace) -> dict[str, object]:
+async def run_sync(args: argparse.Namespace) -> dict[str, Any]:
     """Sequential RequestResponse invokes on one connection: the first is the cold start."""
     conn = await connect(args.host, args.port)
     durations_ms: list[float] = []
     statuses: Counter[int] = Counter()
     first_body = b""
+    function_errors = 0
     for i in range(args.count):
         raw = build_request(args.host, args.port, args.function, event_bytes(i, time.time()), "RequestResponse")
         t0 = time.perf_counter()
         status, body = await conn.request(raw)
         durations_ms.append((time.perf_counter() - t0) * 1e3)
         statuses[status] += 1
+        function_errors += conn.function_error
         if i == 0:
             first_body = body
     warm = sorted(durations_ms[1:])
     return {"mode": "sync", "statuses": dict(statuses), "cold_ms": durations_ms[0] if durations_ms else None,
             "warm_p50_ms": percentile(warm, 50), "warm_p99_ms": percentile(warm, 99),
-            "warm_count": len(warm), "first_body": first_body[:300].decode(errors="replace")}
+            "warm_count": len(warm), "function_errors": function_errors, "first_body": first_body[:300].decode(errors="replace")}
 
 
 MODES = {"accept": run_accept, "send": run_send, "paced": run_paced, "sync": run_sync}
@@ -210,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(MODES[args.mode](args))
     else:
         result = uvloop.run(MODES[args.mode](args))
-    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    sys.stdout.write(orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS).decode() + "\n")
     return 0
 
 

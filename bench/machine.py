@@ -43,7 +43,7 @@ def _disk(path: Path) -> str:
     name = Path(device).name.rstrip("0123456789")
     flag = Path(f"/sys/block/{name}/queue/rotational")
     if flag.exists():
-        rotational = "rotational" if flag.read_text().strip() == "1" else "non-rotational"
+        rotational = "kernel says rotational" if flag.read_text().strip() == "1" else "kernel says non-rotational"
     return f"{device} ({fstype}, {size}, {rotational})"
 
 

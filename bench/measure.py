@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.sink import Record
 
 
@@ -11,7 +13,7 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[min(len(sorted_values) - 1, int(q / 100 * len(sorted_values)))]
 
 
-def end_to_end(records: list[Record], first_sent_s: float, expected: int) -> dict[str, object]:
+def end_to_end(records: list[Record], first_sent_s: float, expected: int) -> dict[str, Any]:
     """Events per second from the first send until the last handler finished (measured events only)."""
     measured = [r for r in records if r.event_id >= 0]
     unique = len({r.event_id for r in measured})
@@ -22,7 +24,7 @@ def end_to_end(records: list[Record], first_sent_s: float, expected: int) -> dic
             "e2e_completed": unique, "e2e_expected": expected, "e2e_duplicates": len(measured) - unique}
 
 
-def latency(records: list[Record], expected: int) -> dict[str, object]:
+def latency(records: list[Record], expected: int) -> dict[str, Any]:
     """Send → handler start, per event (both clocks are this machine's time.time())."""
     values_ms = sorted((r.start_s - r.sent_s) * 1e3 for r in records if r.event_id >= 0)
     p50, p95, p99 = (percentile(values_ms, q) for q in (50, 95, 99))

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 _CHILDREN: list[subprocess.Popen[bytes]] = []
@@ -102,10 +103,8 @@ def stop(proc: subprocess.Popen[bytes] | None, grace_s: float = 5.0) -> None:
     tree = [(pid, _start_ticks(pid)) for pid in descendants(proc.pid)] if proc.poll() is None else []
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        pass
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     for pid, started in tree:  # children that left the group (setsid) but are still the same process
@@ -172,7 +171,7 @@ class RssSampler:
 
 
 def run_json(cmd: list[str], *, timeout_s: float, env: dict[str, str] | None = None,
-             cwd: Path | None = None) -> dict[str, object]:
+             cwd: Path | None = None) -> dict[str, Any]:
     """Run a helper (load generator, producer) to the end and parse the JSON line it prints last."""
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True)
@@ -190,6 +189,6 @@ def run_json(cmd: list[str], *, timeout_s: float, env: dict[str, str] | None = N
         if line.startswith("{"):
             import json
 
-            parsed: dict[str, object] = json.loads(line)
+            parsed: dict[str, Any] = json.loads(line)
             return parsed
     return {"error": f"exit {proc.returncode}: {err.decode(errors='replace')[-1500:]}"}

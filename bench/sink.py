@@ -52,7 +52,7 @@ def record(evt: dict[str, object]) -> dict[str, object]:
         _fd = os.open(os.environ["BENCH_SINK"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     sent = evt.get("t", 0.0)
     event_id = evt.get("id", 0)
-    os.write(_fd, LINE_FORMAT % (sent, start, time.time(), event_id))  # type: ignore[str-format]
+    os.write(_fd, LINE_FORMAT % (sent, start, time.time(), event_id))
     return evt
 
 

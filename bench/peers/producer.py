@@ -13,6 +13,7 @@ import importlib
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -21,7 +22,7 @@ from bench.sink import event
 APPS = {"celery": "bench.peers.celery_app", "dramatiq": "bench.peers.dramatiq_app"}
 
 
-def run_rate(send: Callable[[dict[str, object]], None], seconds: float) -> dict[str, object]:
+def run_rate(send: Callable[[dict[str, Any]], None], seconds: float) -> dict[str, Any]:
     send(event(-1, 0.0))  # connect outside the window
     n, start = 0, time.perf_counter()
     end = start + seconds
@@ -34,7 +35,7 @@ def run_rate(send: Callable[[dict[str, object]], None], seconds: float) -> dict[
     return {"mode": "rate", "count": n, "elapsed_s": elapsed_s, "enqueued_per_s": n / elapsed_s}
 
 
-def run_send(send: Callable[[dict[str, object]], None], count: int) -> dict[str, object]:
+def run_send(send: Callable[[dict[str, Any]], None], count: int) -> dict[str, Any]:
     send(event(-1, time.time()))  # connect outside the measurement (the harness expects count + 1)
     first_sent_s = time.time()
     for i in range(count):
@@ -42,7 +43,7 @@ def run_send(send: Callable[[dict[str, object]], None], count: int) -> dict[str,
     return {"mode": "send", "first_sent_s": first_sent_s, "last_sent_s": time.time(), "count": count}
 
 
-def run_paced(send: Callable[[dict[str, object]], None], count: int, rate: float) -> dict[str, object]:
+def run_paced(send: Callable[[dict[str, Any]], None], count: int, rate: float) -> dict[str, Any]:
     send(event(-1, time.time()))  # connect outside the measurement (the harness expects count + 1)
     start, late = time.perf_counter() + 0.05, 0
     for i in range(count):

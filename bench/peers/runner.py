@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench import measure, procs
 from bench.config import Sizes, cores
@@ -34,18 +35,19 @@ class PeerRun:
         self.env = {"BENCH_SINK": str(self.sink.path), "PYTHONPATH": str(REPO)}
         self.workers: subprocess.Popen[bytes] | None = None
 
-    def producer(self, *args: str, timeout_s: float) -> dict[str, object]:
+    def producer(self, *args: str, timeout_s: float) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "bench.peers.producer", self.peer, *args]
         return procs.run_json(cmd, timeout_s=timeout_s, env=self.env, cwd=REPO)
 
-    def run(self) -> dict[str, object]:
+    def run(self) -> dict[str, Any]:
         self.redis.start()
         self.env["BENCH_REDIS_URL"] = self.redis.url
         try:
             result = {"accept": self.accept()}
             self.redis.flush()
-            self.start_workers()
-            with procs.RssSampler({"workers": self.workers.pid, "broker": self.redis.proc.pid}) as rss:  # type: ignore[union-attr]
+            workers = self.start_workers()
+            assert self.redis.proc is not None
+            with procs.RssSampler({"workers": workers.pid, "broker": self.redis.proc.pid}) as rss:
                 result["e2e"] = self.end_to_end()
                 result["latency"] = self.latency()
             result["rss"] = {"peak_workers_mib": measure.mib(rss.peak_by_label.get("workers", 0)),
@@ -57,12 +59,12 @@ class PeerRun:
             self.workers = None
             self.redis.stop()
 
-    def accept(self) -> dict[str, object]:
+    def accept(self) -> dict[str, Any]:
         """Enqueue rate from one producer process, no workers consuming (as lambdalite's serve --no-dispatch)."""
         out = self.producer("rate", "--seconds", str(self.sizes.accept_s), timeout_s=self.sizes.accept_s + 60)
-        return {"accept_per_s": round(float(out["enqueued_per_s"]), 1)} if "enqueued_per_s" in out else out  # type: ignore[arg-type]
+        return {"accept_per_s": round(float(out["enqueued_per_s"]), 1)} if "enqueued_per_s" in out else out
 
-    def start_workers(self) -> None:
+    def start_workers(self) -> subprocess.Popen[bytes]:
         """Start the worker pool and wait until it has run tasks on every core (a warm pool, as in production)."""
         log = self.work_dir / f"workers-{self.label}.log"
         self.workers = procs.spawn(worker_command(self.peer), env=self.env, log_path=log, cwd=REPO)
@@ -74,19 +76,20 @@ class PeerRun:
         done = self.sink.wait_for(warmup + 1, self.sizes.worker_start_s, stall_s=self.sizes.worker_start_s)
         if done < warmup + 1:
             raise RuntimeError(f"{self.label} workers ran {done}/{warmup + 1} warm-up tasks; see {log}")
+        return self.workers
 
-    def end_to_end(self) -> dict[str, object]:
+    def end_to_end(self) -> dict[str, Any]:
         n = self.sizes.e2e_count
         self.sink.mark()
         out = self.producer("send", "--count", str(n), timeout_s=self.sizes.e2e_deadline_s)
         if "error" in out:
             return out
         self.sink.wait_for(n + 1, self.sizes.e2e_deadline_s, self.sizes.stall_s)
-        result = measure.end_to_end(self.sink.records(), float(out["first_sent_s"]), n)  # type: ignore[arg-type]
-        result["send_seconds"] = round(float(out["last_sent_s"]) - float(out["first_sent_s"]), 3)  # type: ignore[arg-type]
+        result = measure.end_to_end(self.sink.records(), float(out["first_sent_s"]), n)
+        result["send_seconds"] = round(float(out["last_sent_s"]) - float(out["first_sent_s"]), 3)
         return result
 
-    def latency(self) -> dict[str, object]:
+    def latency(self) -> dict[str, Any]:
         n, rate = self.sizes.latency_count, self.sizes.latency_rate
         self.sink.mark()
         out = self.producer("paced", "--count", str(n), "--rate", str(rate), timeout_s=n / rate + 60)
@@ -98,7 +101,7 @@ class PeerRun:
         return result
 
 
-def run_peer(peer: str, durable: bool, sizes: Sizes, work_dir: Path) -> dict[str, object]:
+def run_peer(peer: str, durable: bool, sizes: Sizes, work_dir: Path) -> dict[str, Any]:
     try:
         return PeerRun(peer, durable, sizes, work_dir).run()
     except Exception as exc:  # noqa: BLE001 - one peer failing must not lose the others' figures

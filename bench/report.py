@@ -1,0 +1,166 @@
+"""One table of figures (lambdalite, each peer, ratio lambdalite / best peer, issue 5's target) and the report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+SYSTEMS = ["lambdalite", "celery", "dramatiq", "celery+fsync", "dramatiq+fsync"]
+PEERS_MEMORY = ["celery", "dramatiq"]
+PEERS_DURABLE = ["celery+fsync", "dramatiq+fsync"]
+
+
+def _get(*path: str) -> Callable[[dict[str, Any]], float | None]:
+    def getter(result: dict[str, Any]) -> float | None:
+        value: Any = result
+        for key in path:
+            if not isinstance(value, dict) or key not in value:
+                return None
+            value = value[key]
+        return float(value) if isinstance(value, int | float) else None
+
+    return getter
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    get: Callable[[dict[str, Any]], float | None]
+    higher_is_better: bool
+    target: float | None = None  # issue 5's target for lambdalite
+    peers: bool = True  # whether the peers have this figure
+
+
+ROWS = [
+    Row("accept rate, durable 202s or enqueues /s", _get("accept", "accept_per_s"), True, 10_000),
+    Row("end to end, events/s", _get("e2e", "e2e_per_s"), True, 3_000),
+    Row("latency send→start p50, ms", _get("latency", "latency_p50_ms"), False, 2),
+    Row("latency send→start p95, ms", _get("latency", "latency_p95_ms"), False),
+    Row("latency send→start p99, ms", _get("latency", "latency_p99_ms"), False, 10),
+    Row("cold start (first sync invoke), ms", _get("start", "cold_ms"), False, 150, peers=False),
+    Row("warm sync invoke p50, ms", _get("start", "warm_p50_ms"), False, 1, peers=False),
+    Row("warm sync invoke p99, ms", _get("start", "warm_p99_ms"), False, peers=False),
+    Row("peak RSS under load, MiB (all processes)", _get("rss", "peak_total_mib"), False),
+    Row("idle server RSS, MiB", _get("idle", "server_mib"), False, 80, peers=False),
+    Row("RSS per warm environment, MiB", _get("e2e_rss", "env_mean_mib"), False, 25, peers=False),
+]
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _best(row: Row, values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    return max(present) if row.higher_is_better else min(present)
+
+
+def _ratio(mine: float | None, best: float | None) -> str:
+    if mine is None or best is None or best == 0:
+        return "—"
+    return f"{mine / best:.2f}"
+
+
+def _vs_target(row: Row, mine: float | None) -> str:
+    if row.target is None:
+        return ""
+    goal = f"{'≥' if row.higher_is_better else '≤'} {_fmt(row.target)}"
+    if mine is None:
+        return f"{goal}: no figure"
+    met = mine >= row.target if row.higher_is_better else mine <= row.target
+    if met:
+        return f"{goal}: met"
+    factor = row.target / mine if row.higher_is_better and mine else mine / row.target
+    return f"{goal}: missed ×{factor:.1f}"
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    """Markdown table; ratios are lambdalite / best peer (best = highest rate, lowest time or memory)."""
+    head = ["figure", *SYSTEMS, "ll / best peer", "ll / best fsync peer", "target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in ROWS:
+        values = {s: row.get(results.get(s, {})) for s in SYSTEMS}
+        mine = values["lambdalite"]
+        cells = [row.label, *(_fmt(values[s]) if row.peers or s == "lambdalite" else "n/a" for s in SYSTEMS)]
+        if row.peers:
+            cells += [_ratio(mine, _best(row, [values[s] for s in PEERS_MEMORY])),
+                      _ratio(mine, _best(row, [values[s] for s in PEERS_DURABLE]))]
+        else:
+            cells += ["n/a", "n/a"]
+        cells.append(_vs_target(row, mine))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def notes(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Anything that makes a figure partial: errors, events missing, non-202 answers, late sends."""
+    out = []
+    for system in SYSTEMS:
+        result = results.get(system, {})
+        for key, value in result.items():
+            if key == "error" or key.endswith("_error"):
+                out.append(f"{system}: {key}: {value}")
+            elif isinstance(value, dict) and "error" in value:
+                out.append(f"{system} {key}: {value['error']}")
+        e2e = result.get("e2e", {})
+        if isinstance(e2e, dict) and e2e.get("e2e_completed") not in (None, e2e.get("e2e_expected")):
+            out.append(f"{system}: end to end completed {e2e.get('e2e_completed')}/{e2e.get('e2e_expected')} "
+                       "events before the deadline or a stall; the rate counts completed events only")
+        for key in ("e2e", "latency"):
+            statuses = result.get(key, {}).get("statuses") if isinstance(result.get(key), dict) else None
+            if statuses and set(statuses) - {"202"}:
+                out.append(f"{system} {key}: answers by status {statuses}")
+        errors = result.get("start", {}).get("function_errors") if isinstance(result.get("start"), dict) else None
+        if errors:
+            out.append(f"{system}: {errors} sync invokes answered with X-Amz-Function-Error "
+                       f"(first body: {result['start'].get('first_body', '')[:160]})")
+        late = result.get("latency", {}).get("late_sends") if isinstance(result.get("latency"), dict) else None
+        if late:
+            out.append(f"{system}: {late} latency sends left more than 5 ms after their slot")
+    return out
+
+
+def profile_section(results: dict[str, dict[str, Any]]) -> str:
+    parts = []
+    mine = results.get("lambdalite", {})
+    for title, profile in (("accept (serve --no-dispatch)", mine.get("accept", {}).get("profile")),
+                           ("end to end (serve)", mine.get("e2e_profile"))):
+        if not profile:
+            continue
+        parts.append(f"### py-spy: {title}\n\n{profile['samples']} samples; by process: "
+                     f"{profile['share_by_process_pct']}\n\n| self % | frame |\n|---|---|")
+        parts += [f"| {pct} | `{frame}` |" for frame, pct in profile["top_self_pct"]]
+        parts.append("\n| inclusive % | frame |\n|---|---|")
+        parts += [f"| {pct} | `{frame}` |" for frame, pct in profile["top_inclusive_pct"]]
+        parts.append("")
+    return "\n".join(parts)
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    m = doc["machine"]
+    lines = [
+        f"# lambdalite benchmark run {doc['started_at']} ({doc['mode']})", "",
+        f"Machine: {m['cores']} cores ({m['cpu_model']}), {m['memory_gib']} GiB memory, Python {m['python']}, "
+        f"{m['platform']}; disk {m['disk']}, one 100-byte append+fsync p50 {m['fsync_p50_ms']} ms; "
+        f"redis-server {m['redis_server']}.",
+        f"Load average at start {m['load_average_at_start']}, at end {doc.get('load_average_at_end')} "
+        f"(other work on the machine shares its cores with every system measured).",
+        f"Sizes: {doc['sizes']}.", "",
+        table(doc["results"]), "",
+    ]
+    found = notes(doc["results"])
+    if found:
+        lines += ["Notes:", "", *(f"- {n}" for n in found), ""]
+    section = profile_section(doc["results"])
+    if section:
+        lines += [section, ""]
+    return "\n".join(lines)
