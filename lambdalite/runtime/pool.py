@@ -1,9 +1,26 @@
-"""Warm pool of execution environments (placeholder: filled in by its owner)."""
+"""Warm pool of execution environments.
+
+Callers already hold a concurrency slot, so the pool never limits: it reuses an idle warm environment of
+the same (function, version, revision) or starts a new one. A new revision retires the old one's idle
+environments. One task watches the memory of busy environments (polling /proc across the process
+boundary, about every MEMORY_POLL_S) and lingers briefly so back-to-back invokes do not restart it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+
 from lambdalite.model.run import InvokeRequest, InvokeResult, RunSpec, Status
+from lambdalite.runtime.environment import Environment, EnvironmentLost, force_kill_all
+from lambdalite.runtime.logs import LogBook
 from lambdalite.settings import Settings
+
+MEMORY_POLL_S = 0.05
+MONITOR_LINGER_S = 2.0
+
+PoolKey = tuple[str, str, str]
 
 
 class EnvironmentPool:
@@ -11,12 +28,134 @@ class EnvironmentPool:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.logbook = LogBook(settings.logs_dir)
+        self._idle: dict[PoolKey, list[Environment]] = {}
+        self._all: set[Environment] = set()
+        self._busy: set[Environment] = set()
+        self._revisions: dict[tuple[str, str], str] = {}
+        self._monitor: asyncio.Task[None] | None = None
+        self._closed = False
+        self._all_gone = asyncio.Event()
 
     async def invoke(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
-        return InvokeResult(Status.SYSTEM_ERROR, b'{"errorMessage":"not implemented"}', "Runtime.Unavailable")
+        if self._closed:
+            return InvokeResult(Status.SYSTEM_ERROR, b'{"errorType":"Runtime.Unavailable",'
+                                b'"errorMessage":"lambdalite is shutting down"}', "Runtime.Unavailable")
+        self._note_revision(spec)
+        env = self._take_idle(spec.pool_key)
+        for attempt in range(2):
+            if env is None:
+                env = Environment(spec, self.settings, self.logbook, self._gone)
+                self._all.add(env)
+            self._busy.add(env)
+            self._ensure_monitor()
+            try:
+                result = await env.invoke(request)
+            except EnvironmentLost:
+                if attempt == 1:
+                    return InvokeResult(Status.SYSTEM_ERROR, b'{"errorType":"Runtime.Unavailable",'
+                                        b'"errorMessage":"The execution environment was lost"}',
+                                        "Runtime.Unavailable")
+                env = None
+                continue
+            finally:
+                if env is not None:
+                    self._busy.discard(env)
+            self._release(env)
+            return result
+        raise AssertionError("unreachable")
 
+    def _take_idle(self, key: PoolKey) -> Environment | None:
+        stack = self._idle.get(key)
+        while stack:
+            env = stack.pop()  # most recently used: warmest caches
+            if env.reusable:
+                return env
+        return None
+
+    def _release(self, env: Environment) -> None:
+        spec = env.spec
+        current = self._revisions.get((spec.function_name, spec.version))
+        if self._closed or not env.reusable or current != spec.revision_id:
+            env.stop(None)
+            return
+        self._idle.setdefault(spec.pool_key, []).append(env)
+
+    def _note_revision(self, spec: RunSpec) -> None:
+        key = (spec.function_name, spec.version)
+        previous = self._revisions.get(key)
+        if previous == spec.revision_id:
+            return
+        self._revisions[key] = spec.revision_id
+        if previous is not None:
+            for env in self._idle.pop((spec.function_name, spec.version, previous), []):
+                env.stop("revision replaced")
+
+    def _gone(self, env: Environment) -> None:
+        self._all.discard(env)
+        if self._closed and not self._all:
+            self._all_gone.set()
+        self._busy.discard(env)
+        stack = self._idle.get(env.spec.pool_key)
+        if stack and env in stack:
+            stack.remove(env)
+
+    # ---- memory watch -----------------------------------------------------------------------------
+    def _ensure_monitor(self) -> None:
+        if self._monitor is None or self._monitor.done():
+            self._monitor = asyncio.get_running_loop().create_task(self._watch_memory(), name="env-memory")
+
+    async def _watch_memory(self) -> None:
+        idle_since_s: float | None = None
+        while not self._closed:
+            await asyncio.sleep(MEMORY_POLL_S)
+            if not self._busy:
+                now_s = time.monotonic()
+                idle_since_s = idle_since_s or now_s
+                if now_s - idle_since_s > MONITOR_LINGER_S:
+                    return
+                continue
+            idle_since_s = None
+            for env in list(self._busy):
+                env.check_memory()
+
+    # ---- lifecycle --------------------------------------------------------------------------------
     async def reap_idle(self) -> None:
         """Stop environments idle longer than settings.idle_env_timeout_s (called periodically)."""
+        cutoff_s = time.monotonic() - self.settings.idle_env_timeout_s
+        for key, stack in list(self._idle.items()):
+            keep = [env for env in stack if env.reusable and env.last_used_s >= cutoff_s]
+            for env in stack:
+                if env not in keep:
+                    env.stop("idle")
+            if keep:
+                self._idle[key] = keep
+            else:
+                self._idle.pop(key, None)
+        self.logbook.flush()
 
     async def close(self) -> None:
         """Stop every environment."""
+        self._closed = True
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._monitor
+        environments = list(self._all)
+        for env in environments:
+            env.stop("shutdown")
+        force_kill_all(environments)
+        # Let exit notifications arrive so in-flight callers get their answer and fds are closed.
+        if self._all:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_gone.wait(), timeout=2.0)
+        self._idle.clear()
+        self.logbook.close()
+
+    def stats(self) -> dict[str, int]:
+        """Counts for diagnostics and tests."""
+        return {"environments": len(self._all), "busy": len(self._busy),
+                "idle": sum(len(s) for s in self._idle.values())}
+
+    def pids(self) -> list[int]:
+        return [env.process.pid for env in self._all if env.process is not None]

@@ -1,0 +1,279 @@
+"""lambdalite's python runtime: imports the handler and serves invocations over the Lambda Runtime API.
+
+Runs inside the function's own interpreter (python3.9 ... 3.14), so it uses only the standard library and
+syntax every supported version accepts. Everything is imported once at start: the per-invocation path
+is one keep-alive `GET next` and one `POST response`. Error objects and log lines follow awslambdaric.
+"""
+
+import http.client
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+API_PREFIX = "/2018-06-01/runtime"
+ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+JSON_HEADERS = {"Content-Type": "application/json"}
+UNHANDLED_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, in "
+    "rare cases, a Lambda runtime update can cause unexpected function behavior. For functions using managed "
+    "runtimes, runtime updates can be triggered by a function change, or can be applied automatically. To "
+    "determine if the runtime has been updated, check the runtime version in the INIT_START log entry. If this "
+    "error correlates with a change in the runtime version, you may be able to mitigate this error by temporarily "
+    "rolling back to the previous runtime version. For more information, see "
+    "https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
+)
+
+
+class FaultError(Exception):
+    """An error the runtime reports with its own errorType (Runtime.*)."""
+
+    def __init__(self, error_type, message, trace=None):
+        Exception.__init__(self, message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace
+
+
+class Unbuffered:
+    """stdout/stderr flushed on every write, so output reaches the log before the response does."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+    def write(self, text):
+        written = self.stream.write(text)
+        self.stream.flush()
+        return written
+
+    def writelines(self, lines):
+        self.stream.writelines(lines)
+        self.stream.flush()
+
+
+class Client:
+    """The Runtime API over one keep-alive connection; any transport failure ends the process."""
+
+    def __init__(self, address):
+        host, _, port = address.rpartition(":")
+        self.conn = http.client.HTTPConnection(host, int(port))
+
+    def request(self, method, path, body=None, headers=None):
+        try:
+            self.conn.request(method, API_PREFIX + path, body, headers or {})
+            response = self.conn.getresponse()
+            return response, response.read()
+        except (OSError, http.client.HTTPException):
+            # The Runtime API is gone: lambdalite stopped. Never outlive it.
+            os._exit(0)
+
+    def next(self):
+        response, body = self.request("GET", "/invocation/next")
+        if response.status != 200:
+            os._exit(1)
+        return response, body
+
+    def post(self, path, payload, error_type=None):
+        headers = dict(JSON_HEADERS)
+        if error_type:
+            headers[ERROR_TYPE_HEADER] = error_type
+        self.request("POST", path, payload, headers)
+
+
+class Context:
+    """The `context` argument, as the AWS python runtime builds it."""
+
+    def __init__(self, request_id, deadline_ms, invoked_arn, client_context, identity):
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_arn
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.client_context = client_context
+        self.identity = identity
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        remaining_ms = self._deadline_ms - int(time.time() * 1000)
+        return remaining_ms if remaining_ms > 0 else 0
+
+    def log(self, message):
+        sys.stdout.write(str(message))
+
+
+class Namespace:
+    """Attribute access over a dict (client_context.client.app_title, identity.cognito_identity_id)."""
+
+    def __init__(self, data):
+        self.__dict__.update(data)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.__dict__!r})"
+
+
+def client_context_from(text):
+    if not text:
+        return None
+    data = json.loads(text)
+    fields = {"client": None, "custom": None, "env": None}
+    fields.update(data)
+    if isinstance(fields["client"], dict):
+        fields["client"] = Namespace(fields["client"])
+    return Namespace(fields)
+
+
+def identity_from(text):
+    data = json.loads(text) if text else {}
+    return Namespace({
+        "cognito_identity_id": data.get("cognitoIdentityId"),
+        "cognito_identity_pool_id": data.get("cognitoIdentityPoolId"),
+    })
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the current request id to every record, as the AWS runtime's log format expects."""
+
+    request_id = ""
+
+    def filter(self, record):
+        record.aws_request_id = RequestIdFilter.request_id
+        return True
+
+
+def setup_logging():
+    """The root logger writes `[LEVEL]\tTIME\tREQUEST_ID\tMESSAGE` lines to stdout, as on AWS."""
+    logging.Formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stdout)
+    handler.terminator = ""
+    handler.setFormatter(logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n", "%Y-%m-%dT%H:%M:%S"))
+    handler.addFilter(RequestIdFilter())
+    logging.getLogger().addHandler(handler)
+
+
+def make_error(message, error_type, trace, request_id=""):
+    return {"errorMessage": message or "", "errorType": error_type or "", "requestId": request_id or "",
+            "stackTrace": trace or []}
+
+
+def user_frames(tb):
+    frames = traceback.extract_tb(tb)
+    for index, frame in enumerate(frames):
+        if not frame.filename.endswith("lambdalite_bootstrap.py"):
+            return traceback.format_list(frames[index:])
+    return []
+
+
+def log_error(error):
+    lines = ["[ERROR] {}: {}".format(error["errorType"], error["errorMessage"]), "Traceback (most recent call last):"]
+    for element in error["stackTrace"]:
+        for line in element.splitlines():
+            stripped = line.lstrip(" ")
+            lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
+    sys.stdout.write("\r".join(lines) + "\n")
+
+
+def load_handler(handler):
+    try:
+        module_name, function_name = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise FaultError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {e}") from None
+    try:
+        if module_name.split(".")[0] in sys.builtin_module_names:
+            raise FaultError("Runtime.BuiltInModuleConflict",
+                             f"Cannot use built-in module {module_name} as a handler module")
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as e:
+        raise FaultError("Runtime.ImportModuleError",
+                         f"Unable to import module '{module_name}': {e}") from None
+    except SyntaxError as e:
+        trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
+        raise FaultError("Runtime.UserCodeSyntaxError",
+                         f"Syntax error in module '{module_name}': {e}", trace) from None
+    try:
+        return getattr(module, function_name)
+    except AttributeError:
+        raise FaultError("Runtime.HandlerNotFound",
+                         f"Handler '{function_name}' missing on module '{module_name}'") from None
+
+
+def encode_result(result):
+    if isinstance(result, bytes):
+        return result
+    try:
+        return json.dumps(result, ensure_ascii=False, allow_nan=True).encode("utf-8")
+    except Exception as e:  # noqa: BLE001 - reported to the caller as AWS does
+        raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {e}") from None
+
+
+def handle(client, handler, response, body):
+    headers = response.headers
+    request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
+    RequestIdFilter.request_id = request_id
+    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    try:
+        try:
+            client_context = client_context_from(headers.get("Lambda-Runtime-Client-Context"))
+            identity = identity_from(headers.get("Lambda-Runtime-Cognito-Identity"))
+        except ValueError as e:
+            raise FaultError("Runtime.LambdaContextUnmarshalError", f"Unable to parse Client Context JSON: {e}") from None
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError as e:
+            raise FaultError("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
+        context = Context(request_id, int(headers.get("Lambda-Runtime-Deadline-Ms", "0")),
+                          headers.get("Lambda-Runtime-Invoked-Function-Arn"), client_context, identity)
+        payload = encode_result(handler(event, context))
+    except FaultError as e:
+        error = make_error(e.message, e.error_type, e.trace, request_id)
+    except Exception as e:  # noqa: BLE001 - the function's error goes back to the caller
+        error = make_error(str(e), type(e).__name__, user_frames(sys.exc_info()[2]), request_id)
+    else:
+        client.post("/invocation/" + request_id + "/response", payload)
+        return
+    log_error(error)
+    client.post("/invocation/" + request_id + "/error", json.dumps(error).encode(), error["errorType"])
+
+
+def main():
+    sys.stdout = Unbuffered(sys.stdout)
+    sys.stderr = Unbuffered(sys.stderr)
+    task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
+    sys.path[0] = task_root
+    setup_logging()
+    vendor = os.environ.pop("_LAMBDALITE_VENDOR_PATH", "")
+    if vendor:
+        sys.path.append(vendor)
+    client = Client(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    try:
+        handler = load_handler(os.environ["_HANDLER"])
+    except FaultError as e:
+        error = make_error(e.message, e.error_type, e.trace)
+    except Exception as e:  # noqa: BLE001 - any init failure is reported as AWS does
+        error = make_error(str(e), type(e).__name__, user_frames(sys.exc_info()[2]))
+    else:
+        error = None
+    if error is not None:
+        logging.warning(UNHANDLED_WARNING)
+        log_error(error)
+        client.post("/init/error", json.dumps(error).encode(), error["errorType"])
+        sys.exit(1)
+    while True:
+        response, body = client.next()
+        handle(client, handler, response, body)
+
+
+if __name__ == "__main__":
+    main()
