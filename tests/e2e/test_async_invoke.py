@@ -24,7 +24,7 @@ from tests.e2e.async_support import (
 from tests.support.awscli import run_cli
 from tests.support.server import LambdaliteProcess, wait_until
 
-ENV = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_LEASE_SECONDS": "2"}
+ENV = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_LEASE_SECONDS": "2", "LAMBDALITE_THROTTLE_MAX_DELAY": "1"}
 
 
 @pytest.fixture(scope="module")
