@@ -123,14 +123,14 @@ def _compile_cached(text: str) -> EventPattern:
         raise InvalidPatternError(f"Unparseable JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise InvalidPatternError("Filter is not an object")
-    return EventPattern(_compile_object(parsed, in_or=False), text)
+    return EventPattern(_compile_object(parsed), text)
 
 
 def validate_pattern(pattern: str | bytes) -> None:
     compile_pattern(pattern)
 
 
-def _compile_object(obj: dict[str, Any], *, in_or: bool) -> _Object:
+def _compile_object(obj: dict[str, Any]) -> _Object:
     if not obj:
         raise InvalidPatternError("Empty objects are not allowed")
     fields: list[tuple[str, _Leaf | _Object]] = []
@@ -139,7 +139,7 @@ def _compile_object(obj: dict[str, Any], *, in_or: bool) -> _Object:
         if key == "$or":
             ors.append(_compile_or(value))
         elif isinstance(value, dict):
-            fields.append((key, _compile_object(value, in_or=in_or)))
+            fields.append((key, _compile_object(value)))
         elif isinstance(value, list):
             fields.append((key, _compile_leaf(value)))
         else:
@@ -154,7 +154,7 @@ def _compile_or(value: Any) -> list[_Object]:
     for item in value:
         if not isinstance(item, dict):
             raise InvalidPatternError("Only JSON object is allowed in array of $or relationship.")
-        branches.append(_compile_object(item, in_or=True))
+        branches.append(_compile_object(item))
     if len(branches) < 2:
         raise InvalidPatternError("There must have at least 2 Objects in $or relationship.")
     return branches

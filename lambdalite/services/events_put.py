@@ -150,7 +150,7 @@ async def route_events(node: Node, events: list[tuple[str, str, dict[str, Any]]]
     for region, bus, event in events:
         key = (region, bus)
         if key not in cache:
-            cache[key] = node.store.db.read(lambda c, r=region, b=bus: buses.routed_targets(c, r, b))  # type: ignore[misc]
+            cache[key] = _routed_targets(node, region, bus)
         matched: dict[str, bool] = {}
         for routed in cache[key]:
             hit = matched.get(routed.rule)
@@ -170,6 +170,10 @@ async def route_events(node: Node, events: list[tuple[str, str, dict[str, Any]]]
 
     events_delivery.notify(node)
     return len(jobs)
+
+
+def _routed_targets(node: Node, region: str, bus: str) -> list[buses.RoutedTarget]:
+    return node.store.db.read(lambda c: buses.routed_targets(c, region, bus))
 
 
 def _matches(pattern: str, event: dict[str, Any]) -> bool:
