@@ -213,9 +213,7 @@ async def delete_event_bus(svc: EventsService, node: Node, request: Request, bod
     try:
         await _write(node, lambda c: buses.delete_bus(c, request.region, name))
     except buses.InUse:
-        raise AwsError(
-            400, "ValidationException", f"Cannot delete event bus {name} because it still has rules."
-        ) from None
+        raise AwsError(400, "ValidationException", "EventBus can't be deleted since it has rules.") from None
     return {}
 
 

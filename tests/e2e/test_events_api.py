@@ -81,7 +81,8 @@ def test_bus_errors(ev: Any) -> None:
     name = unique("busr")
     ev.create_event_bus(Name=name)
     ev.put_rule(Name="r", EventBusName=name, EventPattern='{"source": ["x"]}')
-    assert error_of(ev.delete_event_bus, Name=name)[0] == "ValidationException"
+    assert error_of(ev.delete_event_bus, Name=name) == (
+        "ValidationException", "EventBus can't be deleted since it has rules.", 400)
     ev.delete_rule(Name="r", EventBusName=name)
     ev.delete_event_bus(Name=name)
 
@@ -292,3 +293,21 @@ def test_unknown_operation_and_bad_body(srv: LambdaliteProcess) -> None:
     status, body, error_type = post("AWSEvents.DescribeRule", b'{"Name": "nope"}')
     assert (status, body["__type"], error_type) == (400, "ResourceNotFoundException", "ResourceNotFoundException")
     assert body["message"] == "Rule nope does not exist on EventBus default."
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_aws_cli(srv: LambdaliteProcess, version: int, tmp_path: Any) -> None:
+    from tests.support.awscli import run_cli
+
+    rule = unique(f"cli{version}")
+    out = run_cli(version, srv.endpoint, ["events", "put-rule", "--name", rule,
+                                          "--event-pattern", '{"source": ["cli.app"]}'], cwd=tmp_path)
+    assert json.loads(out.stdout)["RuleArn"].endswith(f":rule/{rule}")
+    entries = json.dumps([{"Source": "cli.app", "DetailType": "t", "Detail": "{}"}])
+    out = run_cli(version, srv.endpoint, ["events", "put-events", "--entries", entries], cwd=tmp_path)
+    assert json.loads(out.stdout)["FailedEntryCount"] == 0
+    out = run_cli(version, srv.endpoint, ["events", "test-event-pattern", "--event-pattern", '{"source": ["x"]}',
+                                          "--event", json.dumps({**EVENT, "source": "x"})], cwd=tmp_path)
+    assert json.loads(out.stdout)["Result"] is True
+    failed = run_cli(version, srv.endpoint, ["events", "describe-rule", "--name", "nope"], cwd=tmp_path, check=False)
+    assert failed.returncode != 0 and "ResourceNotFoundException" in failed.stderr
