@@ -48,13 +48,20 @@ class Dispatcher:
         try:
             while True:
                 free = self.max_running - len(self.tasks)
-                leased = await self._lease(min(free, LEASE_BATCH)) if free > 0 else []
-                for message in leased:
-                    self._start(message)
-                if leased:
-                    poll_s = MIN_POLL_S
+                if free <= 0:
+                    await self._sleep(MAX_POLL_S)  # a task ending wakes us
                     continue
-                await self._sleep(poll_s, at_capacity=free <= 0)
+                due_ms = self._next_due_ms()
+                if due_ms is not None and due_ms <= now_ms():
+                    leased = await self._lease(min(free, LEASE_BATCH))
+                    for message in leased:
+                        self._start(message)
+                    if leased:
+                        poll_s = MIN_POLL_S
+                        continue
+                    due_ms = None  # taken by another dispatcher: poll
+                timeout_s = poll_s if due_ms is None else min(poll_s, (due_ms - now_ms()) / 1000)
+                await self._sleep(timeout_s)
                 poll_s = min(MAX_POLL_S, poll_s * 2)
         finally:
             renewer.cancel()
@@ -71,15 +78,15 @@ class Dispatcher:
             log.exception("leasing events failed")
             return []
 
-    async def _sleep(self, poll_s: float, *, at_capacity: bool) -> None:
-        """Until woken (new local event, a task ended), the next due event, or the poll interval."""
-        timeout_s = poll_s
-        if not at_capacity:
-            due = self.node.store.next_due_ms(EVENT_KIND)
-            if due is not None:
-                timeout_s = min(timeout_s, max(0.0, (due - now_ms()) / 1000))
-        else:
-            timeout_s = MAX_POLL_S
+    def _next_due_ms(self) -> int | None:
+        try:
+            return self.node.store.next_due_ms(EVENT_KIND)
+        except sqlite3.Error:
+            log.exception("reading the event queue failed")
+            return None
+
+    async def _sleep(self, timeout_s: float) -> None:
+        """Until woken (a new local event, a task ended) or the timeout (polls for other processes' work)."""
         if timeout_s > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout_s)

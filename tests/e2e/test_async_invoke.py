@@ -223,3 +223,18 @@ def test_aws_cli_v2_event_invoke(srv: Any, lam: Any, tmp_path: Path) -> None:
     assert (tmp_path / "response.json").read_bytes() == b""
     (seen,) = wait_until(lambda: records(path), timeout_s=60)
     assert seen["event"] == {"key": "value"}
+
+
+def test_metrics_use_aws_names(srv: Any, lam: Any, fn: Any) -> None:
+    name, _ = fn
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    request_id = event_invoke(lam, name, {"fail": True})
+    wait_outcome(srv.data_dir, request_id)
+    import urllib.request
+
+    with urllib.request.urlopen(srv.endpoint + "/metrics") as r:
+        text = r.read().decode()
+    for metric in ("lambda_AsyncEventsReceived_total", "lambda_Invocations_total", "lambda_Errors_total",
+                   "lambda_AsyncEventsDropped_total", "lambda_AsyncEventAge_milliseconds_count",
+                   "lambda_Duration_milliseconds_count"):
+        assert f'{metric}{{function_name="{name}"}}' in text, metric
