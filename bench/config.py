@@ -21,7 +21,7 @@ class Sizes:
 
 FULL = Sizes(accept_s=10.0, e2e_count=20_000, latency_count=500, latency_rate=100.0, warm_count=500,
              connections=64, e2e_deadline_s=240.0, stall_s=30.0, worker_start_s=60.0)
-QUICK = Sizes(accept_s=2.0, e2e_count=2_000, latency_count=150, latency_rate=100.0, warm_count=100,
+QUICK = Sizes(accept_s=2.0, e2e_count=1_000, latency_count=100, latency_rate=100.0, warm_count=100,
               connections=64, e2e_deadline_s=30.0, stall_s=10.0, worker_start_s=30.0)
 
 
