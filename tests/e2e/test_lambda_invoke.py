@@ -85,12 +85,17 @@ def test_tail_log_and_client_context(lam: Any, info_fn: str) -> None:
     assert body["custom"] == {"k": "v"}
 
 
-def test_function_error(lam: Any) -> None:
+def test_function_error(lam: Any, server: LambdaliteProcess) -> None:
     create(lam, "inv-fails", source=FAILS)
     response, body = _invoke(lam, FunctionName="inv-fails")
     assert response["StatusCode"] == 200
     assert response["FunctionError"] == "Unhandled"
     assert body["errorType"] == "ValueError" and body["errorMessage"] == "boom"
+    _, _, exposition = raw(server, "GET", "/metrics")
+    text = exposition.decode()
+    assert 'lambda_Invocations_total{function_name="inv-fails"} 1.0' in text
+    assert 'lambda_Errors_total{function_name="inv-fails"} 1.0' in text
+    assert 'lambda_Duration_milliseconds_count{function_name="inv-fails"} 1.0' in text
 
 
 def test_versions_aliases_and_arn_forms(lam: Any) -> None:
@@ -196,3 +201,5 @@ def test_zero_reserved_concurrency_throttles(lam: Any, server: LambdaliteProcess
         "Type": "User",
         "message": "Rate Exceeded.",
     }
+    _, _, exposition = raw(server, "GET", "/metrics")
+    assert 'lambda_Throttles_total{function_name="inv-zero"} 1.0' in exposition.decode()
