@@ -27,33 +27,44 @@ def py_spy() -> str | None:
 
 
 def summarize(collapsed_path: Path, top_n: int = TOP_N) -> dict[str, Any]:
-    """Top frames by self and inclusive share of the samples in a py-spy `--format raw` file."""
-    self_counts: Counter[str] = Counter()
+    """Top frames of the server process (self and inclusive share of its samples) from a py-spy raw file.
+
+    Stacks of child processes are nested under the server's (`process A;process B;frames`); the last
+    `process` frame says whose stack it is. Environments get their share and their own top self frames.
+    """
+    self_server: Counter[str] = Counter()
+    self_envs: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     by_process: Counter[str] = Counter()
-    total = 0
     for line in collapsed_path.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
         frames = stack.split(";")
-        process = next((f for f in frames if f.startswith("process ")), "process ?")
+        owners = [f for f in frames if f.startswith("process ")]
         frames = [f for f in frames if not f.startswith(("process ", "thread "))]
         if not frames:
             continue
-        total += count
-        by_process["server" if "lambdalite serve" in process or "-m lambdalite" in process else
-                   "environments"] += count
-        self_counts[_short(frames[-1])] += count
-        for frame in set(map(_short, frames)):
-            inclusive[frame] += count
+        is_server = not owners or " serve " in owners[-1]
+        by_process["server" if is_server else "environments"] += count
+        if is_server:
+            self_server[_short(frames[-1])] += count
+            for frame in set(map(_short, frames)):
+                inclusive[frame] += count
+        else:
+            self_envs[_short(frames[-1])] += count
+    server_total = by_process["server"]
+    env_total = by_process["environments"]
+    total = server_total + env_total
 
-    def top(counter: Counter[str]) -> list[list[Any]]:
-        return [[frame, round(100 * n / total, 1)] for frame, n in counter.most_common(top_n)] if total else []
+    def top(counter: Counter[str], denominator: int) -> list[list[Any]]:
+        return [[frame, round(100 * n / denominator, 1)] for frame, n in counter.most_common(top_n)] \
+            if denominator else []
 
     return {"samples": total, "share_by_process_pct": {k: round(100 * v / total, 1) for k, v in by_process.items()}
-            if total else {}, "top_self_pct": top(self_counts), "top_inclusive_pct": top(inclusive)}
+            if total else {}, "top_self_pct": top(self_server, server_total),
+            "top_inclusive_pct": top(inclusive, server_total), "environments_top_self_pct": top(self_envs, env_total)}
 
 
 def _short(frame: str) -> str:

@@ -137,11 +137,13 @@ def profile_section(results: dict[str, dict[str, Any]]) -> str:
         if not profile:
             continue
         parts.append(f"### py-spy: {title}\n\n{profile['samples']} samples; by process: "
-                     f"{profile['share_by_process_pct']}\n\n| self % | frame |\n|---|---|")
-        parts += [f"| {pct} | `{frame}` |" for frame, pct in profile["top_self_pct"]]
-        parts.append("\n| inclusive % | frame |\n|---|---|")
-        parts += [f"| {pct} | `{frame}` |" for frame, pct in profile["top_inclusive_pct"]]
-        parts.append("")
+                     f"{profile['share_by_process_pct']}\n")
+        for heading, key in (("server, self %", "top_self_pct"), ("server, inclusive %", "top_inclusive_pct"),
+                             ("environments, self %", "environments_top_self_pct")):
+            if profile.get(key):
+                parts.append(f"| {heading} | frame |\n|---|---|")
+                parts += [f"| {pct} | `{frame}` |" for frame, pct in profile[key]]
+                parts.append("")
     return "\n".join(parts)
 
 

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     for note in report.notes(doc["results"]):
         print(f"- {note}")
     print(f"\n{doc['elapsed_s']} s; report {path} (and {path.with_suffix('.json')})")
-    if args.keep or report.notes(doc["results"]):
+    if args.keep or args.profile or report.notes(doc["results"]):
         print(f"logs and sink files kept in {work_dir}")
     else:
         shutil.rmtree(work_dir, ignore_errors=True)
