@@ -176,3 +176,17 @@ def test_validation_refuses_missing_targets(lam: Any) -> None:
         lam.put_function_event_invoke_config(
             FunctionName="valid-fn", DestinationConfig={"OnFailure": {"Destination": function_arn("valid-fn")}})
     assert info.value.response["Error"]["Message"] == "You can't specify the function as a destination for itself."
+
+
+def test_sns_target_is_accepted_but_its_delivery_fails_counted(server: LambdaliteProcess, lam: Any) -> None:
+    topic = "arn:aws:sns:us-east-1:000000000000:not-served"
+    create_function(lam, "sns-fn", FAILING)
+    lam.put_function_event_invoke_config(
+        FunctionName="sns-fn", MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": topic}})
+    before = metric(server, "DestinationDeliveryFailures", "sns-fn")
+    request_id = invoke_event(lam, "sns-fn", b'{"n": 5}')
+
+    wait_until(lambda: metric(server, "DestinationDeliveryFailures", "sns-fn") == before + 1, timeout_s=30,
+               what="DestinationDeliveryFailures for sns-fn")
+    assert any("gave up delivering" in ln and request_id in ln and "does not serve sns" in ln
+               for ln in server.log_text().splitlines())
