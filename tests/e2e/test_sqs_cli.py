@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ def test_cli_v2_query_protocol_round_trip(srv: LambdaliteProcess, tmp_path: Path
     version = 2
     name = unique("cli")
 
-    def cli(*args: str) -> dict:  # type: ignore[type-arg]
+    def cli(*args: str) -> dict[str, Any]:
         return cli_json(version, srv.endpoint, ["sqs", *args], cwd=tmp_path) or {}
 
     url = cli("create-queue", "--queue-name", name, "--attributes", "VisibilityTimeout=40", "--tags", "team=a")[
@@ -64,7 +65,7 @@ def test_cli_v2_query_protocol_round_trip(srv: LambdaliteProcess, tmp_path: Path
 
 
 def test_cli_v1_json_protocol(srv: LambdaliteProcess, tmp_path: Path) -> None:
-    def cli(*args: str) -> dict:  # type: ignore[type-arg]
+    def cli(*args: str) -> dict[str, Any]:
         return cli_json(1, srv.endpoint, ["sqs", *args], cwd=tmp_path) or {}
 
     url = cli("create-queue", "--queue-name", unique("cli1"))["QueueUrl"]

@@ -86,7 +86,7 @@ def test_known_md5_vectors(sqs: Any, queue: str) -> None:
 
 
 def test_message_attributes_of_every_type_round_trip(sqs: Any, queue: str) -> None:
-    attributes = {
+    attributes: dict[str, dict[str, Any]] = {
         "text": {"DataType": "String", "StringValue": "héllo"},
         "count": {"DataType": "Number", "StringValue": "-12.5e3"},
         "blob": {"DataType": "Binary", "BinaryValue": bytes(range(256))},

@@ -221,5 +221,5 @@ def test_missing_queue_is_queue_does_not_exist(srv: LambdaliteProcess, sqs: Any,
 def test_get_queue_attributes_unknown_name(sqs: Any) -> None:
     url = sqs.create_queue(QueueName=unique())["QueueUrl"]
     with pytest.raises(ClientError) as exc:
-        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Nope"])  # type: ignore[list-item]
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Nope"])
     assert error_of(exc.value)[:2] == ("InvalidAttributeName", "Unknown Attribute Nope.")
