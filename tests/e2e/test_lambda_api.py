@@ -289,7 +289,7 @@ def test_update_configuration_and_code(lam: Any) -> None:
 
 def test_versions(lam: Any) -> None:
     created = create(lam, "api-ver", Publish=True)
-    assert created["Version"] == "1" and created["FunctionArn"] == arn("api-ver", "1")
+    assert created["Version"] == "1" and created["FunctionArn"] == arn("api-ver")
     again = lam.publish_version(FunctionName="api-ver")
     assert again["Version"] == "1"  # nothing changed since version 1
     lam.update_function_configuration(FunctionName="api-ver", Timeout=7)

@@ -77,7 +77,8 @@ async def create_function(node: Node, request: Request) -> Response:
         raise _conflict(ref.name) from None
     if not stored.path.is_dir():  # a concurrent delete collected the same package: store it again
         await _store_code(node, source)
-    return json_response(answer, 201)
+    # With Publish, AWS answers with version 1's configuration but the unqualified FunctionArn.
+    return json_response({**answer, "FunctionArn": config["FunctionArn"]}, 201)
 
 
 def _conflict(name: str) -> AwsError:
