@@ -78,3 +78,13 @@ def test_receive_expires_messages_past_retention(node: Node) -> None:
     got = node.store.db.write_sync(lambda c: _lease_batch(c, record, 10, 30_000))
     assert [m.id for m in got] == ["new"]
     assert node.store.db.read(lambda c: queues.get(c, "old")) is None
+
+
+def test_internal_send_leaves_out_empty_attributes(node: Node) -> None:
+    record = _queue(node, "lenient")
+    attrs = {"ErrorMessage": {"DataType": "String", "StringValue": ""},
+             "ErrorCode": {"DataType": "Number", "StringValue": "200"}}
+    message_id = node.store.db.write_sync(lambda c: send_in_tx(c, record.arn, "body", attrs))
+    message = node.store.db.read(lambda c: queues.get(c, message_id))
+    assert message is not None
+    assert set(orjson.loads(message.attrs or b"{}")["a"]) == {"ErrorCode"}

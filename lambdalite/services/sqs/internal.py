@@ -24,7 +24,9 @@ def _send(conn: sqlite3.Connection, queue_arn: str, body: str, attrs: dict[str, 
     record = sqs_db.get_by_arn(conn, queue_arn)
     if record is None:
         raise errors.no_queue()
-    prepared = prepare(record, {"MessageBody": body, "MessageAttributes": attrs or {}}, _SENDER)
+    # An empty value (say, an empty ErrorMessage) would fail validation: leave that attribute out instead.
+    kept = {k: v for k, v in (attrs or {}).items() if v.get("StringValue") != "" and v.get("BinaryValue") != ""}
+    prepared = prepare(record, {"MessageBody": body, "MessageAttributes": kept}, _SENDER)
     insert(conn, record.arn, [prepared])
     return prepared.id
 
