@@ -72,7 +72,7 @@ def parse_function_name(raw: str, *, allow_qualifier: bool = True) -> FunctionRe
         raise _validation(raw, "functionName", "Member must have length greater than or equal to 1")
     if len(raw) > max_length:
         raise _validation(raw, "functionName", f"Member must have length less than or equal to {max_length}")
-    match = _FULL.fullmatch(raw) or _PARTIAL.fullmatch(raw) or _BARE.fullmatch(raw)
+    match = _BARE.fullmatch(raw) or _FULL.fullmatch(raw) or _PARTIAL.fullmatch(raw)
     if match is None or (not allow_qualifier and match.group("qualifier")):
         raise _validation(
             raw, "functionName", f"Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"

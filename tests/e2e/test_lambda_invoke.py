@@ -203,3 +203,23 @@ def test_zero_reserved_concurrency_throttles(lam: Any, server: LambdaliteProcess
     }
     _, _, exposition = raw(server, "GET", "/metrics")
     assert 'lambda_Throttles_total{function_name="inv-zero"} 1.0' in exposition.decode()
+
+
+def test_event_invocations_are_routed_to_async_accept(lam: Any, info_fn: str) -> None:
+    response = lam.invoke(FunctionName=info_fn, InvocationType="Event", Payload=b'{"queued": true}')
+    assert response["StatusCode"] == 202
+    assert response["Payload"].read() == b""
+
+
+def test_unknown_invocation_type(server: LambdaliteProcess, info_fn: str) -> None:
+    status, headers, data = raw(
+        server,
+        "POST",
+        f"/2015-03-31/functions/{info_fn}/invocations",
+        b"{}",
+        {"X-Amz-Invocation-Type": "Later"},
+    )
+    assert status == 400 and headers["x-amzn-errortype"] == "ValidationException"
+    assert (
+        "Member must satisfy enum value set: [Event, RequestResponse, DryRun]" in json.loads(data)["Message"]
+    )
