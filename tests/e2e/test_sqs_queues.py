@@ -223,3 +223,12 @@ def test_get_queue_attributes_unknown_name(sqs: Any) -> None:
     with pytest.raises(ClientError) as exc:
         sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Nope"])
     assert error_of(exc.value)[:2] == ("InvalidAttributeName", "Unknown Attribute Nope.")
+
+
+def test_unsupported_operation_is_a_clear_error(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName=unique())["QueueUrl"]
+    with pytest.raises(sqs.exceptions.UnsupportedOperation) as exc:
+        sqs.add_permission(QueueUrl=url, Label="l", AWSAccountIds=["000000000000"], Actions=["SendMessage"])
+    code, message, status = error_of(exc.value)
+    assert (code, status) == ("AWS.SimpleQueueService.UnsupportedOperation", 400)
+    assert "AddPermission" in message
