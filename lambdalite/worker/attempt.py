@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from lambdalite import metrics
-from lambdalite.model.event import QueuedEvent
+from lambdalite.model.event import QueuedEvent, queue_name
 from lambdalite.model.outcome import Condition, Outcome
 from lambdalite.model.run import InvokeRequest, InvokeResult, Status
 from lambdalite.node import Node
 from lambdalite.policy import Decision, Done, Limits, Result, decide, too_old
 from lambdalite.services.http import AwsError
+from lambdalite.store.sqlite import slots
 from lambdalite.store.sqlite.event_configs import EventConfig
 from lambdalite.store.sqlite.queues import Message, now_ms
 
 log = logging.getLogger(__name__)
+QUEUE_PREFIX = queue_name("")
 
 _RESULT_OF_STATUS = {
     Status.OK: Result.SUCCESS,
@@ -45,14 +48,30 @@ class Finish:
     dead_letter: str | None = None
 
 
-def _reserved_total(node: Node) -> int:
+def reserved_total(conn: sqlite3.Connection) -> int:
     """Sum of every function's reserved concurrency: what unreserved functions may not use."""
+    row = conn.execute("SELECT coalesce(sum(reserved_concurrency), 0) FROM functions").fetchone()
+    return int(row[0] or 0)
 
-    def read(conn: Any) -> int:
-        row = conn.execute("SELECT coalesce(sum(reserved_concurrency), 0) FROM functions").fetchone()
-        return int(row[0] or 0)
 
-    return int(node.store.db.read(read))
+def claim_slots(conn: sqlite3.Connection, messages: list[Message], *, holder: str, account_limit: int,
+                ttl_ms: int) -> list[int | str | None]:
+    """Inside the lease's transaction: a concurrency slot per leased event (id, 429 reason, or None when
+    the function is missing or has reserved concurrency 0: the attempt decides those)."""
+    if not messages:
+        return []
+    floor = reserved_total(conn)
+    at_ms = now_ms()
+    claims: list[int | str | None] = []
+    for message in messages:
+        function = message.queue.removeprefix(QUEUE_PREFIX)
+        row = conn.execute("SELECT reserved_concurrency FROM functions WHERE name = ?", (function,)).fetchone()
+        if row is None or row[0] == 0:
+            claims.append(None)
+            continue
+        claims.append(slots.acquire(conn, function=function, reserved=row[0], account_limit=account_limit,
+                                    unreserved_floor=floor, holder=holder, now_ms=at_ms, ttl_ms=ttl_ms))
+    return claims
 
 
 def limits_for(node: Node, config: EventConfig | None) -> Limits:
@@ -80,12 +99,23 @@ class Attempt:
     resolved: Any  # services.lambda_api.resolve.Resolved, read when the event runs
     config: EventConfig | None
 
-    def __init__(self, node: Node, message: Message, event: QueuedEvent):
+    def __init__(self, node: Node, message: Message, event: QueuedEvent, claim: int | str | None = None):
+        """`claim`: the slot taken with the lease (its id), the 429 reason it was refused, or None."""
         self.node = node
         self.message = message
         self.event = event
+        self.slot_id = claim if isinstance(claim, int) else None
+        self.refused = claim if isinstance(claim, str) else None
 
     async def run(self) -> Finish:
+        try:
+            return await self._run()
+        except BaseException:
+            if self.slot_id is not None:
+                await self.node.store.release_slot(self.slot_id)
+            raise
+
+    async def _run(self) -> Finish:
         from lambdalite.services.lambda_api.resolve import resolve_function
 
         event = self.event
@@ -95,31 +125,33 @@ class Attempt:
             if err.status != 404:
                 raise
             log.warning("event %s dropped: %s", event.request_id, err.message)
-            return Finish(event, Done(Condition.RETRIES_EXHAUSTED, event.attempts))
-        config = self.node.store.get_event_config(resolved.name, event.qualifier)
+            return Finish(event, Done(Condition.RETRIES_EXHAUSTED, event.attempts), slot_id=self.slot_id)
         self.resolved = resolved
-        self.config = config
-        limits = limits_for(self.node, config)
+        self.config = self.node.store.get_event_config(resolved.name, event.qualifier)
+        limits = limits_for(self.node, self.config)
         started_ms = now_ms()
         if too_old(event, limits, started_ms):
             return self._finish(Done(Condition.EVENT_AGE_EXCEEDED, event.attempts), None)
         if resolved.reserved_concurrency == 0:
             return self._finish(decide(Result.ZERO_RESERVED, event, limits, now_ms=started_ms, jitter=0), None)
-        slot = await self.node.store.acquire_slot(
-            resolved.name, resolved.reserved_concurrency, _reserved_total(self.node)
-        )
-        if isinstance(slot, str):
+        if self.slot_id is None and self.refused is None:
+            await self._acquire(resolved)
+        if self.slot_id is None:
             metrics.THROTTLES.labels(resolved.name).inc()
             return self._finish(decide(Result.THROTTLE, event, limits, now_ms=now_ms(), jitter=random.random()), None)
-        try:
-            result = await self._invoke(resolved, started_ms)
-        except BaseException:
-            await self.node.store.release_slot(slot)
-            raise
+        result = await self._invoke(resolved, started_ms)
         decision = decide(_RESULT_OF_STATUS[result.status], event, limits, now_ms=now_ms(), jitter=random.random())
-        finish = self._finish(decision, result)
-        finish.slot_id = slot
-        return finish
+        return self._finish(decision, result)
+
+    async def _acquire(self, resolved: Any) -> None:
+        """Take a slot now (the lease did not: the function was created or changed in between)."""
+        slot = await self.node.store.acquire_slot(
+            resolved.name, resolved.reserved_concurrency, self.node.store.db.read(reserved_total)
+        )
+        if isinstance(slot, str):
+            self.refused = slot
+        else:
+            self.slot_id = slot
 
     async def _invoke(self, resolved: Any, started_ms: int) -> InvokeResult:
         name = resolved.name
@@ -147,7 +179,7 @@ class Attempt:
 
     def _finish(self, decision: Decision, result: InvokeResult | None) -> Finish:
         if not isinstance(decision, Done):
-            return Finish(self.event, decision)
+            return Finish(self.event, decision, slot_id=self.slot_id)
         resolved, config, event = self.resolved, self.config, self.event
         ran = result is not None and result.status is not Status.SYSTEM_ERROR
         outcome = Outcome(
@@ -170,6 +202,7 @@ class Attempt:
         return Finish(
             event,
             decision,
+            slot_id=self.slot_id,
             outcome=outcome,
             on_success=config.destination("OnSuccess") if config else None,
             on_failure=config.destination("OnFailure") if config else None,

@@ -22,7 +22,7 @@ from lambdalite.node import Node
 from lambdalite.policy import Decision, Done, Retry
 from lambdalite.store.sqlite import queues, slots
 from lambdalite.store.sqlite.queues import Message, now_ms
-from lambdalite.worker.attempt import Attempt, Finish
+from lambdalite.worker.attempt import Attempt, Finish, claim_slots
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,8 @@ class Dispatcher:
                 due_ms = self._next_due_ms()
                 if due_ms is not None and due_ms <= now_ms():
                     leased = await self._lease(min(free, LEASE_BATCH))
-                    for message in leased:
-                        self._start(message)
+                    for message, claim in leased:
+                        self._start(message, claim)
                     if leased:
                         poll_s = MIN_POLL_S
                         continue
@@ -69,11 +69,19 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(renewer, *self.tasks, return_exceptions=True)
 
-    async def _lease(self, limit: int) -> list[Message]:
+    async def _lease(self, limit: int) -> list[tuple[Message, int | str | None]]:
+        """Lease due events and, in the same transaction, claim their concurrency slots."""
+        store = self.node.store
+        account_limit = self.node.settings.account_concurrency
+
+        def lease(conn: sqlite3.Connection) -> list[tuple[Message, int | str | None]]:
+            messages = queues.lease(conn, kind=EVENT_KIND, lease_ms=self.lease_ms, limit=limit)
+            claims = claim_slots(conn, messages, holder=store.holder, account_limit=account_limit,
+                                 ttl_ms=self.lease_ms)
+            return list(zip(messages, claims, strict=True))
+
         try:
-            return await self.node.store.db.write(
-                lambda c: queues.lease(c, kind=EVENT_KIND, lease_ms=self.lease_ms, limit=limit)
-            )
+            return await store.db.write(lease)
         except sqlite3.Error:
             log.exception("leasing events failed")
             return []
@@ -92,9 +100,9 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout_s)
         self._wake.clear()
 
-    def _start(self, message: Message) -> None:
+    def _start(self, message: Message, claim: int | str | None) -> None:
         self.held[message.id] = message.receipt or ""
-        task = asyncio.create_task(self._handle(message))
+        task = asyncio.create_task(self._handle(message, claim))
         self.tasks.add(task)
         task.add_done_callback(self._ended)
 
@@ -102,11 +110,15 @@ class Dispatcher:
         self.tasks.discard(task)
         self._wake.set()
 
-    async def _handle(self, message: Message) -> None:
+    async def _handle(self, message: Message, claim: int | str | None) -> None:
         finish: Finish | None = None
         try:
-            event = QueuedEvent.from_attrs(message.attrs or b"{}")
-            finish = await Attempt(self.node, message, event).run()
+            try:
+                event = QueuedEvent.from_attrs(message.attrs or b"{}")
+            except (ValueError, TypeError):
+                await self._discard(message, claim)
+                return
+            finish = await Attempt(self.node, message, event, claim).run()
             await self._commit(message, finish)
         except asyncio.CancelledError:
             raise
@@ -117,6 +129,17 @@ class Dispatcher:
                     await self.node.store.release_slot(finish.slot_id)
         finally:
             self.held.pop(message.id, None)
+
+    async def _discard(self, message: Message, claim: int | str | None) -> None:
+        """An event whose stored state cannot be read can never run: drop it (logged), free its slot."""
+        log.error("event %s has unreadable state %r: dropped", message.id, message.attrs)
+
+        def discard(conn: sqlite3.Connection) -> None:
+            queues.delete(conn, message.id, message.receipt)
+            if isinstance(claim, int):
+                slots.release(conn, claim)
+
+        await self.node.store.db.write(discard)
 
     async def _commit(self, message: Message, finish: Finish) -> None:
         """One write: retry (reschedule) or end (delete + outcome + deliveries), and free the slot."""
