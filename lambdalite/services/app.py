@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import unquote
 
@@ -46,7 +46,7 @@ def scope_of(headers: dict[str, str]) -> tuple[str | None, str | None]:
 class App:
     """ASGI entry point. `services` maps a service name to its handler; `extra` sees requests first."""
 
-    def __init__(self, services: dict[str, Service], default_region: str, extra: list[Extra] | None = None):
+    def __init__(self, services: Mapping[str, Service], default_region: str, extra: list[Extra] | None = None):
         self.services = services
         self.default_region = default_region
         self.extra = extra or []
@@ -104,8 +104,8 @@ class App:
             return service.error_response(err, request_id)
         except Exception:  # noqa: BLE001 - never a traceback to the client
             log.exception("internal error on %s %s", request.method, request.path)
-            err = AwsError(500, "ServiceException", "An internal error occurred.", type_="Service")
-            return service.error_response(err, request_id)
+            fault = AwsError(500, "ServiceException", "An internal error occurred.", type_="Service")
+            return service.error_response(fault, request_id)
 
 
 def _parse_query(raw: bytes) -> dict[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
+from typing import Any
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS messages (
@@ -54,7 +55,7 @@ class Message:
     receipt: str | None
 
 
-def _row(row: tuple) -> Message:  # type: ignore[type-arg]
+def _row(row: tuple[Any, ...]) -> Message:
     return Message(*row)
 
 
