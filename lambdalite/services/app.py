@@ -57,7 +57,7 @@ class App:
             return self.services["sqs"]
         if target.startswith("AWSEvents") and "events" in self.services:
             return self.services["events"]
-        if signed_service in self.services:
+        if signed_service is not None and signed_service in self.services:
             return self.services[signed_service]
         if "sqs" in self.services and request.method == "POST" and (
             request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
