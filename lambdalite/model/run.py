@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 
@@ -30,7 +30,7 @@ class RunSpec:
         return (self.function_name, self.version, self.revision_id)
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     OK = "ok"
     FUNCTION_ERROR = "function_error"  # handler raised, timeout, crash, init failure: retried as such
     SYSTEM_ERROR = "system_error"  # environment could not start or was lost: backoff, no retry consumed
