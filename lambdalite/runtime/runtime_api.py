@@ -115,20 +115,20 @@ class RuntimeApiConnection(asyncio.Protocol):
             self.waiting_next = True
             self.handler.on_next(self)
             return
-        if method != b"POST":
-            self.send(METHOD_NOT_ALLOWED if url.startswith(PREFIX) else NOT_FOUND)
-            return
-        body = b"".join(self.body)
-        if url == INIT_ERROR_PATH:
-            self.send(ACCEPTED)
-            self.handler.on_init_error(body, self.error_type)
-            return
+        request_id = b""
         if url.startswith(INVOCATION_PREFIX):
             request_id, _, action = url[len(INVOCATION_PREFIX):].rpartition(b"/")
-            if action in (b"response", b"error") and request_id:
-                self._result(request_id.decode("latin-1"), body, action == b"error")
-                return
-        self.send(NOT_FOUND)
+            if action not in (b"response", b"error"):
+                request_id = b""
+        if url != INIT_ERROR_PATH and not request_id:
+            self.send(NOT_FOUND)
+        elif method != b"POST":
+            self.send(METHOD_NOT_ALLOWED)
+        elif url == INIT_ERROR_PATH:
+            self.send(ACCEPTED)
+            self.handler.on_init_error(b"".join(self.body), self.error_type)
+        else:
+            self._result(request_id.decode("latin-1"), b"".join(self.body), url.endswith(b"/error"))
 
     def _result(self, request_id: str, body: bytes, is_error: bool) -> None:
         accepted = self.handler.on_result(request_id, body, self.error_type, is_error)

@@ -1,0 +1,83 @@
+"""Log lines, exit wording, interpreter resolution and `lambdalite logs`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lambdalite.runtime import logs
+from lambdalite.runtime.interpreters import LaunchError, find_python, launch_for
+from lambdalite.runtime.process import exit_reason
+from lambdalite.settings import Settings
+
+
+def test_report_line_formats() -> None:
+    assert logs.report_line("id", 1.234, 128, 40, 80.0) == (
+        b"REPORT RequestId: id\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\t"
+        b"Max Memory Used: 40 MB\tInit Duration: 80.00 ms\n")
+    assert logs.report_line("id", 0.2, 256, 30) == (
+        b"REPORT RequestId: id\tDuration: 0.20 ms\tBilled Duration: 1 ms\tMemory Size: 256 MB\t"
+        b"Max Memory Used: 30 MB\n")
+    assert logs.report_line("id", 1000.5, 128, 50, status="timeout").endswith(b"\tStatus: timeout\n")
+    assert logs.report_line("id", 5, 128, 129, status="error", error_type="Runtime.OutOfMemory").endswith(
+        b"\tStatus: error\tError Type: Runtime.OutOfMemory\n")
+    assert logs.start_line("id", "$LATEST") == b"START RequestId: id Version: $LATEST\n"
+    assert logs.end_line("id") == b"END RequestId: id\n"
+
+
+def test_exit_reason_uses_go_wording() -> None:
+    assert exit_reason(1) == "exit status 1"
+    assert exit_reason(0) == "exit status 0"
+    assert exit_reason(-signal.SIGKILL) == "signal: killed"
+    assert exit_reason(-signal.SIGSEGV) == "signal: segmentation fault"
+
+
+def test_find_python_never_returns_a_shim(tmp_path: Path) -> None:
+    assert find_python(sys.version_info[1]) == sys.executable
+    for minor in (9, 10, 12, 13, 14):
+        found = find_python(minor)
+        if found is not None:
+            with open(found, "rb") as f:
+                assert f.read(2) != b"#!", found
+            assert os.access(found, os.X_OK)
+
+
+def test_launch_errors(tmp_path: Path) -> None:
+    with pytest.raises(LaunchError) as missing:
+        launch_for("provided.al2023", "builtin", "h", tmp_path, "fn", tmp_path)
+    assert missing.value.error_type == "Runtime.InvalidEntrypoint"
+    with pytest.raises(LaunchError):
+        launch_for("nodejs20.x", "builtin", "h", tmp_path, "fn", tmp_path)
+    ric = launch_for("python3.12", "awslambdaric", "app.handler", tmp_path, "fn", tmp_path)
+    assert ric.argv == (sys.executable, "-m", "awslambdaric", "app.handler")
+
+
+def test_logbook_appends_per_function(tmp_path: Path) -> None:
+    book = logs.LogBook(tmp_path / "logs")
+    book.write("a", b"one\n")
+    book.write("b", b"two\n")
+    book.write("a", b"three\n")
+    book.close()
+    assert (tmp_path / "logs" / "a.log").read_bytes() == b"one\nthree\n"
+    assert (tmp_path / "logs" / "b.log").read_bytes() == b"two\n"
+
+
+def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lambdalite", "logs", *args, "--data-dir", str(data_dir)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_logs_cli(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.logs_dir.mkdir(parents=True)
+    (settings.logs_dir / "fn.log").write_text("START RequestId: x Version: $LATEST\nhello\n")
+    shown = _cli(settings.data_dir, "fn")
+    assert shown.returncode == 0 and shown.stdout == "START RequestId: x Version: $LATEST\nhello\n"
+    missing = _cli(settings.data_dir, "nope")
+    assert missing.returncode == 1 and "no logs for function 'nope'" in missing.stderr
+    assert _cli(settings.data_dir, "../etc").returncode == 1
