@@ -128,7 +128,8 @@ class Dispatcher:
                 with contextlib.suppress(Exception):
                     await self.node.store.release_slot(finish.slot_id)
         finally:
-            self.held.pop(message.id, None)
+            if self.held.get(message.id) == (message.receipt or ""):  # not re-leased here meanwhile
+                del self.held[message.id]
 
     async def _discard(self, message: Message, claim: int | str | None) -> None:
         """An event whose stored state cannot be read can never run: drop it (logged), free its slot."""
