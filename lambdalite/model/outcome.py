@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
@@ -39,7 +39,7 @@ class Outcome:
         return self.condition is Condition.SUCCESS
 
     def to_json(self) -> bytes:
-        data: dict[str, Any] = asdict(self)
+        data: dict[str, Any] = {name: getattr(self, name) for name in _FIELDS}
         data["condition"] = self.condition.value
         data["request_payload"] = self.request_payload.decode("utf-8", "replace")
         if self.response_payload is not None:
@@ -54,3 +54,6 @@ class Outcome:
         if data.get("response_payload") is not None:
             data["response_payload"] = data["response_payload"].encode()
         return cls(**data)
+
+
+_FIELDS = tuple(f.name for f in fields(Outcome))
