@@ -26,6 +26,11 @@ from lambdalite.runtime.process import FunctionProcess, exit_reason
 from lambdalite.runtime.runtime_api import RuntimeApiConnection, next_response, start_server
 from lambdalite.settings import Settings
 
+# A function's response may be at most 6 MB; AWS's message quotes this figure (6 MiB + 100 bytes).
+MAX_RESPONSE_BYTES = 6291556
+RESPONSE_TOO_LARGE = orjson.dumps({
+    "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+    "errorType": "Function.ResponseSizeTooLarge"})
 # AWS gives on-demand init 10 s, then retries init inside the invocation under the function timeout.
 INIT_TIMEOUT_S = 10.0
 
@@ -235,7 +240,10 @@ class Environment:
             return False
         if self.process is not None:
             self.process.drain()
-        if is_error:
+        if len(body) > MAX_RESPONSE_BYTES:
+            inv.future.set_result(Outcome(Status.FUNCTION_ERROR, RESPONSE_TOO_LARGE, "Function.ResponseSizeTooLarge",
+                                          "error", "Function.ResponseSizeTooLarge"))
+        elif is_error:
             inv.future.set_result(Outcome(Status.FUNCTION_ERROR, body, _error_type(body) or error_type or "Unhandled"))
         else:
             inv.future.set_result(Outcome(Status.OK, body))

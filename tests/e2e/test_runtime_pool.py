@@ -383,3 +383,21 @@ def test_close_stops_everything(tmp_path: Path, code: Path) -> None:
     pid = run_with_pool(settings_for(tmp_path), scenario)
     wait_until(lambda: not pid_alive(pid), timeout_s=10, what="environment stopped by close()")
     assert os.getpid() != pid
+
+
+def test_response_larger_than_6_mb_is_a_function_error(tmp_path: Path) -> None:
+    code = write_code(tmp_path / "code", {"handler.py": """
+        def handler(event, context):
+            return "x" * event["size"]
+    """})
+    spec = make_spec(code)
+
+    async def scenario(pool: EnvironmentPool):  # type: ignore[no-untyped-def]
+        return (await pool.invoke(spec, request({"size": 7_000_000})),
+                await pool.invoke(spec, request({"size": 6_000_000})))
+
+    too_large, fits = run_with_pool(settings_for(tmp_path), scenario)
+    assert too_large.status is Status.FUNCTION_ERROR and too_large.error_type == "Function.ResponseSizeTooLarge"
+    assert body(too_large) == {"errorMessage": "Response payload size exceeded maximum allowed payload size "
+                                               "(6291556 bytes).", "errorType": "Function.ResponseSizeTooLarge"}
+    assert fits.status is Status.OK and len(fits.payload) == 6_000_002

@@ -5,18 +5,16 @@ syntax every supported version accepts. Everything is imported once at start: th
 is one keep-alive `GET next` and one `POST response`. Error objects and log lines follow awslambdaric.
 """
 
-import http.client
 import importlib
 import json
 import logging
 import os
+import socket
 import sys
 import time
-import traceback
 
 API_PREFIX = "/2018-06-01/runtime"
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
-JSON_HEADERS = {"Content-Type": "application/json"}
 UNHANDLED_WARNING = (
     "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. However, in "
     "rare cases, a Lambda runtime update can cause unexpected function behavior. For functions using managed "
@@ -58,32 +56,69 @@ class Unbuffered:
 
 
 class Client:
-    """The Runtime API over one keep-alive connection; any transport failure ends the process."""
+    """The Runtime API over one keep-alive socket; any transport failure ends the process.
+
+    A few lines of HTTP/1.1 instead of http.client, whose imports (email, ssl...) would dominate the
+    cold start. lambdalite always answers with Content-Length.
+    """
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
-        self.conn = http.client.HTTPConnection(host, int(port))
-
-    def request(self, method, path, body=None, headers=None):
+        self.host = host
+        self.buffer = b""
         try:
-            self.conn.request(method, API_PREFIX + path, body, headers or {})
-            response = self.conn.getresponse()
-            return response, response.read()
-        except (OSError, http.client.HTTPException):
+            self.sock = socket.create_connection((host, int(port)))
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            os._exit(0)
+
+    def request(self, method, path, body=b"", extra_headers=""):
+        head = (f"{method} {API_PREFIX}{path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                f"Content-Length: {len(body)}\r\n{extra_headers}\r\n")
+        try:
+            self.sock.sendall(head.encode("latin-1") + body)
+            return self.read_response()
+        except (OSError, ValueError):
             # The Runtime API is gone: lambdalite stopped. Never outlive it.
             os._exit(0)
 
+    def read_response(self):
+        buffer = self.buffer
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise OSError("connection closed")
+            buffer += chunk
+        lines = buffer[:end].decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        buffer = buffer[end + 4:]
+        while len(buffer) < length:
+            chunk = self.sock.recv(max(65536, length - len(buffer)))
+            if not chunk:
+                raise OSError("connection closed")
+            buffer += chunk
+        self.buffer = buffer[length:]
+        return status, headers, buffer[:length]
+
     def next(self):
-        response, body = self.request("GET", "/invocation/next")
-        if response.status != 200:
+        status, headers, body = self.request("GET", "/invocation/next")
+        if status != 200:
             os._exit(1)
-        return response, body
+        return headers, body
 
     def post(self, path, payload, error_type=None):
-        headers = dict(JSON_HEADERS)
+        extra = "Content-Type: application/json\r\n"
         if error_type:
-            headers[ERROR_TYPE_HEADER] = error_type
-        self.request("POST", path, payload, headers)
+            extra += ERROR_TYPE_HEADER + ": " + error_type.replace("\r", "").replace("\n", "") + "\r\n"
+        self.request("POST", path, payload, extra)
 
 
 class Context:
@@ -165,6 +200,8 @@ def make_error(message, error_type, trace, request_id=""):
 
 
 def user_frames(tb):
+    import traceback  # only on errors: keeps it off the cold start
+
     frames = traceback.extract_tb(tb)
     for index, frame in enumerate(frames):
         if not frame.filename.endswith("lambdalite_bootstrap.py"):
@@ -214,27 +251,26 @@ def encode_result(result):
         raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {e}") from None
 
 
-def handle(client, handler, response, body):
-    headers = response.headers
-    request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
+def handle(client, handler, headers, body):
+    request_id = headers.get("lambda-runtime-aws-request-id", "")
     RequestIdFilter.request_id = request_id
-    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    trace_id = headers.get("lambda-runtime-trace-id")
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
         os.environ.pop("_X_AMZN_TRACE_ID", None)
     try:
         try:
-            client_context = client_context_from(headers.get("Lambda-Runtime-Client-Context"))
-            identity = identity_from(headers.get("Lambda-Runtime-Cognito-Identity"))
+            client_context = client_context_from(headers.get("lambda-runtime-client-context"))
+            identity = identity_from(headers.get("lambda-runtime-cognito-identity"))
         except ValueError as e:
             raise FaultError("Runtime.LambdaContextUnmarshalError", f"Unable to parse Client Context JSON: {e}") from None
         try:
             event = json.loads(body) if body else {}
         except ValueError as e:
             raise FaultError("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
-        context = Context(request_id, int(headers.get("Lambda-Runtime-Deadline-Ms", "0")),
-                          headers.get("Lambda-Runtime-Invoked-Function-Arn"), client_context, identity)
+        context = Context(request_id, int(headers.get("lambda-runtime-deadline-ms", "0")),
+                          headers.get("lambda-runtime-invoked-function-arn"), client_context, identity)
         payload = encode_result(handler(event, context))
     except FaultError as e:
         error = make_error(e.message, e.error_type, e.trace, request_id)
@@ -271,8 +307,8 @@ def main():
         client.post("/init/error", json.dumps(error).encode(), error["errorType"])
         sys.exit(1)
     while True:
-        response, body = client.next()
-        handle(client, handler, response, body)
+        headers, body = client.next()
+        handle(client, handler, headers, body)
 
 
 if __name__ == "__main__":
