@@ -401,3 +401,29 @@ def test_response_larger_than_6_mb_is_a_function_error(tmp_path: Path) -> None:
     assert body(too_large) == {"errorMessage": "Response payload size exceeded maximum allowed payload size "
                                                "(6291556 bytes).", "errorType": "Function.ResponseSizeTooLarge"}
     assert fits.status is Status.OK and len(fits.payload) == 6_000_002
+
+
+def test_boto3_is_importable_on_every_python_runtime(tmp_path: Path) -> None:
+    code = write_code(tmp_path / "code", {"handler.py": """
+        import sys
+        import boto3
+
+        def handler(event, context):
+            boto3.client("lambda", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")  # builds, no call
+            return [boto3.__version__, list(sys.version_info[:2])]
+    """})
+
+    async def scenario(pool: EnvironmentPool):  # type: ignore[no-untyped-def]
+        return await pool.invoke(make_spec(code, runtime="python3.12", timeout_s=30), request())
+
+    result = run_with_pool(settings_for(tmp_path), scenario)
+    assert result.status is Status.OK, result.payload
+
+
+@pytest.mark.skipif(find_python(14) is not None, reason="python3.14 is installed here")
+def test_missing_interpreter_falls_back_to_the_server_interpreter(tmp_path: Path, code: Path) -> None:
+    async def scenario(pool: EnvironmentPool):  # type: ignore[no-untyped-def]
+        return await pool.invoke(make_spec(code, runtime="python3.14"), request())
+
+    result = run_with_pool(settings_for(tmp_path), scenario)
+    assert result.status is Status.OK and body(result)["version"] == list(sys.version_info[:2])
