@@ -40,6 +40,8 @@ class Settings:
     throttle_base_delay_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_THROTTLE_BASE_DELAY"})
     throttle_max_delay_s: float = field(default=300.0, metadata={"env": "LAMBDALITE_THROTTLE_MAX_DELAY"})
     log_level: str = field(default="warning", metadata={"env": "LAMBDALITE_LOG_LEVEL"})
+    # Async events one dispatcher process runs at once (each holds an execution environment).
+    dispatch_concurrency: int = field(default=32, metadata={"env": "LAMBDALITE_DISPATCH_CONCURRENCY"})
     # Destination / DLQ deliveries: attempts before giving up (counted and logged), first retry delay (doubles).
     delivery_attempts: int = field(default=4, metadata={"env": "LAMBDALITE_DELIVERY_ATTEMPTS"})
     delivery_retry_base_delay_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_DELIVERY_RETRY_BASE_DELAY"})

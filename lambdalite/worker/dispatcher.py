@@ -34,7 +34,7 @@ MAX_POLL_S = 0.1
 class Dispatcher:
     def __init__(self, node: Node, max_running: int | None = None):
         self.node = node
-        self.max_running: int = max_running or int(getattr(node.settings, "dispatch_concurrency", 32))
+        self.max_running: int = max_running or node.settings.dispatch_concurrency
         self.lease_ms = int(node.settings.lease_s * 1000)
         self.held: dict[str, str] = {}  # message id -> receipt of the events running here
         self.tasks: set[asyncio.Task[None]] = set()
