@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import math
 import os
 import time
@@ -21,7 +22,7 @@ import orjson
 
 from lambdalite.model.run import InvokeRequest, InvokeResult, RunSpec, Status
 from lambdalite.runtime import logs
-from lambdalite.runtime.interpreters import BOOTSTRAP_DIR, Launch, LaunchError, launch_for
+from lambdalite.runtime.interpreters import BOOTSTRAP_DIR, PROVIDED_RUNTIMES, Launch, LaunchError, launch_for
 from lambdalite.runtime.process import FunctionProcess, exit_reason
 from lambdalite.runtime.runtime_api import RuntimeApiConnection, next_response, start_server
 from lambdalite.settings import Settings
@@ -184,6 +185,12 @@ class Environment:
             self.process = FunctionProcess(launch.argv, env, spec.code_dir, self._on_output, self._on_exit)
         except OSError as e:
             self.stop("failed")
+            if spec.runtime in PROVIDED_RUNTIMES and e.errno in (errno.ENOENT, errno.ENOEXEC, errno.EACCES):
+                # The code's bootstrap cannot be executed (bad shebang, not a binary): the function's fault.
+                request_id = self._current.request.request_id if self._current else ""
+                reason = f"fork/exec {launch.argv[0]}: {os.strerror(e.errno).lower()}"
+                return self._result_without_process(
+                    _function_error("Runtime.InvalidEntrypoint", f"RequestId: {request_id} Error: {reason}"))
             payload = orjson.dumps({"errorType": "Runtime.Unavailable",
                                     "errorMessage": f"Could not start the execution environment: {e}"})
             return InvokeResult(Status.SYSTEM_ERROR, payload, "Runtime.Unavailable")

@@ -134,6 +134,14 @@ class EnvironmentPool:
                 self._idle.pop(key, None)
         self.logbook.flush()
 
+    async def retire(self, function_name: str) -> None:
+        """Stop a function's idle environments now (e.g. after DeleteFunction); busy ones stop when done."""
+        for key in [k for k in self._idle if k[0] == function_name]:
+            for env in self._idle.pop(key):
+                env.stop("function retired")
+        for key in [k for k in self._revisions if k[0] == function_name]:
+            self._revisions[key] = "\0retired"  # busy environments are not returned to the pool
+
     async def close(self) -> None:
         """Stop every environment."""
         self._closed = True

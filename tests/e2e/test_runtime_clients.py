@@ -145,3 +145,17 @@ def test_provided_without_bootstrap_is_invalid_entrypoint(tmp_path: Path) -> Non
     result = run_with_pool(settings_for(tmp_path), scenario)
     assert result.status is Status.FUNCTION_ERROR and result.error_type == "Runtime.InvalidEntrypoint"
     assert "Couldn't find valid bootstrap(s)" in body(result)["errorMessage"]
+
+
+def test_provided_bootstrap_that_cannot_execute(tmp_path: Path) -> None:
+    code = write_code(tmp_path / "code", {"bootstrap": "#!/no/such/interpreter\necho hi\n"},
+                      executable=("bootstrap",))
+
+    async def scenario(pool: EnvironmentPool):  # type: ignore[no-untyped-def]
+        req = request()
+        return req, await pool.invoke(make_spec(code, "x", "provided.al2"), req)
+
+    req, result = run_with_pool(settings_for(tmp_path), scenario)
+    assert result.status is Status.FUNCTION_ERROR and result.error_type == "Runtime.InvalidEntrypoint"
+    assert body(result)["errorMessage"] == (
+        f"RequestId: {req.request_id} Error: fork/exec {code}/bootstrap: no such file or directory")

@@ -427,3 +427,15 @@ def test_missing_interpreter_falls_back_to_the_server_interpreter(tmp_path: Path
 
     result = run_with_pool(settings_for(tmp_path), scenario)
     assert result.status is Status.OK and body(result)["version"] == list(sys.version_info[:2])
+
+
+def test_retire_stops_a_functions_environments(tmp_path: Path, code: Path) -> None:
+    async def scenario(pool: EnvironmentPool):  # type: ignore[no-untyped-def]
+        before = body(await pool.invoke(make_spec(code), request()))["pid"]
+        await pool.retire("fn")
+        after = await pool.invoke(make_spec(code), request())
+        return before, after
+
+    before, after = run_with_pool(settings_for(tmp_path), scenario)
+    wait_until(lambda: not pid_alive(before), timeout_s=10, what="retired environment stopped")
+    assert body(after)["count"] == 1 and body(after)["pid"] != before
