@@ -139,8 +139,8 @@ class EnvironmentPool:
         for key in [k for k in self._idle if k[0] == function_name]:
             for env in self._idle.pop(key):
                 env.stop("function retired")
-        for key in [k for k in self._revisions if k[0] == function_name]:
-            self._revisions[key] = "\0retired"  # busy environments are not returned to the pool
+        for version_key in [k for k in self._revisions if k[0] == function_name]:
+            self._revisions[version_key] = "\0retired"  # busy environments are not returned to the pool
 
     async def close(self) -> None:
         """Stop every environment."""
