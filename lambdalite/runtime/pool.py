@@ -43,7 +43,7 @@ class EnvironmentPool:
                                 b'"errorMessage":"lambdalite is shutting down"}', "Runtime.Unavailable")
         self._note_revision(spec)
         env = self._take_idle(spec.pool_key)
-        for attempt in range(2):
+        for _attempt in range(2):
             if env is None:
                 env = Environment(spec, self.settings, self.logbook, self._gone)
                 self._all.add(env)
@@ -52,18 +52,17 @@ class EnvironmentPool:
             try:
                 result = await env.invoke(request)
             except EnvironmentLost:
-                if attempt == 1:
-                    return InvokeResult(Status.SYSTEM_ERROR, b'{"errorType":"Runtime.Unavailable",'
-                                        b'"errorMessage":"The execution environment was lost"}',
-                                        "Runtime.Unavailable")
-                env = None
+                self._busy.discard(env)
+                env = None  # died while idle, before the event reached it: once more on a fresh one
                 continue
-            finally:
-                if env is not None:
-                    self._busy.discard(env)
+            except BaseException:
+                self._busy.discard(env)
+                raise
+            self._busy.discard(env)
             self._release(env)
             return result
-        raise AssertionError("unreachable")
+        return InvokeResult(Status.SYSTEM_ERROR, b'{"errorType":"Runtime.Unavailable",'
+                            b'"errorMessage":"The execution environment was lost"}', "Runtime.Unavailable")
 
     def _take_idle(self, key: PoolKey) -> Environment | None:
         stack = self._idle.get(key)

@@ -439,3 +439,20 @@ def test_retire_stops_a_functions_environments(tmp_path: Path, code: Path) -> No
     before, after = run_with_pool(settings_for(tmp_path), scenario)
     wait_until(lambda: not pid_alive(before), timeout_s=10, what="retired environment stopped")
     assert body(after)["count"] == 1 and body(after)["pid"] != before
+
+
+def test_environment_killed_while_idle_is_replaced(tmp_path: Path, code: Path) -> None:
+    import asyncio
+    import signal
+
+    async def scenario(pool: EnvironmentPool):  # type: ignore[no-untyped-def]
+        pid = body(await pool.invoke(make_spec(code), request()))["pid"]
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(500):  # let the loop notice the exit (polled, bounded)
+            if pool.stats()["environments"] == 0:
+                break
+            await asyncio.sleep(0.01)
+        return pid, await pool.invoke(make_spec(code), request())
+
+    pid, after = run_with_pool(settings_for(tmp_path), scenario)
+    assert after.status is Status.OK and body(after)["pid"] != pid and body(after)["count"] == 1
