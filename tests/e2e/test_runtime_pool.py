@@ -456,3 +456,18 @@ def test_environment_killed_while_idle_is_replaced(tmp_path: Path, code: Path) -
 
     pid, after = run_with_pool(settings_for(tmp_path), scenario)
     assert after.status is Status.OK and body(after)["pid"] != pid and body(after)["count"] == 1
+
+
+@pytest.mark.parametrize("minor", [9, 10, 11, 12, 13, 14])
+def test_bootstrap_runs_on_each_installed_python(tmp_path: Path, code: Path, minor: int) -> None:
+    if find_python(minor) is None:
+        pytest.skip(f"python3.{minor} is not installed")
+    runtime = f"python3.{minor}"
+    good, bad = make_spec(code, runtime=runtime), make_spec(code, "handler.boom", runtime=runtime, name="bad")
+
+    async def scenario(pool: EnvironmentPool):  # type: ignore[no-untyped-def]
+        return await pool.invoke(good, request({"v": minor})), await pool.invoke(bad, request())
+
+    ok, failed = run_with_pool(settings_for(tmp_path), scenario)
+    assert ok.status is Status.OK and body(ok)["version"] == [3, minor] and body(ok)["event"] == {"v": minor}
+    assert failed.status is Status.FUNCTION_ERROR and body(failed)["errorType"] == "ValueError"
