@@ -80,6 +80,8 @@ async def run(settings: Settings) -> None:
                 log_level=settings.log_level,
                 timeout_keep_alive=75,
                 backlog=4096,
+                proxy_headers=False,  # no proxy in front: skip the per-request middleware
+                server_header=False,
             )
             await uvicorn.Server(config).serve()
         else:
