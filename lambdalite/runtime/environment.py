@@ -274,6 +274,8 @@ class Environment:
         inv = self._current
         if inv is not None and inv.log is not None:
             inv.log.append(data)
+            if len(inv.log) > 64:  # bound memory for chatty functions: only the tail is ever returned
+                inv.log[:] = [b"".join(inv.log)[-logs.TAIL_BYTES:]]
 
     def _on_exit(self) -> None:
         process = self.process
