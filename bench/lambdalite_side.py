@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -148,21 +150,25 @@ class LambdaliteRun:
     def run(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
         result.update(_guarded(self.accept, "accept_error"))
+        result.update(_guarded(lambda: self.accept(dispatch=True), "accept_with_dispatch_error"))
         result.update(_guarded(self.main_server, "main_error"))
+        result["pool"] = _guarded(lambda: pool_overhead(self.sizes.warm_count * 4))
         return result
 
-    def accept(self) -> dict[str, Any]:
-        """Durable 202s per second, API only (`serve --no-dispatch`, as the peers' enqueue without workers)."""
-        server = Server(self.work_dir, dispatch=False).start()
+    def accept(self, dispatch: bool = False) -> dict[str, Any]:
+        """Durable 202s per second. Without dispatch (`serve --no-dispatch`) the API alone is measured, as the
+        peers' enqueue without workers; with it, the same server also runs the events it accepts."""
+        server = Server(self.work_dir, dispatch=dispatch).start()
+        key = "accept_with_dispatch" if dispatch else "accept"
         try:
-            server.create_function("bench-accept", self.sink)
+            server.create_function(f"bench-{key}".replace("_", "-"), self.sink)
             with procs.RssSampler({"server": server.pid}) as rss, \
-                    Profiler(server, self.work_dir / "profile-accept", enabled=self.profile) as prof:
-                out = self.run_accept_load(server, "bench-accept")
+                    Profiler(server, self.work_dir / f"profile-{key}", enabled=self.profile and not dispatch) as prof:
+                out = self.run_accept_load(server, f"bench-{key}".replace("_", "-"))
             out["peak_rss_mib"] = measure.mib(rss.peak_total_bytes)
             if prof.summary:
                 out["profile"] = prof.summary
-            return {"accept": out}
+            return {key: out}
         finally:
             server.stop()
 
@@ -253,6 +259,30 @@ class LambdaliteRun:
         result["late_sends"] = out.get("late_sends")
         result["statuses"] = out.get("statuses")
         return result
+
+
+def pool_overhead(count: int) -> dict[str, Any]:
+    """bench/runtime_warm.py (the runtime's own figures, no HTTP API): warm `pool.invoke` and cold start."""
+    script = REPO / "bench" / "runtime_warm.py"
+    if not script.exists():
+        return {}
+    cmd = [sys.executable, str(script), "--runtime", f"python3.{sys.version_info.minor}", "-n", str(count),
+           "--colds", "3"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    if done.returncode != 0:
+        return {"error": f"runtime_warm.py exit {done.returncode}: {done.stderr[-500:]}"}
+    out: dict[str, Any] = {"raw": done.stdout}
+    patterns = {"warm_round_trip": r"warm round trip\s+p50 ([\d.]+) ms\s+p99 ([\d.]+)",
+                "lambdalite_side": r"lambdalite side\s+p50 ([\d.]+) ms\s+p99 ([\d.]+)"}
+    for key, pattern in patterns.items():
+        match = re.search(pattern, done.stdout)
+        if match:
+            out[f"{key}_p50_ms"], out[f"{key}_p99_ms"] = float(match[1]), float(match[2])
+    cold = re.search(r"cold start\s+median ([\d.]+) ms", done.stdout)
+    if cold:
+        out["cold_median_ms"] = float(cold[1])
+    return out
 
 
 def run_lambdalite(sizes: Sizes, work_dir: Path, profile: bool = False) -> dict[str, Any]:

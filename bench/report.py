@@ -33,7 +33,9 @@ class Row:
 
 
 ROWS = [
-    Row("accept rate, durable 202s or enqueues /s", _get("accept", "accept_per_s"), True, 10_000),
+    Row("accept rate, durable 202s (API only) or enqueues /s", _get("accept", "accept_per_s"), True, 10_000),
+    Row("accept rate while also running the events, /s", _get("accept_with_dispatch", "accept_per_s"), True,
+        peers=False),
     Row("end to end, events/s", _get("e2e", "e2e_per_s"), True, 3_000),
     Row("latency send→start p50, ms", _get("latency", "latency_p50_ms"), False, 2),
     Row("latency send→start p95, ms", _get("latency", "latency_p95_ms"), False),
@@ -41,6 +43,10 @@ ROWS = [
     Row("cold start (first sync invoke), ms", _get("start", "cold_ms"), False, 150, peers=False),
     Row("warm sync invoke p50, ms", _get("start", "warm_p50_ms"), False, 1, peers=False),
     Row("warm sync invoke p99, ms", _get("start", "warm_p99_ms"), False, peers=False),
+    Row("  of which lambdalite's pool, p50 ms (runtime_warm.py)", _get("pool", "lambdalite_side_p50_ms"), False,
+        peers=False),
+    Row("  pool round trip in-process, p50 ms (runtime_warm.py)", _get("pool", "warm_round_trip_p50_ms"), False,
+        peers=False),
     Row("peak RSS under load, MiB (all processes)", _get("rss", "peak_total_mib"), False),
     Row("idle server RSS, MiB", _get("idle", "server_mib"), False, 80, peers=False),
     Row("RSS per warm environment, MiB", _get("e2e_rss", "env_mean_mib"), False, 25, peers=False),
