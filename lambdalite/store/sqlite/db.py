@@ -177,6 +177,11 @@ class Database:
         finally:
             conn.execute("COMMIT")
 
+    def read_value(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        """First column of the first row of one statement (autocommit: no BEGIN/COMMIT round trips)."""
+        row = self.reader().execute(sql, params).fetchone()
+        return row[0] if row else None
+
     def close(self) -> None:
         if self._closed:
             return

@@ -41,6 +41,16 @@ SCHEMA: list[str] = [
         config BLOB NOT NULL,
         PRIMARY KEY (name, alias)
     )""",
+    # A counter bumped by every change to functions, versions or aliases (triggers, so no write path can
+    # forget it): readers cache resolved functions and re-read only when it moved, in any process.
+    "CREATE TABLE IF NOT EXISTS function_generation (id INTEGER PRIMARY KEY CHECK (id = 1), gen INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO function_generation(id, gen) VALUES (1, 0)",
+    *[
+        f"""CREATE TRIGGER IF NOT EXISTS {table}_{op.lower()}_gen AFTER {op} ON {table}
+            BEGIN UPDATE function_generation SET gen = gen + 1 WHERE id = 1; END"""
+        for table in ("functions", "function_versions", "function_aliases")
+        for op in ("INSERT", "UPDATE", "DELETE")
+    ],
 ]
 
 
@@ -167,6 +177,10 @@ class FunctionsStore:
     db: Database
 
     # ---- reads ----------------------------------------------------------------------------------
+    def function_generation(self) -> int:
+        """Moves whenever any function, version or alias changes (in any process)."""
+        return int(self.db.read_value("SELECT gen FROM function_generation WHERE id = 1") or 0)
+
     def get_function(self, name: str) -> FunctionRow | None:
         return self.db.read(lambda c: get_function(c, name))
 
