@@ -137,6 +137,11 @@ class Environment:
         return self._current is not None
 
     @property
+    def cold_init_ms(self) -> float | None:
+        """The init duration, right after the first invocation (for the pool's cold-start estimate)."""
+        return self._init_duration_ms if self._served == 1 else None
+
+    @property
     def reusable(self) -> bool:
         return not self.gone and self.process is not None and self.process.alive
 

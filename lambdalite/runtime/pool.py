@@ -1,8 +1,11 @@
 """Warm pool of execution environments.
 
 Callers already hold a concurrency slot, so the pool never limits: it reuses an idle warm environment of
-the same (function, version, revision) or starts a new one. A new revision retires the old one's idle
-environments. One task watches the memory of busy environments (polling /proc across the process
+the same (function, version, revision) or starts a new one. When every environment of the function is
+busy, a caller first waits for one to come free, but no longer than a cold start is expected to take:
+a burst of short invocations then reuses a few warm environments instead of starting one process per
+event (which only adds CPU contention), while slow functions still scale out at once. A new revision
+retires the old one's idle environments. One task watches the memory of busy environments (polling /proc across the process
 boundary, about every MEMORY_POLL_S) and lingers briefly so back-to-back invokes do not restart it.
 """
 
@@ -19,6 +22,10 @@ from lambdalite.settings import Settings
 
 MEMORY_POLL_S = 0.05
 MONITOR_LINGER_S = 2.0
+# Expected cold start before one has been measured, and the bounds of the wait for a warm environment.
+DEFAULT_INIT_S = 0.1
+MIN_WAIT_S = 0.005
+MAX_WAIT_S = 1.0
 
 PoolKey = tuple[str, str, str]
 
@@ -36,17 +43,21 @@ class EnvironmentPool:
         self._monitor: asyncio.Task[None] | None = None
         self._closed = False
         self._all_gone = asyncio.Event()
+        self._live: dict[PoolKey, int] = {}  # environments per key, busy or idle
+        self._waiters: dict[PoolKey, list[asyncio.Future[Environment]]] = {}
+        self._init_s: dict[PoolKey, float] = {}  # moving average of measured cold starts
 
     async def invoke(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
         if self._closed:
             return InvokeResult(Status.SYSTEM_ERROR, b'{"errorType":"Runtime.Unavailable",'
                                 b'"errorMessage":"lambdalite is shutting down"}', "Runtime.Unavailable")
         self._note_revision(spec)
-        env = self._take_idle(spec.pool_key)
+        env = self._take_idle(spec.pool_key) or await self._wait_for_warm(spec.pool_key)
         for _attempt in range(2):
             if env is None:
                 env = Environment(spec, self.settings, self.logbook, self._gone)
                 self._all.add(env)
+                self._live[spec.pool_key] = self._live.get(spec.pool_key, 0) + 1
             self._busy.add(env)
             self._ensure_monitor()
             try:
@@ -72,12 +83,44 @@ class EnvironmentPool:
                 return env
         return None
 
+    async def _wait_for_warm(self, key: PoolKey) -> Environment | None:
+        """All of this key's environments are busy: wait briefly for one (None: start a new one)."""
+        if not self._live.get(key):
+            return None
+        wait_s = min(MAX_WAIT_S, max(MIN_WAIT_S, self._init_s.get(key, DEFAULT_INIT_S)))
+        future: asyncio.Future[Environment] = asyncio.get_running_loop().create_future()
+        waiters = self._waiters.setdefault(key, [])
+        waiters.append(future)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout=wait_s)
+        except TimeoutError:
+            if future.done() and not future.cancelled():
+                return future.result()  # handed over just as the wait ended
+            return None
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self._release(future.result())  # handed over to a caller that went away: pass it on
+            raise
+        finally:
+            if future in waiters:
+                waiters.remove(future)
+            if not waiters:
+                self._waiters.pop(key, None)
+
     def _release(self, env: Environment) -> None:
         spec = env.spec
         current = self._revisions.get((spec.function_name, spec.version))
         if self._closed or not env.reusable or current != spec.revision_id:
             env.stop(None)
             return
+        init_ms = env.cold_init_ms
+        if init_ms is not None:
+            previous_s = self._init_s.get(spec.pool_key, init_ms / 1000)
+            self._init_s[spec.pool_key] = 0.7 * previous_s + 0.3 * init_ms / 1000
+        for waiter in self._waiters.get(spec.pool_key, []):
+            if not waiter.done():
+                waiter.set_result(env)  # straight to a waiting caller: it stays warm and busy
+                return
         self._idle.setdefault(spec.pool_key, []).append(env)
 
     def _note_revision(self, spec: RunSpec) -> None:
@@ -91,6 +134,11 @@ class EnvironmentPool:
                 env.stop("revision replaced")
 
     def _gone(self, env: Environment) -> None:
+        if env in self._all:
+            key = env.spec.pool_key
+            self._live[key] = self._live.get(key, 1) - 1
+            if self._live[key] <= 0:
+                self._live.pop(key, None)
         self._all.discard(env)
         if self._closed and not self._all:
             self._all_gone.set()
