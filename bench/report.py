@@ -138,12 +138,15 @@ def notes(results: dict[str, dict[str, Any]]) -> list[str]:
 def profile_section(results: dict[str, dict[str, Any]]) -> str:
     parts = []
     mine = results.get("lambdalite", {})
-    for title, profile in (("accept (serve --no-dispatch)", mine.get("accept", {}).get("profile")),
-                           ("end to end (serve)", mine.get("e2e_profile"))):
-        if not profile:
+    profiles = mine.get("profiles", {})
+    for title, profile in (("accept (serve --no-dispatch)", profiles.get("accept")),
+                           ("end to end (serve)", profiles.get("e2e"))):
+        if not profile or not profile.get("samples"):
             continue
-        parts.append(f"### py-spy: {title}\n\n{profile['samples']} samples; by process: "
-                     f"{profile['share_by_process_pct']}\n")
+        rate = profile.get("accept_per_s_while_sampled") or profile.get("e2e_per_s_while_sampled")
+        envs = f", {profile['environments']} environments" if "environments" in profile else ""
+        parts.append(f"### py-spy: {title}\n\n{profile['samples']} samples (runnable threads only); by process: "
+                     f"{profile['share_by_process_pct']}; {rate} /s while sampled{envs}\n")
         for heading, key in (("server, self %", "top_self_pct"), ("server, inclusive %", "top_inclusive_pct"),
                              ("environments, self %", "environments_top_self_pct")):
             if profile.get(key):
@@ -162,6 +165,7 @@ def markdown(doc: dict[str, Any]) -> str:
         f"redis-server {m['redis_server']}.",
         f"Load average at start {m['load_average_at_start']}, at end {doc.get('load_average_at_end')} "
         f"(other work on the machine shares its cores with every system measured).",
+        f"Load average before each system: {doc.get('load_before', {})}.",
         f"Sizes: {doc['sizes']}.", "",
         table(doc["results"]), "",
     ]

@@ -37,11 +37,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_all(args: argparse.Namespace, work_dir: Path) -> dict[str, dict[str, Any]]:
+def run_all(args: argparse.Namespace, work_dir: Path, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     sizes = QUICK if args.quick else FULL
     results: dict[str, dict[str, Any]] = {}
+    doc["load_before"] = {}
     for system in args.only or report.SYSTEMS:
         started = time.monotonic()
+        doc["load_before"][system] = round(os.getloadavg()[0], 2)
         print(f"[bench] {system} ...", file=sys.stderr, flush=True)
         if system == "lambdalite":
             results[system] = run_lambdalite(sizes, work_dir, profile=args.profile)
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                            "sizes": asdict(sizes), "machine": machine.describe(work_dir), "work_dir": str(work_dir)}
     started = time.monotonic()
     try:
-        doc["results"] = run_all(args, work_dir)
+        doc["results"] = run_all(args, work_dir, doc)
     finally:
         procs.cleanup_all()
     doc["elapsed_s"] = round(time.monotonic() - started, 1)
