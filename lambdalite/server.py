@@ -7,8 +7,6 @@ import contextlib
 import logging
 import signal
 
-import uvicorn
-
 from lambdalite import metrics
 from lambdalite.destinations.delivery import DeliveryLoop
 from lambdalite.node import Node
@@ -17,6 +15,7 @@ from lambdalite.services.app import App
 from lambdalite.services.events import EventsService
 from lambdalite.services.events_delivery import TargetDelivery
 from lambdalite.services.http import Request, Response
+from lambdalite.services.httpserver import HttpServer
 from lambdalite.services.lambda_api import LambdaService
 from lambdalite.services.sqs import SqsService
 from lambdalite.settings import Settings
@@ -67,26 +66,16 @@ async def run(settings: Settings) -> None:
         tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
         tasks.append(asyncio.create_task(DeliveryLoop(node).run(), name="deliveries"))
         tasks.append(asyncio.create_task(TargetDelivery(node).run(), name="events-targets"))
+    http: HttpServer | None = None
     try:
         if settings.serve_api:
-            config = uvicorn.Config(
-                build_app(node),
-                host=settings.host,
-                port=settings.port,
-                loop="none",
-                http="httptools",
-                lifespan="off",
-                access_log=False,
-                log_level=settings.log_level,
-                timeout_keep_alive=75,
-                backlog=4096,
-                proxy_headers=False,  # no proxy in front: skip the per-request middleware
-                server_header=False,
-            )
-            await uvicorn.Server(config).serve()
-        else:
-            await _until_signalled()
+            http = HttpServer(build_app(node))
+            await http.start(settings.host, settings.port)
+            log.info("lambdalite listening on http://%s:%d", settings.host, settings.port)
+        await _until_signalled()
     finally:
+        if http is not None:
+            await http.stop()
         for task in tasks:
             task.cancel()
         for task in tasks:

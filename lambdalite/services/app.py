@@ -1,8 +1,8 @@
-"""One ASGI app for every AWS service lambdalite speaks, routed per request.
+"""One app for every AWS service lambdalite speaks, routed per request.
 
 Routing: `X-Amz-Target: AmazonSQS.*` -> sqs, `AWSEvents.*` -> events; otherwise the SigV4 credential
-scope's service name; otherwise Lambda's rest-json paths. A raw ASGI callable (no framework) keeps the
-per-request overhead to the minimum on the accept path.
+scope's service name; otherwise Lambda's rest-json paths. The HTTP server (httpserver.py) hands each
+parsed request to `respond`; no framework sits in between, to keep the accept path short.
 """
 
 from __future__ import annotations
@@ -10,17 +10,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import unquote
 
-import orjson
-
 from lambdalite.services.http import AwsError, Request, Response, new_request_id
+from lambdalite.services.httpserver import MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
 
-# A Lambda CreateFunction carries a zip of up to 50 MB, base64 in JSON: about 67 MB.
-MAX_BODY_BYTES = 70 * 1024 * 1024
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
@@ -65,102 +62,46 @@ class App:
             return self.services["sqs"]
         return self.services["lambda"]
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        body, too_large = await _read_body(receive, headers)
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        raw = raw_path.decode("latin-1")
+    def request(self, method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes) -> Request:
+        """A Request from what the wire gave (headers already lower-cased)."""
         region, signed_service = scope_of(headers)
-        request = Request(
-            method=scope["method"],
-            path=unquote(raw),
-            raw_path=raw,
-            query=_parse_query(scope.get("query_string", b"")),
+        return Request(
+            method=method,
+            path=unquote(raw_path) if "%" in raw_path else raw_path,
+            raw_path=raw_path,
+            query=_parse_query(query),
             headers=headers,
             body=body,
             region=region or self.default_region,
             host=headers.get("host", "localhost"),
+            signed_service=signed_service,
         )
-        response = await self.respond(request, signed_service, too_large)
-        await _send(send, response)
 
-    async def respond(self, request: Request, signed_service: str | None, too_large: bool) -> Response:
+    async def respond(self, request: Request, too_large: bool = False) -> Response:
         for extra in self.extra:
             answer = await extra(request)
             if answer is not None:
                 return answer
-        service = self.pick(request, signed_service)
-        request_id = new_request_id()
+        service = self.pick(request, request.signed_service)
         try:
             if too_large:
-                raise AwsError(413, "RequestEntityTooLargeException", "Request must be smaller than 70167211 bytes")
+                raise AwsError(413, "RequestEntityTooLargeException", f"Request must be smaller than {MAX_BODY_BYTES} bytes")
             return await service.handle(request)
         except AwsError as err:
-            return service.error_response(err, request_id)
+            return service.error_response(err, new_request_id())
         except Exception:  # noqa: BLE001 - never a traceback to the client
             log.exception("internal error on %s %s", request.method, request.path)
             fault = AwsError(500, "ServiceException", "An internal error occurred.", type_="Service")
-            return service.error_response(fault, request_id)
+            return service.error_response(fault, new_request_id())
 
 
-def _parse_query(raw: bytes) -> dict[str, str]:
+def _parse_query(raw: str) -> dict[str, str]:
     if not raw:
         return {}
     out: dict[str, str] = {}
-    for part in raw.decode("latin-1").split("&"):
+    for part in raw.split("&"):
         if not part:
             continue
         key, _, value = part.partition("=")
         out[unquote(key.replace("+", " "))] = unquote(value.replace("+", " "))
     return out
-
-
-async def _read_body(receive: Any, headers: dict[str, str]) -> tuple[bytes, bool]:
-    """Read the whole body; past MAX_BODY_BYTES keep draining but drop it."""
-    chunks: list[bytes] = []
-    size = 0
-    too_large = False
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            too_large = True
-            chunks = []
-        elif chunk:
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    if too_large:
-        return b"", True
-    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), False
-
-
-async def _send(send: Any, response: Response) -> None:
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-    if response.content_type is not None:
-        headers.append((b"content-type", response.content_type.encode()))
-    headers.append((b"content-length", str(len(response.body)).encode()))
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": response.body})
-
-
-async def _lifespan(receive: Any, send: Any) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
-def json_dumps(data: Any) -> bytes:
-    return orjson.dumps(data)

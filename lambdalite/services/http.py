@@ -25,6 +25,7 @@ class Request:
     body: bytes
     region: str = DEFAULT_REGION
     host: str = "localhost"
+    signed_service: str | None = None  # the SigV4 credential scope's service, when signed
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
