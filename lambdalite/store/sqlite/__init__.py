@@ -29,6 +29,7 @@ class SqliteStore(
         for module in _MODULES:
             schema.extend(module.SCHEMA)
         self.db = Database(settings.db_path, schema)
+        self.watch_generation()
         self.holder = uuid.uuid4().hex  # this process, for concurrency slots
 
     def close(self) -> None:

@@ -58,6 +58,8 @@ class Database:
         self._local = threading.local()
         self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        # Run by the writer after each commit, before callers hear of it (e.g. to refresh a cached value).
+        self.after_commit: list[Callable[[sqlite3.Connection], None]] = []
         self._conn = _connect(path, synchronous="FULL")
         self._apply_schema(schema)
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
@@ -154,6 +156,8 @@ class Database:
                     conn.execute("RELEASE job")
                     results.append((job, value, None))
             conn.execute("COMMIT")
+            for hook in self.after_commit:
+                hook(conn)
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

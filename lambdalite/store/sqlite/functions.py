@@ -9,6 +9,7 @@ Configurations are stored as the AWS FunctionConfiguration JSON (orjson); `funct
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,10 @@ SCHEMA: list[str] = [
         for op in ("INSERT", "UPDATE", "DELETE")
     ],
 ]
+
+
+_GENERATION_SQL = "SELECT gen FROM function_generation WHERE id = 1"
+GENERATION_MAX_AGE_S = 0.1
 
 
 class AlreadyExists(Exception):
@@ -177,9 +182,29 @@ class FunctionsStore:
     db: Database
 
     # ---- reads ----------------------------------------------------------------------------------
+    _generation: tuple[int, float] = (-1, 0.0)  # (value, time.monotonic() it was read)
+
     def function_generation(self) -> int:
-        """Moves whenever any function, version or alias changes (in any process)."""
-        return int(self.db.read_value("SELECT gen FROM function_generation WHERE id = 1") or 0)
+        """Moves whenever any function, version or alias changes, in any process.
+
+        The writer re-reads it after each of its commits (`watch_generation`), so this process's own
+        changes are seen at once; another process's within GENERATION_MAX_AGE_S. Reading it per request
+        would start a read transaction per request, the largest cost of a warm accept.
+        """
+        value, read_s = self._generation
+        now_s = time.monotonic()
+        if now_s - read_s > GENERATION_MAX_AGE_S:
+            value = int(self.db.read_value(_GENERATION_SQL) or 0)
+            self._generation = (value, now_s)
+        return value
+
+    def watch_generation(self) -> None:
+        """Keep the cached generation fresh from the writer thread, after every commit."""
+
+        def refresh(conn: sqlite3.Connection) -> None:
+            self._generation = (int(conn.execute(_GENERATION_SQL).fetchone()[0]), time.monotonic())
+
+        self.db.after_commit.append(refresh)
 
     def get_function(self, name: str) -> FunctionRow | None:
         return self.db.read(lambda c: get_function(c, name))
