@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import orjson
 
 from lambdalite.node import Node
-from lambdalite.services.http import AwsError, Request, Response
+from lambdalite.services.http import AwsError, Request, Response, new_request_id
 from lambdalite.services.lambda_api import (
     account,
     event_invoke_config,
@@ -97,7 +97,7 @@ class LambdaService:
                 return await invoke.invoke(self.node, request, unquote(found.group("function_name")))
         route = self.router.match(request.method, path)
         if route is None:
-            if self.router.knows_path(path):
+            if self.router.knows_path(path) or _INVOKE.fullmatch(path):
                 raise AwsError(
                     405, "MethodNotAllowedException", f"{request.method} is not allowed on {request.path}"
                 )
@@ -105,7 +105,10 @@ class LambdaService:
                 404, "UnknownOperationException", f"No operation at {request.method} {request.path}"
             )
         handler, params = route
-        return await handler(self.node, request, **params)
+        response = await handler(self.node, request, **params)
+        if not any(name == "x-amzn-RequestId" for name, _ in response.headers):
+            response.headers.append(("x-amzn-RequestId", new_request_id()))  # AWS sends one on every answer
+        return response
 
     def error_response(self, error: AwsError, request_id: str) -> Response:
         headers = [("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", error.code), *error.headers]
