@@ -23,6 +23,9 @@ from lambdalite.store.code import StoredCode
 
 ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
 _ROLE = re.compile(ROLE_PATTERN)
+HANDLER_PATTERN = r"[^\s]+"
+_HANDLER = re.compile(HANDLER_PATTERN)
+MAX_HANDLER = 128
 _ENV_KEY = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
 _DLQ = re.compile(r"arn:aws[a-zA-Z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+")
 _RESERVED_ENV = frozenset(
@@ -82,6 +85,19 @@ def check_memory(memory_mb: int) -> int:
             memory_mb, "memorySize", f"Member must have value less than or equal to {MAX_MEMORY_MB}"
         )
     return memory_mb
+
+
+def check_handler(handler: str) -> str:
+    """botocore's Handler shape: at most 128 characters, no whitespace, not empty."""
+    if len(handler) > MAX_HANDLER:
+        raise validation_error(
+            handler, "handler", f"Member must have length less than or equal to {MAX_HANDLER}"
+        )
+    if not _HANDLER.fullmatch(handler):
+        raise validation_error(
+            handler, "handler", f"Member must satisfy regular expression pattern: {HANDLER_PATTERN}"
+        )
+    return handler
 
 
 def check_description(description: str) -> str:
@@ -188,6 +204,8 @@ def validate_create(data: dict[str, Any]) -> dict[str, Any]:
     if package_type != "Zip":
         raise invalid("lambdalite runs zip packages only: PackageType Image is not supported.")
     runtime, handler = get_str(data, "Runtime"), get_str(data, "Handler")
+    if handler is not None:
+        check_handler(handler)
     if not runtime or not handler:
         raise invalid(
             "Runtime and Handler are mandatory parameters for functions created with deployment packages."
@@ -206,7 +224,8 @@ def validate_common(data: dict[str, Any], out: dict[str, Any]) -> None:
         check_memory(memory)
     if (description := get_str(data, "Description")) is not None:
         check_description(description)
-    get_str(data, "Handler")
+    if (handler := get_str(data, "Handler")) is not None:
+        check_handler(handler)
     if (env := get_obj(data, "Environment")) is not None:
         out["Environment"] = check_environment(env)
     if (dlq := get_obj(data, "DeadLetterConfig")) is not None:
