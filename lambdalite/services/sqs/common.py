@@ -75,10 +75,22 @@ def string_list(params: Params, name: str) -> list[str]:
     return value
 
 
+def string_map(params: Params, name: str) -> dict[str, Any]:
+    """A map member (Attributes, tags): absent is {}; anything but a JSON object is refused."""
+    value = params.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise errors.invalid_parameter(
+            f"Value {value} for parameter {name} is invalid. Reason: must be a map."
+        )
+    return value
+
+
 def check_queue_name(name: str) -> None:
     if name.endswith(".fifo"):
         raise errors.fifo_unsupported()
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise errors.invalid_parameter(
             "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
         )
@@ -88,7 +100,7 @@ def name_from_url(url: str) -> str:
     """The queue name of any of our URL forms (any host): the path's last segment."""
     path = urlparse(url).path if "://" in url else url
     name = path.rstrip("/").rsplit("/", 1)[-1]
-    if not name or not _NAME.match(name.removesuffix(".fifo")):
+    if not name or not _NAME.fullmatch(name.removesuffix(".fifo")):
         raise errors.SqsError("InvalidAddress", f"The address {url} is not valid for this endpoint.")
     return name
 

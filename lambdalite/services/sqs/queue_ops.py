@@ -20,6 +20,7 @@ from lambdalite.services.sqs.common import (
     queue_of,
     string,
     string_list,
+    string_map,
 )
 from lambdalite.store.sqlite import queues
 from lambdalite.store.sqlite import sqs as sqs_db
@@ -35,7 +36,7 @@ def _dlq_exists(ctx: Ctx, arn: str) -> bool:
 async def create_queue(ctx: Ctx, params: Params) -> Result:
     name = string(params, "QueueName", required=True)
     assert name is not None
-    given = params.get("Attributes") or {}
+    given = string_map(params, "Attributes")
     if str(given.get("FifoQueue", "")).lower() == "true":
         raise errors.fifo_unsupported()
     check_queue_name(name)
