@@ -33,7 +33,7 @@ def parse(arn: str) -> Arn | None:
 
 
 def matches_destination_pattern(arn: str) -> bool:
-    return _DESTINATION_RE.match(arn) is not None
+    return _DESTINATION_RE.fullmatch(arn) is not None
 
 
 def function_of(arn: Arn) -> tuple[str, str | None] | None:
@@ -41,7 +41,7 @@ def function_of(arn: Arn) -> tuple[str, str | None] | None:
     if arn.service != "lambda":
         return None
     parts = arn.resource.split(":")
-    if len(parts) not in (2, 3) or parts[0] != "function" or not _FUNCTION_NAME_RE.match(parts[1]):
+    if len(parts) not in (2, 3) or parts[0] != "function" or not _FUNCTION_NAME_RE.fullmatch(parts[1]):
         return None
     return parts[1], (parts[2] if len(parts) == 3 and parts[2] else None)
 

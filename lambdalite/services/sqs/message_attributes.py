@@ -32,7 +32,7 @@ def check(given: Any) -> Attributes:
 
 
 def _check_one(name: str, value: Any) -> dict[str, Any]:
-    if not _NAME.match(name) or name.startswith(".") or name.endswith(".") or ".." in name:
+    if not _NAME.fullmatch(name) or name.startswith(".") or name.endswith(".") or ".." in name:
         raise errors.invalid_parameter(f"Message attribute name '{name}' is invalid.")
     if name.lower().startswith(("aws.", "amazon.")):
         raise errors.invalid_parameter(f"Message attribute name '{name}' is reserved for use by Amazon.")
@@ -66,7 +66,7 @@ def _check_one(name: str, value: Any) -> dict[str, Any]:
             f"for message attribute type '{data_type}'."
         )
     text = str(text)
-    if base == "Number" and not _NUMBER.match(text):
+    if base == "Number" and not _NUMBER.fullmatch(text):
         raise errors.invalid_parameter(f"Can't cast the value of message (user) attribute '{name}' to a number.")
     return {"DataType": str(data_type), "StringValue": text}
 

@@ -92,7 +92,7 @@ def _check_redrive(value: str, dlq_exists: Callable[[str], bool], own_arn: str |
         raise bad("Invalid value for maxReceiveCount: must be an integer from 1 to 1000.") from None
     if not 1 <= count_int <= 1000:
         raise bad("Invalid value for maxReceiveCount: must be an integer from 1 to 1000.")
-    if not isinstance(target, str) or not _ARN.match(target):
+    if not isinstance(target, str) or not _ARN.fullmatch(target):
         raise bad("Invalid value for deadLetterTargetArn.")
     if target.endswith(".fifo"):
         raise bad("Dead-letter target must be of the same type (standard) as the source queue.")

@@ -22,6 +22,6 @@ def decode(handle: str) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeError, ValueError):
         return None
     parts = text.split(":")
-    if len(parts) != 3 or parts[0] != _MAGIC or not _ID.match(parts[1]) or not _RECEIPT.match(parts[2]):
+    if len(parts) != 3 or parts[0] != _MAGIC or not _ID.fullmatch(parts[1]) or not _RECEIPT.fullmatch(parts[2]):
         return None
     return parts[1], parts[2]

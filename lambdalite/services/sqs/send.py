@@ -124,7 +124,7 @@ def check_batch(entries: Any, entry_shape: str) -> list[dict[str, Any]]:
     seen: set[str] = set()
     for entry in entries:
         entry_id = entry.get("Id")
-        if not isinstance(entry_id, str) or not _BATCH_ID.match(entry_id):
+        if not isinstance(entry_id, str) or not _BATCH_ID.fullmatch(entry_id):
             raise errors.SqsError(
                 "InvalidBatchEntryId",
                 "A batch entry id can only contain alphanumeric characters, hyphens and underscores. "
