@@ -50,7 +50,7 @@ async def handle(ctx: Ctx, request: Request, operations: Mapping[str, Operation]
             raise errors.SqsError("InvalidAction", f"The action {action or '(none)'} is not valid for this endpoint.")
         params = _convert(_nest(form), action)
         result = await operation(ctx, params)
-        return Response(200, _document(action, result, request_id).encode(), [], _XML)
+        return Response(200, _document(action, result, request_id).encode(), [("x-amzn-RequestId", request_id)], _XML)
     except AwsError as err:
         return error_response(err, request_id)
     except Exception:  # noqa: BLE001 - never a traceback to the client
