@@ -1,0 +1,217 @@
+"""Conformance of what a client sees on the wire, and robustness of the HTTP surface.
+
+One server for the module; raw HTTP (http.client / sockets) where boto3 would validate client-side.
+Every test also checks, at the end of the module, that nothing reached the server log as a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_lambda_helpers import ROLE, create
+from tests.support.server import LambdaliteProcess
+from tests.support.zips import ECHO, python_zip
+
+JSON10 = "application/x-amz-json-1.0"
+JSON11 = "application/x-amz-json-1.1"
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
+    proc = LambdaliteProcess(tmp_path_factory.mktemp("conformance") / "data").start()
+    yield proc
+    proc.kill()
+
+
+@pytest.fixture(scope="module")
+def lam(server: LambdaliteProcess) -> Any:
+    client = server.client("lambda")
+    create(client, "conf-fn")
+    return client
+
+
+def call(
+    server: LambdaliteProcess,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def send_raw(server: LambdaliteProcess, data: bytes, timeout_s: float = 10.0) -> bytes:
+    """Write bytes on a fresh connection; return what came back until the server answered or closed."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout_s) as sock:
+        sock.sendall(data)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+        return received
+
+
+# ---- Lambda: headers on every response ----------------------------------------------------------
+
+
+def test_lambda_success_responses_carry_a_request_id(server: LambdaliteProcess, lam: Any) -> None:
+    for method, path in [
+        ("GET", "/2015-03-31/functions/conf-fn"),
+        ("GET", "/2015-03-31/functions/conf-fn/configuration"),
+        ("GET", "/2015-03-31/functions/"),
+        ("GET", "/2016-08-19/account-settings"),
+        ("GET", "/2015-03-31/functions/conf-fn/versions"),
+    ]:
+        status, headers, _ = call(server, method, path)
+        assert status == 200, path
+        assert len(headers.get("x-amzn-requestid", "")) == 36, (path, headers)
+    answer = lam.get_function_configuration(FunctionName="conf-fn")
+    assert answer["ResponseMetadata"]["RequestId"]
+
+
+def test_invoke_path_with_another_method_is_405(server: LambdaliteProcess, lam: Any) -> None:
+    status, headers, body = call(server, "GET", "/2015-03-31/functions/conf-fn/invocations")
+    assert status == 405
+    assert headers["x-amzn-errortype"] == "MethodNotAllowedException"
+    assert json.loads(body)["Type"] == "User"
+
+
+# ---- Lambda: FunctionConfiguration validation ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("handler", "constraint"),
+    [
+        ("a b", r"Member must satisfy regular expression pattern: [^\s]+"),
+        ("", r"Member must satisfy regular expression pattern: [^\s]+"),
+        ("h" * 129, "Member must have length less than or equal to 128"),
+    ],
+)
+def test_handler_is_validated(server: LambdaliteProcess, lam: Any, handler: str, constraint: str) -> None:
+    for method, path, body in [
+        ("PUT", "/2015-03-31/functions/conf-fn/configuration", {"Handler": handler}),
+        (
+            "POST",
+            "/2015-03-31/functions",
+            {
+                "FunctionName": "conf-bad-handler",
+                "Runtime": "python3.12",
+                "Role": ROLE,
+                "Handler": handler,
+                "Code": {"ZipFile": base64.b64encode(python_zip(ECHO)).decode()},
+            },
+        ),
+    ]:
+        status, headers, raw = call(server, method, path, json.dumps(body).encode())
+        assert status == 400, raw
+        assert headers["x-amzn-errortype"] == "ValidationException"
+        assert json.loads(raw) == {
+            "Message": f"1 validation error detected: Value '{handler}' at 'handler' failed to satisfy constraint: "
+            + constraint
+        }
+    assert lam.get_function_configuration(FunctionName="conf-fn")["Handler"] == "handler.handler"
+    status, _, _ = call(server, "GET", "/2015-03-31/functions/conf-bad-handler")
+    assert status == 404
+
+
+# ---- SQS ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attributes", [[], ["x"], "text", 1, [{"Name": "VisibilityTimeout"}]])
+def test_sqs_create_queue_attributes_must_be_a_map(server: LambdaliteProcess, attributes: Any) -> None:
+    body = json.dumps({"QueueName": "conf-attrs", "Attributes": attributes}).encode()
+    status, headers, raw = call(
+        server, "POST", "/", body, {"X-Amz-Target": "AmazonSQS.CreateQueue", "Content-Type": JSON10}
+    )
+    assert status == 400, raw
+    assert headers["x-amzn-query-error"] == "InvalidParameterValue;Sender"
+    assert json.loads(raw)["__type"] == "com.amazonaws.sqs#InvalidParameterValueException"
+    status, _, _ = call(
+        server,
+        "POST",
+        "/",
+        b'{"QueueName":"conf-attrs"}',
+        {"X-Amz-Target": "AmazonSQS.GetQueueUrl", "Content-Type": JSON10},
+    )
+    assert status == 400  # nothing was created
+
+
+@pytest.mark.parametrize("name", ["conf-q\n", "conf q", "x" * 81])
+def test_sqs_queue_names_are_checked_whole(server: LambdaliteProcess, name: str) -> None:
+    sqs = server.client("sqs")
+    with pytest.raises(sqs.exceptions.ClientError) as caught:
+        sqs.create_queue(QueueName=name)
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert not [u for u in sqs.list_queues(QueueNamePrefix="conf-q").get("QueueUrls", []) if u.endswith("\n")]
+
+
+def test_sqs_query_responses_carry_a_request_id(server: LambdaliteProcess) -> None:
+    status, headers, body = call(server, "POST", "/", b"Action=ListQueues", {"Content-Type": FORM})
+    assert status == 200, body
+    assert len(headers.get("x-amzn-requestid", "")) == 36
+    assert headers["x-amzn-requestid"].encode() in body
+
+
+# ---- the HTTP surface ---------------------------------------------------------------------------
+
+
+_BAD_BODIES = [b"[]", b"null", b"1", b'"s"', b"\xff\xfe", b"{", b'{"\xff":1}']
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("POST", "/2015-03-31/functions", {}),
+        ("PUT", "/2015-03-31/functions/conf-fn/configuration", {}),
+        ("PUT", "/2015-03-31/functions/conf-fn/code", {}),
+        ("POST", "/2015-03-31/functions/conf-fn/versions", {}),
+        ("POST", "/2015-03-31/functions/conf-fn/aliases", {}),
+        ("PUT", "/2017-10-31/functions/conf-fn/concurrency", {}),
+        ("PUT", "/2024-08-31/functions/conf-fn/recursion-config", {}),
+        ("PUT", "/2019-09-25/functions/conf-fn/event-invoke-config", {}),
+        ("POST", "/2015-03-31/functions/conf-fn/invocations", {"X-Amz-Invocation-Type": "Event"}),
+        ("POST", "/", {"X-Amz-Target": "AmazonSQS.CreateQueue", "Content-Type": JSON10}),
+        ("POST", "/", {"X-Amz-Target": "AmazonSQS.SendMessage", "Content-Type": JSON10}),
+        ("POST", "/", {"X-Amz-Target": "AWSEvents.PutEvents", "Content-Type": JSON11}),
+        ("POST", "/", {"X-Amz-Target": "AWSEvents.PutRule", "Content-Type": JSON11}),
+    ],
+)
+def test_malformed_bodies_get_an_error_envelope(
+    server: LambdaliteProcess, lam: Any, method: str, path: str, headers: dict[str, str]
+) -> None:
+    bodies = _BAD_BODIES[4:] if path.endswith("/invocations") else _BAD_BODIES  # any JSON is a payload
+    for body in bodies:
+        status, answer_headers, raw = call(server, method, path, body, headers)
+        assert 400 <= status < 500, (body, status, raw)
+        assert "x-amzn-requestid" in answer_headers
+        json.loads(raw)
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "PATCH"])
+def test_other_methods_get_an_error_envelope(server: LambdaliteProcess, method: str) -> None:
+    for path in ["/", "/2015-03-31/functions/conf-fn", "/2015-03-31/functions/%ff%fe", "/%", "//x//"]:
+        status, headers, _ = call(server, method, path)
+        assert status in (404, 405), (method, path, status)
+        assert headers["x-amzn-errortype"] in ("UnknownOperationException", "MethodNotAllowedException")
+
+
+def test_no_traceback_reached_the_log(server: LambdaliteProcess) -> None:
+    """Runs last in this module: nothing above made the server log an internal error."""
+    log = server.log_text()
+    assert "Traceback" not in log, log[-4000:]
