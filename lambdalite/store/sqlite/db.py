@@ -29,14 +29,26 @@ WriteFn = Callable[[sqlite3.Connection], Any]
 
 _MAX_BATCH = 2048
 _BUSY_TIMEOUT_MS = 30_000
+_CACHE_KIB = 65_536  # page cache per connection: the queue's indexes stay in memory
+_MMAP_BYTES = 268_435_456
+# Checkpoints copy pages on their own thread (CHECKPOINT_PERIOD_S), so the writer's own autocheckpoint,
+# which callers wait for, finds little left to copy; it still runs, because only a checkpoint between
+# two of the writer's commits catches up with the WAL and lets it restart from its beginning.
+CHECKPOINT_PERIOD_S = 0.2
+_WRITER_AUTOCHECKPOINT_PAGES = 4_000
+_WAL_SIZE_LIMIT_BYTES = 67_108_864
 
 
-def _connect(path: Path, *, synchronous: str) -> sqlite3.Connection:
+def _connect(path: Path, *, synchronous: str, autocheckpoint: int = 1000) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+    conn.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
+    conn.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
+    conn.execute(f"PRAGMA journal_size_limit={_WAL_SIZE_LIMIT_BYTES}")
     return conn
 
 
@@ -60,11 +72,25 @@ class Database:
         self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         # Run by the writer after each commit, before callers hear of it (e.g. to refresh a cached value).
         self.after_commit: list[Callable[[sqlite3.Connection], None]] = []
-        self._conn = _connect(path, synchronous="FULL")
+        self._conn = _connect(path, synchronous="FULL", autocheckpoint=_WRITER_AUTOCHECKPOINT_PAGES)
         self._apply_schema(schema)
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self._closed = False
+        self._stop_checkpoints = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        conn = _connect(self.path, synchronous="FULL")
+        try:
+            while not self._stop_checkpoints.wait(CHECKPOINT_PERIOD_S):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:  # busy or locked: the next period tries again
+                    log.debug("checkpoint skipped", exc_info=True)
+        finally:
+            conn.close()
 
     def _apply_schema(self, schema: list[str]) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
@@ -191,7 +217,9 @@ class Database:
             return
         self._closed = True
         self._jobs.put(None)
+        self._stop_checkpoints.set()
         self._thread.join(timeout=10)
+        self._checkpointer.join(timeout=10)
         self._conn.close()
 
 
