@@ -1,11 +1,11 @@
 """Warm pool of execution environments.
 
 Callers already hold a concurrency slot, so the pool never limits: it reuses an idle warm environment of
-the same (function, version, revision) or starts a new one. When every environment of the function is
-busy, a caller first waits for one to come free, but no longer than a cold start is expected to take:
-a burst of short invocations then reuses a few warm environments instead of starting one process per
-event (which only adds CPU contention), while slow functions still scale out at once. A new revision
-retires the old one's idle environments. One task watches the memory of busy environments (polling /proc across the process
+the same (function, version, revision) or starts a new one, as AWS does for concurrent requests.
+Callers that may queue (the async dispatcher: `prefer_warm=True`) first wait for a busy environment to come
+free when that is likely quicker than a cold start: a burst of short events then reuses a few warm
+environments instead of starting a process per event (which only adds CPU contention), while slow
+functions still scale out at once. A new revision retires the old one's idle environments. One task watches the memory of busy environments (polling /proc across the process
 boundary, about every MEMORY_POLL_S) and lingers briefly so back-to-back invokes do not restart it.
 """
 
@@ -23,9 +23,9 @@ from lambdalite.settings import Settings
 MEMORY_POLL_S = 0.05
 MONITOR_LINGER_S = 2.0
 # Expected cold start before one has been measured, and the bounds of the wait for a warm environment.
-DEFAULT_INIT_S = 0.1
+DEFAULT_INIT_S = 1.0
 MIN_WAIT_S = 0.005
-MAX_WAIT_S = 1.0
+MAX_WAIT_S = 2.0
 
 PoolKey = tuple[str, str, str]
 
@@ -46,13 +46,16 @@ class EnvironmentPool:
         self._live: dict[PoolKey, int] = {}  # environments per key, busy or idle
         self._waiters: dict[PoolKey, list[asyncio.Future[Environment]]] = {}
         self._init_s: dict[PoolKey, float] = {}  # moving average of measured cold starts
+        self._run_s: dict[PoolKey, float] = {}  # moving average of invocation durations
 
-    async def invoke(self, spec: RunSpec, request: InvokeRequest) -> InvokeResult:
+    async def invoke(self, spec: RunSpec, request: InvokeRequest, *, prefer_warm: bool = False) -> InvokeResult:
         if self._closed:
             return InvokeResult(Status.SYSTEM_ERROR, b'{"errorType":"Runtime.Unavailable",'
                                 b'"errorMessage":"lambdalite is shutting down"}', "Runtime.Unavailable")
         self._note_revision(spec)
-        env = self._take_idle(spec.pool_key) or await self._wait_for_warm(spec.pool_key)
+        env = self._take_idle(spec.pool_key)
+        if env is None and prefer_warm:
+            env = await self._wait_for_warm(spec.pool_key)
         for _attempt in range(2):
             if env is None:
                 env = Environment(spec, self.settings, self.logbook, self._gone)
@@ -70,6 +73,7 @@ class EnvironmentPool:
                 self._busy.discard(env)
                 raise
             self._busy.discard(env)
+            self._note_duration(spec.pool_key, result.duration_ms / 1000)
             self._release(env)
             return result
         return InvokeResult(Status.SYSTEM_ERROR, b'{"errorType":"Runtime.Unavailable",'
@@ -83,11 +87,19 @@ class EnvironmentPool:
                 return env
         return None
 
+    def _note_duration(self, key: PoolKey, duration_s: float) -> None:
+        previous_s = self._run_s.get(key, duration_s)
+        self._run_s[key] = 0.7 * previous_s + 0.3 * duration_s
+
     async def _wait_for_warm(self, key: PoolKey) -> Environment | None:
-        """All of this key's environments are busy: wait briefly for one (None: start a new one)."""
+        """All of this key's environments are busy: wait for one to come free when that is likely to be
+        quicker than a cold start (None: start a new one)."""
         if not self._live.get(key):
             return None
-        wait_s = min(MAX_WAIT_S, max(MIN_WAIT_S, self._init_s.get(key, DEFAULT_INIT_S)))
+        init_s = self._init_s.get(key, DEFAULT_INIT_S)
+        if self._run_s.get(key, 0.0) > init_s:
+            return None  # a slow function: a new environment is ready before a busy one is free
+        wait_s = min(MAX_WAIT_S, max(MIN_WAIT_S, init_s))
         future: asyncio.Future[Environment] = asyncio.get_running_loop().create_future()
         waiters = self._waiters.setdefault(key, [])
         waiters.append(future)

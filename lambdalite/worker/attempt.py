@@ -166,7 +166,7 @@ class Attempt:
             trace_id=event.trace_id,
         )
         try:
-            result = await self.node.pool.invoke(resolved.spec, request)
+            result = await self.node.pool.invoke(resolved.spec, request, prefer_warm=True)
         finally:
             metrics.CONCURRENT.labels(name).dec()
         if result.status is Status.FUNCTION_ERROR:

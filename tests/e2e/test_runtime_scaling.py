@@ -1,4 +1,5 @@
-"""How the pool scales: bursts of short invocations reuse warm environments, slow ones scale out."""
+"""How the pool scales for callers that may queue (the async dispatcher, `prefer_warm=True`): bursts of
+short invocations reuse warm environments, slow ones scale out. Sync callers get one each (AWS's way)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def test_a_burst_of_short_invocations_reuses_a_few_warm_environments(tmp_path: P
 
     async def scenario(pool: EnvironmentPool) -> list[int]:
         await pool.invoke(spec, request())  # one warm environment, and a measured cold start
-        results = await asyncio.gather(*(pool.invoke(spec, request()) for _ in range(40)))
+        results = await asyncio.gather(*(pool.invoke(spec, request(), prefer_warm=True) for _ in range(40)))
         return [body(r)["pid"] for r in results]
 
     pids = run_with_pool(settings_for(tmp_path), scenario)
@@ -39,7 +40,7 @@ def test_slow_invocations_scale_out_to_one_environment_each(tmp_path: Path) -> N
 
     async def scenario(pool: EnvironmentPool) -> list[int]:
         await pool.invoke(spec, request())
-        results = await asyncio.gather(*(pool.invoke(spec, request()) for _ in range(4)))
+        results = await asyncio.gather(*(pool.invoke(spec, request(), prefer_warm=True) for _ in range(4)))
         return [body(r)["pid"] for r in results]
 
     pids = run_with_pool(settings_for(tmp_path), scenario)
