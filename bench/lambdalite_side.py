@@ -123,6 +123,13 @@ class Server:
                 "env_max_mib": measure.mib(max(env_bytes)) if env_bytes else None}
 
 
+def _cpu_split(used_s: dict[str, float]) -> dict[str, float]:
+    """CPU seconds: server process, its environments, the load generator, and the total."""
+    envs = round(used_s["all"] - used_s["server"], 2)
+    return {"server": used_s["server"], "environments": envs, "client": used_s["client"],
+            "total": round(used_s["all"] + used_s["client"], 2)}
+
+
 def _parent(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -225,7 +232,9 @@ class LambdaliteRun:
             server.create_function("bench-e2e", self.sink)
             self.warm_up(server, "bench-e2e")
             with procs.RssSampler({"server": server.pid}) as rss:
-                result["e2e"] = _guarded(lambda: self.end_to_end(server, "bench-e2e"))
+                with procs.CpuMeter({"all": server.pid}, {"server": server.pid}) as cpu:
+                    result["e2e"] = _guarded(lambda: self.end_to_end(server, "bench-e2e"))
+                result["e2e"]["cpu_s"] = _cpu_split(cpu.used_s)
                 result["e2e_rss"] = server.rss_split()
                 result["latency"] = _guarded(lambda: self.latency(server, "bench-e2e"))
             result["rss"] = {"peak_total_mib": measure.mib(rss.peak_total_bytes)}

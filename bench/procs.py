@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -192,3 +193,42 @@ def run_json(cmd: list[str], *, timeout_s: float, env: dict[str, str] | None = N
             parsed: dict[str, Any] = json.loads(line)
             return parsed
     return {"error": f"exit {proc.returncode}: {err.decode(errors='replace')[-1500:]}"}
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one live process (all its threads)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(b")") + 2:].split(b" ")
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """CPU seconds spent during a block by labelled process trees, and by the harness's finished helpers
+    (load generator, producer: RUSAGE_CHILDREN). Processes that exit inside the block are not counted."""
+
+    def __init__(self, roots: dict[str, int], singles: dict[str, int] | None = None):
+        self.roots = roots  # label -> pid: the whole tree below it
+        self.singles = singles or {}  # label -> pid: that process alone
+        self.used_s: dict[str, float] = {}
+
+    def _snapshot(self) -> dict[str, float]:
+        out = {label: sum(cpu_s(p) for p in descendants(pid)) for label, pid in self.roots.items()}
+        out.update({label: cpu_s(pid) for label, pid in self.singles.items()})
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out["client"] = usage.ru_utime + usage.ru_stime
+        return out
+
+    def __enter__(self) -> CpuMeter:
+        self._before = self._snapshot()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after = self._snapshot()
+        self.used_s = {k: round(after[k] - self._before.get(k, 0.0), 2) for k in after}

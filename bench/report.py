@@ -23,6 +23,13 @@ def _get(*path: str) -> Callable[[dict[str, Any]], float | None]:
     return getter
 
 
+def _cpu_per_thousand(result: dict[str, Any]) -> float | None:
+    e2e = result.get("e2e")
+    if not isinstance(e2e, dict) or not e2e.get("e2e_completed") or "cpu_s" not in e2e:
+        return None
+    return float(e2e["cpu_s"]["total"]) * 1000 / float(e2e["e2e_completed"])
+
+
 @dataclass(frozen=True)
 class Row:
     label: str
@@ -37,6 +44,7 @@ ROWS = [
     Row("accept rate while also running the events, /s", _get("accept_with_dispatch", "accept_per_s"), True,
         peers=False),
     Row("end to end, events/s", _get("e2e", "e2e_per_s"), True, 3_000),
+    Row("CPU per 1,000 events end to end, s (all processes)", _cpu_per_thousand, False),
     Row("latency send→start p50, ms", _get("latency", "latency_p50_ms"), False, 2),
     Row("latency send→start p95, ms", _get("latency", "latency_p95_ms"), False),
     Row("latency send→start p99, ms", _get("latency", "latency_p99_ms"), False, 10),

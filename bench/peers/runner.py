@@ -48,7 +48,9 @@ class PeerRun:
             workers = self.start_workers()
             assert self.redis.proc is not None
             with procs.RssSampler({"workers": workers.pid, "broker": self.redis.proc.pid}) as rss:
-                result["e2e"] = self.end_to_end()
+                with procs.CpuMeter({"workers": workers.pid, "broker": self.redis.proc.pid}) as cpu:
+                    result["e2e"] = self.end_to_end()
+                result["e2e"]["cpu_s"] = {**cpu.used_s, "total": round(sum(cpu.used_s.values()), 2)}
                 result["latency"] = self.latency()
             result["rss"] = {"peak_workers_mib": measure.mib(rss.peak_by_label.get("workers", 0)),
                              "peak_broker_mib": measure.mib(rss.peak_by_label.get("broker", 0)),
