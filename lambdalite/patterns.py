@@ -20,6 +20,9 @@ import orjson
 _MISSING: Any = object()
 ValueTest = Callable[[Any], bool]
 _NUMERIC_OPS = ("<", "<=", "=", ">", ">=")
+# Matching recurses once per pattern level; a bound keeps a stored rule from exhausting the stack on
+# every event of its bus (PutRule's 4096 characters allow about 680 levels).
+MAX_PATTERN_DEPTH = 100
 
 
 class InvalidPatternError(ValueError):
@@ -38,15 +41,25 @@ def _is_number(value: Any) -> bool:
 
 
 def _leaf_values(value: Any) -> list[Any]:
-    """The leaf values of one event field: arrays are flattened, objects are not leaves."""
+    """The leaf values of one event field: arrays are flattened, objects are not leaves.
+
+    Iterative, so an event with arrays nested a thousand deep cannot exhaust the stack.
+    """
     if value is _MISSING or isinstance(value, dict):
         return []
-    if isinstance(value, list):
-        out: list[Any] = []
-        for item in value:
-            out.extend(_leaf_values(item))
-        return out
-    return [value]
+    if not isinstance(value, list):
+        return [value]
+    out: list[Any] = []
+    stack: list[Any] = [iter(value)]
+    while stack:
+        item = next(stack[-1], _MISSING)
+        if item is _MISSING:
+            stack.pop()
+        elif isinstance(item, list):
+            stack.append(iter(item))
+        elif not isinstance(item, dict):
+            out.append(item)
+    return out
 
 
 # ---- compiled nodes --------------------------------------------------------------------------------
@@ -130,16 +143,18 @@ def validate_pattern(pattern: str | bytes) -> None:
     compile_pattern(pattern)
 
 
-def _compile_object(obj: dict[str, Any]) -> _Object:
+def _compile_object(obj: dict[str, Any], depth: int = 1) -> _Object:
     if not obj:
         raise InvalidPatternError("Empty objects are not allowed")
+    if depth > MAX_PATTERN_DEPTH:
+        raise InvalidPatternError(f"Filter is nested deeper than {MAX_PATTERN_DEPTH} levels")
     fields: list[tuple[str, _Leaf | _Object]] = []
     ors: list[list[_Object]] = []
     for key, value in obj.items():
         if key == "$or":
-            ors.append(_compile_or(value))
+            ors.append(_compile_or(value, depth))
         elif isinstance(value, dict):
-            fields.append((key, _compile_object(value)))
+            fields.append((key, _compile_object(value, depth + 1)))
         elif isinstance(value, list):
             fields.append((key, _compile_leaf(value)))
         else:
@@ -147,14 +162,14 @@ def _compile_object(obj: dict[str, Any]) -> _Object:
     return _Object(fields, ors)
 
 
-def _compile_or(value: Any) -> list[_Object]:
+def _compile_or(value: Any, depth: int) -> list[_Object]:
     if not isinstance(value, list):
         raise InvalidPatternError("It must be an Array followed with $or.")
     branches: list[_Object] = []
     for item in value:
         if not isinstance(item, dict):
             raise InvalidPatternError("Only JSON object is allowed in array of $or relationship.")
-        branches.append(_compile_object(item))
+        branches.append(_compile_object(item, depth + 1))
     if len(branches) < 2:
         raise InvalidPatternError("There must have at least 2 Objects in $or relationship.")
     return branches
