@@ -46,7 +46,10 @@ def iso_time(value: Any) -> str | None:
     elif isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        moment = datetime.fromtimestamp(float(value), UTC)
+        try:
+            moment = datetime.fromtimestamp(float(value), UTC)
+        except (OverflowError, OSError, ValueError):  # beyond what a datetime holds
+            return None
     elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -55,7 +58,10 @@ def iso_time(value: Any) -> str | None:
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     else:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:  # e.g. year 1 with a positive offset
+        return None
 
 
 def build_event(node: Node, region: str, entry: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -73,7 +79,7 @@ def build_event(node: Node, region: str, entry: Any) -> tuple[dict[str, Any] | N
         parsed = orjson.loads(detail)
     except orjson.JSONDecodeError:
         parsed = None
-    if not isinstance(parsed, dict):
+    if not isinstance(parsed, dict) or _too_deep(detail, parsed):
         return None, _entry_error("MalformedDetail", "Detail is malformed.")
     resources = entry.get("Resources") or []
     if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
@@ -93,6 +99,18 @@ def build_event(node: Node, region: str, entry: Any) -> tuple[dict[str, Any] | N
         "detail": parsed,
     }
     return event, None
+
+
+def _too_deep(text: str, parsed: dict[str, Any]) -> bool:
+    """A detail nested too deep to be written back as JSON inside a job or a record (orjson stops at 255
+    levels; four are kept for the envelopes around it). Only deeply bracketed texts pay for the check."""
+    if text.count("{") + text.count("[") < 200:
+        return False
+    try:
+        orjson.dumps({"1": {"2": {"3": {"4": parsed}}}})
+    except orjson.JSONEncodeError:
+        return True
+    return False
 
 
 def _bus_of(entry: Any, region: str) -> tuple[str, str]:
