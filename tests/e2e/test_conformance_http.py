@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_lambda_helpers import ROLE, create
-from tests.support.server import LambdaliteProcess
+from tests.support.server import LambdaliteProcess, wait_until
 from tests.support.zips import ECHO, python_zip
 
 JSON10 = "application/x-amz-json-1.0"
@@ -166,6 +166,94 @@ def test_sqs_query_responses_carry_a_request_id(server: LambdaliteProcess) -> No
     assert status == 200, body
     assert len(headers.get("x-amzn-requestid", "")) == 36
     assert headers["x-amzn-requestid"].encode() in body
+
+
+# ---- EventBridge ---------------------------------------------------------------------------------
+
+
+def events_call(
+    server: LambdaliteProcess, operation: str, body: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    status, _, raw = call(
+        server,
+        "POST",
+        "/",
+        json.dumps(body).encode(),
+        {"X-Amz-Target": f"AWSEvents.{operation}", "Content-Type": JSON11},
+    )
+    return status, json.loads(raw)
+
+
+def test_events_time_out_of_range_is_an_entry_error(server: LambdaliteProcess) -> None:
+    for time_value in [10**30, -(10**30), 1e300, "0001-01-01T00:00:00+14:00"]:
+        entry = {"Source": "conf", "DetailType": "d", "Detail": "{}", "Time": time_value}
+        status, answer = events_call(server, "PutEvents", {"Entries": [entry]})
+        assert status == 200, answer
+        assert answer["FailedEntryCount"] == 1
+        assert answer["Entries"] == [
+            {"ErrorCode": "InvalidArgument", "ErrorMessage": "Parameter Time is not valid."}
+        ]
+
+
+def _nested_pattern(depth: int) -> str:
+    return '{"a":' * depth + '["1"]' + "}" * depth
+
+
+def test_events_deeply_nested_pattern_is_refused_not_a_poisoned_bus(server: LambdaliteProcess) -> None:
+    events_call(server, "CreateEventBus", {"Name": "conf-deep"})
+    pattern = _nested_pattern(680)  # within PutRule's 4096 characters
+    status, answer = events_call(
+        server, "PutRule", {"Name": "conf-deep", "EventBusName": "conf-deep", "EventPattern": pattern}
+    )
+    assert status == 400, answer
+    assert answer["__type"] == "InvalidEventPatternException"
+    assert answer["message"].startswith("Event pattern is not valid. Reason: ")
+    event = {
+        "id": "1", "account": "000000000000", "source": "a", "time": "2020-01-01T00:00:00Z",
+        "region": "us-east-1", "resources": [], "detail-type": "x", "detail": {},
+    }  # fmt: skip
+    status, answer = events_call(
+        server, "TestEventPattern", {"EventPattern": pattern, "Event": json.dumps(event)}
+    )
+    assert status == 400 and answer["__type"] == "InvalidEventPatternException", answer
+    status, answer = events_call(
+        server, "TestEventPattern", {"EventPattern": _nested_pattern(50), "Event": json.dumps(event)}
+    )
+    assert (status, answer) == (200, {"Result": False})
+
+
+def test_events_detail_too_deep_to_write_back_is_malformed(server: LambdaliteProcess) -> None:
+    detail = '{"a":' + "[" * 1000 + '"1"' + "]" * 1000 + "}"
+    entry = {"Source": "conf", "DetailType": "d", "Detail": detail}
+    status, answer = events_call(server, "PutEvents", {"Entries": [entry]})
+    assert status == 200, answer
+    assert answer["Entries"] == [{"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}]
+
+
+def test_events_deeply_nested_detail_is_matched(server: LambdaliteProcess) -> None:
+    events_call(server, "CreateEventBus", {"Name": "conf-deep-detail"})
+    sqs = server.client("sqs")
+    sqs.create_queue(QueueName="conf-deep-detail")
+    events_call(
+        server,
+        "PutRule",
+        {"Name": "conf-dd", "EventBusName": "conf-deep-detail", "EventPattern": '{"detail":{"a":["1"]}}'},
+    )
+    target = {"Id": "t", "Arn": "arn:aws:sqs:us-east-1:000000000000:conf-deep-detail"}
+    events_call(
+        server, "PutTargets", {"Rule": "conf-dd", "EventBusName": "conf-deep-detail", "Targets": [target]}
+    )
+    detail = '{"a":' + "[" * 240 + '"1"' + "]" * 240 + "}"
+    entry = {"Source": "conf", "DetailType": "d", "Detail": detail, "EventBusName": "conf-deep-detail"}
+    status, answer = events_call(server, "PutEvents", {"Entries": [entry]})
+    assert status == 200 and answer["FailedEntryCount"] == 0, answer
+    url = sqs.get_queue_url(QueueName="conf-deep-detail")["QueueUrl"]
+    received = wait_until(
+        lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"),
+        timeout_s=30,
+        what="delivery",
+    )
+    assert json.loads(received[0]["Body"])["detail"] == json.loads(detail)
 
 
 # ---- the HTTP surface ---------------------------------------------------------------------------
