@@ -195,15 +195,19 @@ class LambdaliteRun:
         key = "accept_with_dispatch" if dispatch else "accept"
         try:
             server.create_function(f"bench-{key}".replace("_", "-"), self.sink)
-            with procs.RssSampler({"server": server.pid}) as rss:
+            with procs.RssSampler({"server": server.pid}) as rss, procs.CpuMeter({"all": server.pid}) as cpu:
                 out = self.run_accept_load(server, f"bench-{key}".replace("_", "-"))
             out["peak_rss_mib"] = measure.mib(rss.peak_total_bytes)
+            accepted = int(out.get("accepted", 0) or 0)
+            if accepted:  # the server's own CPU per 202 (the load generator's is in cpu_s.client)
+                out["cpu_s"] = cpu.used_s
+                out["server_cpu_us_per_event"] = round(cpu.used_s["all"] * 1e6 / accepted, 1)
             return {key: out}
         finally:
             server.stop()
 
     def run_accept_load(self, server: Server, function: str) -> dict[str, Any]:
-        seconds, conns = self.sizes.accept_s, self.sizes.connections
+        seconds, conns = self.sizes.accept_s, self.sizes.accept_connections
         wrk = shutil.which("wrk")
         if wrk is None:
             out = server.loadgen("accept", function, "--seconds", str(seconds), "--connections", str(conns),

@@ -41,6 +41,8 @@ class Row:
 
 ROWS = [
     Row("accept rate, durable 202s (API only) or enqueues /s", _get("accept", "accept_per_s"), True, 10_000),
+    Row("  accepting CPU per event, µs (lambdalite server; peers: Redis)",
+        _get("accept", "server_cpu_us_per_event"), False),
     Row("accept rate while also running the events, /s", _get("accept_with_dispatch", "accept_per_s"), True,
         peers=False),
     Row("end to end, events/s", _get("e2e", "e2e_per_s"), True, 3_000),

@@ -12,12 +12,12 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from bench import machine, procs, report
-from bench.config import FULL, QUICK
+from bench.config import FULL, QUICK, Sizes
 from bench.lambdalite_side import run_lambdalite
 from bench.peers.runner import run_peer
 
@@ -32,13 +32,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", choices=report.SYSTEMS, help="run just these systems")
     parser.add_argument("--profile", action="store_true",
                         help="sample the lambdalite server with py-spy during accept and end to end")
+    parser.add_argument("--connections", type=int, help="load generator's concurrent connections (default 64)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the JSON and Markdown go")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, sink files)")
     return parser.parse_args(argv)
 
 
-def run_all(args: argparse.Namespace, work_dir: Path, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def sizes_for(args: argparse.Namespace) -> Sizes:
     sizes = QUICK if args.quick else FULL
+    return replace(sizes, connections=args.connections, accept_connections=args.connections) if args.connections \
+        else sizes
+
+
+def run_all(args: argparse.Namespace, work_dir: Path, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    sizes = sizes_for(args)
     results: dict[str, dict[str, Any]] = {}
     doc["load_before"] = {}
     for system in args.only or report.SYSTEMS:
@@ -69,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     procs.install_cleanup()
     work_dir = Path(tempfile.mkdtemp(prefix="lambdalite-bench-"))
-    sizes = QUICK if args.quick else FULL
+    sizes = sizes_for(args)
     doc: dict[str, Any] = {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "mode": "quick" if args.quick else "full",
                            "sizes": asdict(sizes), "machine": machine.describe(work_dir), "work_dir": str(work_dir)}
     started = time.monotonic()

@@ -63,8 +63,14 @@ class PeerRun:
 
     def accept(self) -> dict[str, Any]:
         """Enqueue rate from one producer process, no workers consuming (as lambdalite's serve --no-dispatch)."""
-        out = self.producer("rate", "--seconds", str(self.sizes.accept_s), timeout_s=self.sizes.accept_s + 60)
-        return {"accept_per_s": round(float(out["enqueued_per_s"]), 1)} if "enqueued_per_s" in out else out
+        assert self.redis.proc is not None
+        with procs.CpuMeter({"broker": self.redis.proc.pid}) as cpu:
+            out = self.producer("rate", "--seconds", str(self.sizes.accept_s), timeout_s=self.sizes.accept_s + 60)
+        if "enqueued_per_s" not in out:
+            return out
+        # what accepting costs the peer: the broker's CPU per enqueue (the producer's is in cpu_s.client)
+        return {"accept_per_s": round(float(out["enqueued_per_s"]), 1), "cpu_s": cpu.used_s,
+                "server_cpu_us_per_event": round(cpu.used_s["broker"] * 1e6 / int(out["count"]), 1)}
 
     def start_workers(self) -> subprocess.Popen[bytes]:
         """Start the worker pool and wait until it has run tasks on every core (a warm pool, as in production)."""
