@@ -38,14 +38,36 @@ def iso_s(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Levels a record's payload sits below the outermost JSON written around it (record, EventBridge
+# envelope, event-target job, PutEvents' own check): orjson writes at most 255 levels in all.
+_ENVELOPE_LEVELS = 8
+
+
 def _parsed(payload: bytes | None, *, empty: Any) -> Any:
-    """A payload as JSON when it is JSON; its text otherwise (never fails: a record must go out)."""
+    """A payload as JSON when it is JSON; its text otherwise (never fails: a record must go out).
+
+    JSON nested too deep to be written back inside the record is carried as text too.
+    """
     if payload is None or not payload.strip():
         return empty
     try:
-        return orjson.loads(payload)
+        value = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return payload.decode("utf-8", "replace")
+    if payload.count(b"[") + payload.count(b"{") >= 200 and not _writable(value):
+        return payload.decode("utf-8", "replace")
+    return value
+
+
+def _writable(value: Any) -> bool:
+    wrapped = value
+    for _ in range(_ENVELOPE_LEVELS):
+        wrapped = [wrapped]
+    try:
+        orjson.dumps(wrapped)
+    except orjson.JSONEncodeError:
+        return False
+    return True
 
 
 def invoked(outcome: Outcome) -> bool:
