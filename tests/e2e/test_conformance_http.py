@@ -130,6 +130,37 @@ def test_handler_is_validated(server: LambdaliteProcess, lam: Any, handler: str,
     assert status == 404
 
 
+# ---- destinations -------------------------------------------------------------------------------
+
+
+def test_destination_record_of_a_deeply_nested_payload_is_delivered(
+    server: LambdaliteProcess, lam: Any
+) -> None:
+    """orjson writes at most 255 levels: a payload it cannot write back travels as text, as non-JSON does."""
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName="conf-deep-dest")["QueueUrl"]
+    create(lam, "conf-deep-fn", "def handler(event, context):\n    return 1\n")
+    lam.put_function_event_invoke_config(
+        FunctionName="conf-deep-fn",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:000000000000:conf-deep-dest"}},
+    )
+    payload = "[" * 400 + "]" * 400
+    request_id = lam.invoke(FunctionName="conf-deep-fn", InvocationType="Event", Payload=payload.encode())[
+        "ResponseMetadata"
+    ]["RequestId"]
+    messages = wait_until(
+        lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"),
+        timeout_s=30,
+        what="record",
+    )
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["requestId"] == request_id
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestPayload"] == payload
+    assert record["responsePayload"] == 1
+
+
 # ---- SQS ----------------------------------------------------------------------------------------
 
 
