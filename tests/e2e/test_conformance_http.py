@@ -7,10 +7,12 @@ Every test also checks, at the end of the module, that nothing reached the serve
 from __future__ import annotations
 
 import base64
+import gzip
 import http.client
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -320,6 +322,90 @@ def test_malformed_bodies_get_an_error_envelope(
         assert 400 <= status < 500, (body, status, raw)
         assert "x-amzn-requestid" in answer_headers
         json.loads(raw)
+
+
+def _model(service: str, version: str) -> dict[str, Any]:
+    import botocore
+
+    path = Path(botocore.__file__).parent / "data" / service / version / "service-2.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    return dict(json.loads(gzip.decompress(path.with_suffix(".json.gz").read_bytes())))
+
+
+_WRONG_TYPES: list[Any] = [1, -1, 1.5, True, None, [], ["x"], {}, {"x": [1]}, "", "x" * 5000]
+
+
+def _fuzz(
+    server: LambdaliteProcess, ops: list[tuple[str, str, dict[str, str], dict[str, Any], list[str]]]
+) -> None:
+    """Each body member set to each wrong type, on top of a valid base body: never a 5xx."""
+    for method, path, headers, base, members in ops:
+        for member in members:
+            for value in _WRONG_TYPES:
+                body = json.dumps({**base, member: value}).encode()
+                status, answer_headers, raw = call(server, method, path, body, headers)
+                assert status < 500, (method, path, member, value, status, raw[:300])
+                assert "x-amzn-requestid" in answer_headers
+
+
+def _body_members(model: dict[str, Any], operation: str) -> list[str]:
+    op = model["operations"][operation]
+    if "input" not in op:
+        return []
+    shape = model["shapes"][op["input"]["shape"]]
+    return [m for m, spec in shape.get("members", {}).items() if "location" not in spec]
+
+
+def test_wrong_json_types_in_lambda_bodies(server: LambdaliteProcess, lam: Any) -> None:
+    model = _model("lambda", "2015-03-31")
+    zipped = base64.b64encode(python_zip(ECHO)).decode()
+    create_base = {"FunctionName": "conf-fuzz", "Runtime": "python3.12", "Role": ROLE, "Handler": "h.h"}
+    ops: list[tuple[str, str, dict[str, str], dict[str, Any], list[str]]] = []
+    for name, base in [
+        ("CreateFunction", {**create_base, "Code": {"ZipFile": zipped}}),
+        ("UpdateFunctionConfiguration", {"Timeout": 5}),
+        ("UpdateFunctionCode", {"ZipFile": zipped}),
+        ("PublishVersion", {}),
+        ("CreateAlias", {"Name": "fuzz", "FunctionVersion": "$LATEST"}),
+        ("PutFunctionConcurrency", {"ReservedConcurrentExecutions": 1}),
+        ("PutFunctionEventInvokeConfig", {"MaximumRetryAttempts": 1}),
+        ("UpdateFunctionEventInvokeConfig", {"MaximumRetryAttempts": 1}),
+        ("PutFunctionRecursionConfig", {"RecursiveLoop": "Allow"}),
+    ]:
+        http_spec = model["operations"][name]["http"]
+        path = http_spec["requestUri"].split("?")[0].replace("{FunctionName}", "conf-fn")
+        ops.append((http_spec["method"], path, {}, base, _body_members(model, name)))
+    _fuzz(server, ops)
+    lam.delete_function_concurrency(FunctionName="conf-fn")
+    assert lam.get_function(FunctionName="conf-fn")["Configuration"]["Handler"] == "handler.handler"
+
+
+def test_wrong_json_types_in_sqs_and_events_bodies(server: LambdaliteProcess) -> None:
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName="conf-fuzz")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="m")
+    handle = sqs.receive_message(QueueUrl=url)["Messages"][0]["ReceiptHandle"]
+    model = _model("sqs", "2012-11-05")
+    bases: dict[str, dict[str, Any]] = {"CreateQueue": {"QueueName": "conf-fuzz-2"}, "ListQueues": {}}
+    ops: list[tuple[str, str, dict[str, str], dict[str, Any], list[str]]] = []
+    for name in model["operations"]:
+        if name.startswith(("Delete", "Purge")) and name != "DeleteMessageBatch":
+            continue
+        base = bases.get(name, {"QueueUrl": url, "ReceiptHandle": handle, "MessageBody": "x", "Entries": []})
+        headers = {"X-Amz-Target": f"AmazonSQS.{name}", "Content-Type": JSON10}
+        ops.append(("POST", "/", headers, base, _body_members(model, name)))
+    events_model = _model("events", "2015-10-07")
+    events_call(server, "PutRule", {"Name": "conf-fuzz", "EventPattern": '{"source":["conf-fuzz"]}'})
+    for name in ["PutRule", "PutTargets", "PutEvents", "TestEventPattern", "ListRules", "CreateEventBus"]:
+        base = {
+            "Name": "conf-fuzz",
+            "Rule": "conf-fuzz",
+            "Entries": [{"Source": "s", "DetailType": "d", "Detail": "{}"}],
+        }
+        headers = {"X-Amz-Target": f"AWSEvents.{name}", "Content-Type": JSON11}
+        ops.append(("POST", "/", headers, base, _body_members(events_model, name)))
+    _fuzz(server, ops)
 
 
 @pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "PATCH"])
