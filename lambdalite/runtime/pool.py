@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 
 from lambdalite.model.run import InvokeRequest, InvokeResult, RunSpec, Status
@@ -23,9 +24,11 @@ from lambdalite.settings import Settings
 MEMORY_POLL_S = 0.05
 MONITOR_LINGER_S = 2.0
 # Expected cold start before one has been measured, and the bounds of the wait for a warm environment.
-DEFAULT_INIT_S = 1.0
-MIN_WAIT_S = 0.005
+DEFAULT_INIT_S = 0.25
+MIN_WAIT_S = 0.05
 MAX_WAIT_S = 2.0
+# Environments a function gets at once, before queue-fed callers start waiting for warm ones.
+PARALLEL_ENVIRONMENTS = max(2, os.cpu_count() or 2)
 
 PoolKey = tuple[str, str, str]
 
@@ -47,6 +50,7 @@ class EnvironmentPool:
         self._waiters: dict[PoolKey, list[asyncio.Future[Environment]]] = {}
         self._init_s: dict[PoolKey, float] = {}  # moving average of measured cold starts
         self._run_s: dict[PoolKey, float] = {}  # moving average of invocation durations
+        self._starting: dict[PoolKey, int] = {}  # environments in their first invocation (cold)
 
     async def invoke(self, spec: RunSpec, request: InvokeRequest, *, prefer_warm: bool = False) -> InvokeResult:
         if self._closed:
@@ -56,11 +60,14 @@ class EnvironmentPool:
         env = self._take_idle(spec.pool_key)
         if env is None and prefer_warm:
             env = await self._wait_for_warm(spec.pool_key)
+        key = spec.pool_key
         for _attempt in range(2):
+            cold = env is None
             if env is None:
                 env = Environment(spec, self.settings, self.logbook, self._gone)
                 self._all.add(env)
-                self._live[spec.pool_key] = self._live.get(spec.pool_key, 0) + 1
+                self._live[key] = self._live.get(key, 0) + 1
+                self._starting[key] = self._starting.get(key, 0) + 1
             self._busy.add(env)
             self._ensure_monitor()
             try:
@@ -72,6 +79,9 @@ class EnvironmentPool:
             except BaseException:
                 self._busy.discard(env)
                 raise
+            finally:
+                if cold:
+                    self._starting[key] -= 1
             self._busy.discard(env)
             self._note_duration(spec.pool_key, result.duration_ms / 1000)
             self._release(env)
@@ -94,12 +104,14 @@ class EnvironmentPool:
     async def _wait_for_warm(self, key: PoolKey) -> Environment | None:
         """All of this key's environments are busy: wait for one to come free when that is likely to be
         quicker than a cold start (None: start a new one)."""
-        if not self._live.get(key):
-            return None
+        if self._live.get(key, 0) < PARALLEL_ENVIRONMENTS:
+            return None  # a few run side by side: while one computes, the server feeds another
         init_s = self._init_s.get(key, DEFAULT_INIT_S)
         if self._run_s.get(key, 0.0) > init_s:
             return None  # a slow function: a new environment is ready before a busy one is free
-        wait_s = min(MAX_WAIT_S, max(MIN_WAIT_S, init_s))
+        # One cold start at a time: while one is under way, another would only share its CPU.
+        starting = self._starting.get(key, 0) > 0
+        wait_s = MAX_WAIT_S if starting else min(MAX_WAIT_S, max(MIN_WAIT_S, 2 * init_s))
         future: asyncio.Future[Environment] = asyncio.get_running_loop().create_future()
         waiters = self._waiters.setdefault(key, [])
         waiters.append(future)

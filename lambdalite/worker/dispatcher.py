@@ -45,17 +45,23 @@ class Dispatcher:
         """Run until cancelled."""
         renewer = asyncio.create_task(self._renew_forever(), name="lease-renewer")
         poll_s = MIN_POLL_S
+        more_due = False  # the last lease was full: lease again without asking what is due
+        # Lease in batches: with every slot busy, one lease per finished event would make the
+        # lease commit, not the functions, the pace of the whole dispatcher.
+        min_batch = max(1, min(self.max_running, LEASE_BATCH) // 4)
         try:
             while True:
                 free = self.max_running - len(self.tasks)
-                if free <= 0:
+                if free <= 0 or (free < min_batch and self.tasks):
                     await self._sleep(MAX_POLL_S)  # a task ending wakes us
                     continue
-                due_ms = self._next_due_ms()
+                due_ms = now_ms() if more_due else self._next_due_ms()
                 if due_ms is not None and due_ms <= now_ms():
-                    leased = await self._lease(min(free, LEASE_BATCH))
+                    limit = min(free, LEASE_BATCH)
+                    leased = await self._lease(limit)
                     for message, claim in leased:
                         self._start(message, claim)
+                    more_due = len(leased) == limit
                     if leased:
                         poll_s = MIN_POLL_S
                         continue
@@ -81,7 +87,7 @@ class Dispatcher:
             return list(zip(messages, claims, strict=True))
 
         try:
-            return await store.db.write(lease)
+            return await store.db.write(lease, durable=False)
         except sqlite3.Error:
             log.exception("leasing events failed")
             return []
@@ -140,12 +146,12 @@ class Dispatcher:
             if isinstance(claim, int):
                 slots.release(conn, claim)
 
-        await self.node.store.db.write(discard)
+        await self.node.store.db.write(discard, durable=False)
 
     async def _commit(self, message: Message, finish: Finish) -> None:
         """One write: retry (reschedule) or end (delete + outcome + deliveries), and free the slot."""
         decision = finish.decision
-        held = await self.node.store.db.write(lambda c: _apply(c, message, finish))
+        held = await self.node.store.db.write(lambda c: _apply(c, message, finish), durable=False)
         if not held:
             log.info("event %s: lease lost before its result was committed (another run owns it)", message.id)
             return
@@ -164,7 +170,7 @@ class Dispatcher:
             if not held:
                 continue
             try:
-                await self.node.store.db.write(_renewal(held, now_ms() + self.lease_ms))
+                await self.node.store.db.write(_renewal(held, now_ms() + self.lease_ms), durable=False)
             except sqlite3.Error:
                 log.exception("renewing leases failed")
 

@@ -40,16 +40,16 @@ class SqliteStore(
         await self.db.write(lambda c: queues.send(c, **kwargs))
 
     async def lease_messages(self, **kwargs: Any) -> list[queues.Message]:
-        return await self.db.write(lambda c: queues.lease(c, **kwargs))
+        return await self.db.write(lambda c: queues.lease(c, **kwargs), durable=False)
 
     async def delete_message(self, id: str, receipt: str | None = None) -> bool:
         return await self.db.write(lambda c: queues.delete(c, id, receipt))
 
     async def reschedule_message(self, id: str, receipt: str | None, **kwargs: Any) -> bool:
-        return await self.db.write(lambda c: queues.reschedule(c, id, receipt, **kwargs))
+        return await self.db.write(lambda c: queues.reschedule(c, id, receipt, **kwargs), durable=False)
 
     async def renew_leases(self, leases: list[tuple[str, str]], visible_ms: int) -> int:
-        return await self.db.write(lambda c: queues.renew(c, leases, visible_ms))
+        return await self.db.write(lambda c: queues.renew(c, leases, visible_ms), durable=False)
 
     def queue_counts(self, queue: str) -> queues.QueueCounts:
         return self.db.read(lambda c: queues.counts(c, queue))
@@ -74,12 +74,12 @@ class SqliteStore(
                 ttl_ms=ttl_ms,
             )
 
-        return await self.db.write(fn)
+        return await self.db.write(fn, durable=False)
 
     async def release_slot(self, slot_id: int) -> None:
-        await self.db.write(lambda c: slots.release(c, slot_id))
+        await self.db.write(lambda c: slots.release(c, slot_id), durable=False)
 
     async def renew_slots(self) -> None:
         now = queues.now_ms()
         expires = now + int(self.settings.lease_s * 1000)
-        await self.db.write(lambda c: slots.renew_holder(c, self.holder, expires, now))
+        await self.db.write(lambda c: slots.renew_holder(c, self.holder, expires, now), durable=False)

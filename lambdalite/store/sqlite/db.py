@@ -53,12 +53,13 @@ def _connect(path: Path, *, synchronous: str, autocheckpoint: int = 1000) -> sql
 
 
 class _Job:
-    __slots__ = ("fn", "future", "loop")
+    __slots__ = ("fn", "future", "loop", "durable")
 
-    def __init__(self, fn: WriteFn, future: Any, loop: asyncio.AbstractEventLoop | None):
+    def __init__(self, fn: WriteFn, future: Any, loop: asyncio.AbstractEventLoop | None, durable: bool):
         self.fn = fn
         self.future = future
         self.loop = loop
+        self.durable = durable
 
 
 class Database:
@@ -73,6 +74,7 @@ class Database:
         # Run by the writer after each commit, before callers hear of it (e.g. to refresh a cached value).
         self.after_commit: list[Callable[[sqlite3.Connection], None]] = []
         self._conn = _connect(path, synchronous="FULL", autocheckpoint=_WRITER_AUTOCHECKPOINT_PAGES)
+        self._durable = True  # the writer connection's current synchronous mode (FULL)
         self._apply_schema(schema)
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self._closed = False
@@ -103,8 +105,14 @@ class Database:
             raise
 
     # ---- writes -------------------------------------------------------------------------------
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run fn in the writer's next transaction; return once it is committed (fsync'd)."""
+    async def write(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        """Run fn in the writer's next transaction; return once it is committed.
+
+        `durable` (the default): the commit is fsync'd before this returns, as a 202 needs. Writes whose
+        loss on a power cut only repeats work (leases, retries, outcomes: at-least-once redelivers
+        them) pass durable=False; a batch of only such writes commits without an fsync, and the next
+        durable commit's fsync covers them too. A process crash loses neither kind.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         pending = self._pending.get(loop)
@@ -112,7 +120,7 @@ class Database:
             # First write of this loop iteration: hand the whole iteration's writes over in one go.
             pending = self._pending[loop] = []
             loop.call_soon(self._flush, loop)
-        pending.append(_Job(fn, future, loop))
+        pending.append(_Job(fn, future, loop, durable))
         return await future
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -120,10 +128,10 @@ class Database:
         if jobs:
             self._jobs.put(jobs)
 
-    def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def write_sync(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Blocking variant for threads and command-line tools."""
         future: Future[T] = Future()
-        self._jobs.put([_Job(fn, future, None)])
+        self._jobs.put([_Job(fn, future, None, durable)])
         return future.result()
 
     def _run(self) -> None:
@@ -162,6 +170,10 @@ class Database:
     def _run_batch(self, batch: list[_Job], *, isolate: bool) -> list[tuple[_Job, Any, BaseException | None]]:
         conn = self._conn
         results: list[tuple[_Job, Any, BaseException | None]] = []
+        durable = any(job.durable for job in batch)
+        if durable != self._durable:
+            conn.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
+            self._durable = durable
         conn.execute("BEGIN IMMEDIATE")
         try:
             for job in batch:
