@@ -78,3 +78,25 @@ os.kill(os.getpid(), signal.SIGKILL)
     db = Database(tmp_path / "k.db", SCHEMA)
     assert db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 100
     db.close()
+
+
+def test_non_durable_writes_survive_a_process_kill_and_mix_with_durable_ones(tmp_path: Path) -> None:
+    """durable=False skips the fsync, not the write: a killed process loses nothing it was told about."""
+    script = f"""
+import asyncio, os, signal, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+from pathlib import Path
+from lambdalite.store.sqlite.db import Database
+db = Database(Path({str(tmp_path / "n.db")!r}), {SCHEMA!r})
+async def main():
+    ins = lambda i: (lambda c: c.execute("INSERT INTO t VALUES (?, ?)", (str(i), i)))
+    await asyncio.gather(*(db.write(ins(i), durable=i % 3 == 0) for i in range(90)))
+    await db.write(ins(1000), durable=False)
+asyncio.run(main())
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], timeout=60)
+    assert proc.returncode == -9
+    db = Database(tmp_path / "n.db", SCHEMA)
+    assert db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 91
+    db.close()
