@@ -40,6 +40,9 @@ class Settings:
     throttle_base_delay_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_THROTTLE_BASE_DELAY"})
     throttle_max_delay_s: float = field(default=300.0, metadata={"env": "LAMBDALITE_THROTTLE_MAX_DELAY"})
     log_level: str = field(default="warning", metadata={"env": "LAMBDALITE_LOG_LEVEL"})
+    # The API's URL as functions should call it (default: http://HOST:PORT of `serve`); set it for
+    # `worker`s when the API listens elsewhere.
+    endpoint_url: str = field(default="", metadata={"env": "LAMBDALITE_ENDPOINT_URL"})
     # Async events one dispatcher process runs at once (each holds an execution environment).
     dispatch_concurrency: int = field(default=32, metadata={"env": "LAMBDALITE_DISPATCH_CONCURRENCY"})
     # Destination / DLQ deliveries: attempts before giving up (counted and logged), first retry delay (doubles).
@@ -48,6 +51,14 @@ class Settings:
     # Test aid: the delivery loop starts this long after the process (opens the window between an event's
     # end and its delivery, e.g. to kill the server there). 0 in production.
     delivery_start_delay_s: float = field(default=0.0, metadata={"env": "LAMBDALITE_DELIVERY_START_DELAY"})
+
+    @property
+    def function_endpoint_url(self) -> str:
+        """Where functions' AWS SDKs send their calls: this server's API (AWS_ENDPOINT_URL)."""
+        if self.endpoint_url:
+            return self.endpoint_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def db_path(self) -> Path:

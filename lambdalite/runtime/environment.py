@@ -85,6 +85,9 @@ def process_environment(spec: RunSpec, settings: Settings, runtime_api: str, lau
            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test")}
     if os.environ.get("AWS_SESSION_TOKEN"):
         env["AWS_SESSION_TOKEN"] = os.environ["AWS_SESSION_TOKEN"]
+    # The function's AWS SDK calls reach this lambdalite (its SQS queues, event buses, functions), as
+    # they would reach AWS's endpoints in AWS; a function's own AWS_ENDPOINT_URL wins.
+    env["AWS_ENDPOINT_URL"] = settings.function_endpoint_url
     env.update(spec.environment)
     stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[{spec.version}]{uuid.uuid4().hex}"
     env.update({
