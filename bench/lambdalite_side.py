@@ -184,6 +184,12 @@ class LambdaliteRun:
                 e2e = self.end_to_end(server, "bench-prof-e2e")
             out["e2e"] = {**(prof.summary or {}), "e2e_per_s_while_sampled": e2e.get("e2e_per_s"),
                           "environments": server.rss_split()["environments"]}
+            server.create_function("bench-prof-sync", self.sink)
+            server.loadgen("sync", "bench-prof-sync", "--count", "20", timeout_s=60)  # cold start outside
+            with Profiler(server, self.work_dir / "profile-sync", enabled=True) as prof:
+                sync = server.loadgen("sync", "bench-prof-sync", "--count", str(self.sizes.warm_count * 4),
+                                      timeout_s=120)
+            out["sync"] = {**(prof.summary or {}), "warm_p50_ms_while_sampled": sync.get("warm_p50_ms")}
         finally:
             server.stop()
         return out

@@ -19,6 +19,9 @@ from typing import Any
 from bench import procs
 
 TOP_N = 15
+# Frames at the bottom of every stack of a thread: always ~100% inclusive, so they say nothing.
+ROOT_FRAMES = ("_run_code", "_run_module_as_main", "<module>", "main", "serve", "Runner.run", "Thread.run",
+               "Thread._bootstrap", "Thread._bootstrap_inner", "run")
 
 
 def py_spy() -> str | None:
@@ -50,7 +53,7 @@ def summarize(collapsed_path: Path, top_n: int = TOP_N) -> dict[str, Any]:
         by_process["server" if is_server else "environments"] += count
         if is_server:
             self_server[_short(frames[-1])] += count
-            for frame in set(map(_short, frames)):
+            for frame in {_short(f) for f in frames if f.partition(" (")[0] not in ROOT_FRAMES}:
                 inclusive[frame] += count
         else:
             self_envs[_short(frames[-1])] += count

@@ -53,9 +53,9 @@ ROWS = [
     Row("cold start (first sync invoke), ms", _get("start", "cold_ms"), False, 150, peers=False),
     Row("warm sync invoke p50, ms", _get("start", "warm_p50_ms"), False, 1, peers=False),
     Row("warm sync invoke p99, ms", _get("start", "warm_p99_ms"), False, peers=False),
-    Row("  of which lambdalite's pool, p50 ms (runtime_warm.py)", _get("pool", "lambdalite_side_p50_ms"), False,
+    Row("  warm invoke in-process, lambdalite's share p50, ms (runtime_warm.py)", _get("pool", "lambdalite_side_p50_ms"), False,
         peers=False),
-    Row("  pool round trip in-process, p50 ms (runtime_warm.py)", _get("pool", "warm_round_trip_p50_ms"), False,
+    Row("  warm invoke in-process, round trip p50, ms (runtime_warm.py)", _get("pool", "warm_round_trip_p50_ms"), False,
         peers=False),
     Row("peak RSS under load, MiB (all processes)", _get("rss", "peak_total_mib"), False),
     Row("idle server RSS, MiB", _get("idle", "server_mib"), False, 80, peers=False),
@@ -150,13 +150,16 @@ def profile_section(results: dict[str, dict[str, Any]]) -> str:
     mine = results.get("lambdalite", {})
     profiles = mine.get("profiles", {})
     for title, profile in (("accept (serve --no-dispatch)", profiles.get("accept")),
-                           ("end to end (serve)", profiles.get("e2e"))):
+                           ("end to end (serve)", profiles.get("e2e")),
+                           ("warm sync invokes, one connection (serve)", profiles.get("sync"))):
         if not profile or not profile.get("samples"):
             continue
         rate = profile.get("accept_per_s_while_sampled") or profile.get("e2e_per_s_while_sampled")
+        if "warm_p50_ms_while_sampled" in profile:
+            rate = f"p50 {profile['warm_p50_ms_while_sampled']:.3f} ms"
         envs = f", {profile['environments']} environments" if "environments" in profile else ""
         parts.append(f"### py-spy: {title}\n\n{profile['samples']} samples (runnable threads only); by process: "
-                     f"{profile['share_by_process_pct']}; {rate} /s while sampled{envs}\n")
+                     f"{profile['share_by_process_pct']}; {rate} while sampled{envs}\n")
         for heading, key in (("server, self %", "top_self_pct"), ("server, inclusive %", "top_inclusive_pct"),
                              ("environments, self %", "environments_top_self_pct")):
             if profile.get(key):
