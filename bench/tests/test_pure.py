@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_latency_is_start_minus_sent() -> None:
 
 
 def test_table_ratios_pick_the_best_peer_per_direction() -> None:
-    results = {
+    results: dict[str, dict[str, Any]] = {
         "lambdalite": {"accept": {"accept_per_s": 8000.0}, "latency": {"latency_p50_ms": 3.0}},
         "celery": {"accept": {"accept_per_s": 1000.0}, "latency": {"latency_p50_ms": 4.0}},
         "dramatiq": {"accept": {"accept_per_s": 4000.0}, "latency": {"latency_p50_ms": 6.0}},
