@@ -19,6 +19,7 @@ from lambdalite.services.httpserver import MAX_BODY_BYTES
 log = logging.getLogger(__name__)
 
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
 class Service(Protocol):
@@ -37,7 +38,9 @@ def scope_of(headers: dict[str, str]) -> tuple[str | None, str | None]:
     match = _CREDENTIAL.search(headers.get("authorization", ""))
     if not match:
         return None, None
-    return match.group(1), match.group(2)
+    region = match.group(1)
+    # Anything else there would end up in stored ARNs: keep only what looks like a region.
+    return (region if _REGION.fullmatch(region) else None), match.group(2)
 
 
 class App:
@@ -78,12 +81,12 @@ class App:
         )
 
     async def respond(self, request: Request, too_large: bool = False) -> Response:
-        for extra in self.extra:
-            answer = await extra(request)
-            if answer is not None:
-                return answer
         service = self.pick(request, request.signed_service)
         try:
+            for extra in self.extra:
+                answer = await extra(request)
+                if answer is not None:
+                    return answer
             if too_large:
                 raise AwsError(413, "RequestEntityTooLargeException", f"Request must be smaller than {MAX_BODY_BYTES} bytes")
             return await service.handle(request)

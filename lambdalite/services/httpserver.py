@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
+from email.utils import formatdate
 from http import HTTPStatus
 from typing import TYPE_CHECKING, cast
 
@@ -28,15 +30,39 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 70 * 1024 * 1024  # a 50 MB zip, base64 in JSON
+MAX_URL_BYTES = 16 * 1024
+MAX_HEADER_BYTES = 64 * 1024  # all header names and values of one request
 MAX_PIPELINED = 32  # requests queued on one connection before we stop reading from it
+IDLE_TIMEOUT_S = 75.0  # keep-alive connections with nothing to do are closed after this
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_INTERNAL_ERROR = Response(
+    500, b'{"Type":"Service","Message":"An internal error occurred."}', [("x-amzn-ErrorType", "ServiceException")]
+)
+
+
+def _plain(status: int) -> bytes:
+    return b"HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % (status, _REASONS[status])
+
+
+class _Date:
+    """The Date header, formatted once a second."""
+
+    second = -1
+    value = b""
+
+    @classmethod
+    def header(cls) -> bytes:
+        now = int(time.time())
+        if now != cls.second:
+            cls.second = now
+            cls.value = b"Date: " + formatdate(now, usegmt=True).encode()
+        return cls.value
 
 
 def encode_response(response: Response, *, head: bool = False, close: bool = False) -> bytes:
     status = response.status
-    lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Unknown"))]
+    lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Unknown")), _Date.header()]
     for name, value in response.headers:
         lines.append(b"%s: %s" % (name.encode("latin-1"), value.encode("latin-1")))
     if response.content_type is not None:
@@ -49,7 +75,7 @@ def encode_response(response: Response, *, head: bool = False, close: bool = Fal
 
 
 class _Pending:
-    __slots__ = ("method", "url", "headers", "body", "too_large", "keep_alive")
+    __slots__ = ("method", "url", "headers", "body", "too_large", "keep_alive", "header_bytes")
 
     def __init__(self) -> None:
         self.method = ""
@@ -58,6 +84,11 @@ class _Pending:
         self.body: list[bytes] = []
         self.too_large = False
         self.keep_alive = True
+        self.header_bytes = 0
+
+
+class _Reject(Exception):
+    """Stop parsing this connection: it was answered and is closing."""
 
 
 class HttpConnection(asyncio.Protocol):
@@ -71,6 +102,8 @@ class HttpConnection(asyncio.Protocol):
         self.queue: deque[_Pending] = deque()
         self.worker: asyncio.Task[None] | None = None
         self.paused = False
+        self.closing = False  # answered early (an error); nothing more is read
+        self.last_active_s = time.monotonic()
 
     # ---- transport events ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -82,17 +115,28 @@ class HttpConnection(asyncio.Protocol):
         self.connections.discard(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self.last_active_s = time.monotonic()
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail()
-        except httptools.HttpParserError:
-            self._fail()
+        except _Reject:
+            pass
+        except (httptools.HttpParserUpgrade, httptools.HttpParserError) as exc:
+            if isinstance(exc.__context__, _Reject) or self.closing:
+                return
+            self._reject(400)
 
-    def _fail(self) -> None:
+    def _reject(self, status: int) -> None:
+        """Answer a request we will not read, then close (its body may still be arriving)."""
+        self.closing = True
         if self.transport is not None:
-            self.transport.write(_BAD_REQUEST)
+            self.transport.write(_plain(status))
             self.transport.close()
+
+    @property
+    def idle(self) -> bool:
+        return self.worker is None and not self.queue
 
     # ---- parser callbacks ---------------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -101,14 +145,32 @@ class HttpConnection(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self.current.url += url
+        if len(self.current.url) > MAX_URL_BYTES:
+            self._reject(414)
+            raise _Reject()
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self.current.header_bytes += len(name) + len(value)
+        if self.current.header_bytes > MAX_HEADER_BYTES:
+            self._reject(431)
+            raise _Reject()
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         headers = self.current.headers
         headers[key] = f"{headers[key]},{text}" if key in headers else text
 
     def on_headers_complete(self) -> None:
+        declared = self.current.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            # Answer now (the service's own 413 envelope) instead of reading a body we would drop.
+            pending = self.current
+            pending.method = self.parser.get_method().decode("latin-1")
+            pending.too_large = True
+            pending.keep_alive = False
+            self.closing = True
+            self.queue.append(pending)
+            self._start_worker()
+            raise _Reject()
         if self.current.headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
             self.transport.write(_CONTINUE)
 
@@ -128,6 +190,9 @@ class HttpConnection(asyncio.Protocol):
         if len(self.queue) >= MAX_PIPELINED and self.transport is not None and not self.paused:
             self.paused = True
             self.transport.pause_reading()
+        self._start_worker()
+
+    def _start_worker(self) -> None:
         if self.worker is None:
             self.worker = asyncio.get_running_loop().create_task(self._serve())
 
@@ -139,11 +204,18 @@ class HttpConnection(asyncio.Protocol):
                 if self.paused and len(self.queue) < MAX_PIPELINED // 2 and self.transport is not None:
                     self.paused = False
                     self.transport.resume_reading()
-                response = await self._respond(pending)
+                try:
+                    response = await self._respond(pending)
+                    close = not pending.keep_alive
+                    data = encode_response(response, head=pending.method == "HEAD", close=close)
+                except Exception:  # noqa: BLE001 - answer, and keep serving the connection
+                    log.exception("could not answer %s %r", pending.method, pending.url[:200])
+                    close = not pending.keep_alive
+                    data = encode_response(_INTERNAL_ERROR, close=close)
                 if self.transport is None:
                     continue  # the client left: the work is done, the answer has nowhere to go
-                close = not pending.keep_alive
-                self.transport.write(encode_response(response, head=pending.method == "HEAD", close=close))
+                self.transport.write(data)
+                self.last_active_s = time.monotonic()
                 if close:
                     self.transport.close()
                     self.queue.clear()
@@ -152,7 +224,9 @@ class HttpConnection(asyncio.Protocol):
 
     async def _respond(self, pending: _Pending) -> Response:
         body = pending.body[0] if len(pending.body) == 1 else b"".join(pending.body)
-        raw = pending.url.decode("latin-1")
+        raw = pending.url.decode("latin-1").partition("#")[0]
+        if raw.startswith(("http://", "https://")):  # absolute-form request target
+            raw = "/" + raw.split("://", 1)[1].partition("/")[2]
         path, _, query = raw.partition("?")
         request = self.app.request(pending.method, path, query, pending.headers, body)
         return await self.app.respond(request, pending.too_large)
@@ -165,17 +239,30 @@ class HttpServer:
         self.app = app
         self.connections: set[HttpConnection] = set()
         self.server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
             lambda: HttpConnection(self.app, self.connections), host, port, backlog=4096, reuse_address=True
         )
+        self._sweeper = loop.create_task(self._close_idle_forever())
+
+    async def _close_idle_forever(self) -> None:
+        """Keep-alive connections left idle too long are closed (a stalled client holds a descriptor)."""
+        while True:
+            await asyncio.sleep(IDLE_TIMEOUT_S / 5)
+            cutoff_s = time.monotonic() - IDLE_TIMEOUT_S
+            for connection in list(self.connections):
+                if connection.idle and connection.last_active_s < cutoff_s and connection.transport is not None:
+                    connection.transport.close()
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop accepting, let answers in progress finish (up to grace_s), then close connections."""
         if self.server is not None:
             self.server.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         workers = [c.worker for c in self.connections if c.worker is not None]
         if workers:
             with contextlib.suppress(TimeoutError):

@@ -416,6 +416,62 @@ def test_other_methods_get_an_error_envelope(server: LambdaliteProcess, method: 
         assert headers["x-amzn-errortype"] in ("UnknownOperationException", "MethodNotAllowedException")
 
 
+# ---- Invoke: the request is checked before the function is looked up --------------------------------
+
+
+def test_event_invoke_too_large_is_413_even_for_a_missing_function(server: LambdaliteProcess) -> None:
+    body = b'{"a":"' + b"x" * 2_000_000 + b'"}'
+    status, headers, raw = call(server, "POST", "/2015-03-31/functions/no-such-fn/invocations", body,
+                                {"X-Amz-Invocation-Type": "Event"})
+    assert status == 413 and headers["x-amzn-errortype"] == "RequestEntityTooLargeException"
+    assert json.loads(raw)["message"] == (
+        f"{len(body)} byte payload is too large for the Event invocation type (limit 1048576 bytes)")
+
+
+@pytest.mark.parametrize("invocation_type", ["Event", "RequestResponse"])
+def test_invalid_json_payload_has_the_same_message_sync_and_async(
+    server: LambdaliteProcess, lam: Any, invocation_type: str
+) -> None:
+    status, headers, raw = call(server, "POST", "/2015-03-31/functions/conf-fn/invocations", b"{nope",
+                                {"X-Amz-Invocation-Type": invocation_type})
+    assert status == 400 and headers["x-amzn-errortype"] == "InvalidRequestContentException"
+    assert json.loads(raw)["message"].startswith(
+        "Could not parse request body into json: Could not parse payload into json: ")
+
+
+# ---- HTTP front door -------------------------------------------------------------------------------
+
+
+def test_responses_carry_a_date_header(server: LambdaliteProcess, lam: Any) -> None:
+    _, headers, _ = call(server, "GET", "/2015-03-31/functions/conf-fn")
+    assert headers["date"].endswith(" GMT")
+
+
+def test_absolute_form_request_target_and_fragment(server: LambdaliteProcess, lam: Any) -> None:
+    host = f"127.0.0.1:{server.port}"
+    raw = send_raw(server, f"GET http://{host}/2015-03-31/functions/conf-fn#frag HTTP/1.1\r\n"
+                           f"Host: {host}\r\nConnection: close\r\n\r\n".encode())
+    assert raw.startswith(b"HTTP/1.1 200 "), raw[:200]
+
+
+def test_oversized_headers_are_refused_and_the_connection_closed(server: LambdaliteProcess) -> None:
+    raw = send_raw(server, b"GET /2015-03-31/functions/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 +
+                   b"\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 431 "), raw[:200]
+
+
+def test_oversized_url_is_refused(server: LambdaliteProcess) -> None:
+    raw = send_raw(server, b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 414 "), raw[:200]
+
+
+def test_oversized_content_length_is_refused_before_the_body(server: LambdaliteProcess) -> None:
+    raw = send_raw(server, b"POST /2015-03-31/functions HTTP/1.1\r\nHost: x\r\n"
+                           b"Content-Length: 999999999999\r\n\r\n{", timeout_s=10)
+    assert raw.startswith(b"HTTP/1.1 413 "), raw[:200]
+    assert b"x-amzn-ErrorType: RequestEntityTooLargeException" in raw
+
+
 def test_no_traceback_reached_the_log(server: LambdaliteProcess) -> None:
     """Runs last in this module: nothing above made the server log an internal error."""
     log = server.log_text()

@@ -42,17 +42,7 @@ def _payload(body: bytes) -> bytes:
             "RequestEntityTooLargeException",
             f"Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
         )
-    if not body.strip():
-        return b"{}"
-    try:
-        orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise AwsError(
-            400,
-            "InvalidRequestContentException",
-            f"Could not parse request body into json: Could not parse payload into json: {exc}",
-        ) from None
-    return body
+    return invoke_async.json_payload(body)
 
 
 def _client_context(raw: str | None) -> str | None:
@@ -81,9 +71,13 @@ async def invoke(node: Node, request: Request, function_name: str) -> Response:
     invocation_type = request.headers.get("x-amz-invocation-type") or "RequestResponse"
     if invocation_type not in _TYPES:
         raise _enum_error(invocation_type, "invocationType", "[Event, RequestResponse, DryRun]")
-    resolved = await resolve_function(node, function_name, request.query.get("Qualifier"), request.region)
+    # The request itself is checked before the function is looked up, as AWS's front door does.
     if invocation_type == "Event":
-        return await invoke_async.accept_event(node, resolved, request)
+        payload = invoke_async.check_payload(request.body)
+        resolved = await resolve_function(node, function_name, request.query.get("Qualifier"), request.region)
+        return await invoke_async.accept_event(node, resolved, request, payload)
+    payload = _payload(request.body)
+    resolved = await resolve_function(node, function_name, request.query.get("Qualifier"), request.region)
     request_id = new_request_id()
     if invocation_type == "DryRun":
         return empty_response(204, [("x-amzn-RequestId", request_id)])
@@ -92,7 +86,7 @@ async def invoke(node: Node, request: Request, function_name: str) -> Response:
         raise _enum_error(log_type, "logType", "[None, Tail]")
     run = InvokeRequest(
         request_id=request_id,
-        payload=_payload(request.body),
+        payload=payload,
         invoked_arn=resolved.qualified_arn
         if _qualified(function_name, request)
         else resolved.unqualified_arn,

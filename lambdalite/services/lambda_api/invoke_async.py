@@ -26,7 +26,7 @@ LEGACY_PAYLOAD_LIMIT_BYTES = 262_144
 _EMPTY = b"{}"
 
 
-def _check_payload(body: bytes, limit_bytes: int) -> bytes:
+def check_payload(body: bytes, limit_bytes: int = EVENT_PAYLOAD_LIMIT_BYTES) -> bytes:
     """The bytes to queue: size-checked, valid UTF-8 JSON; an empty body is {}."""
     if len(body) > limit_bytes:
         raise AwsError(
@@ -34,12 +34,21 @@ def _check_payload(body: bytes, limit_bytes: int) -> bytes:
             "RequestEntityTooLargeException",
             f"{len(body)} byte payload is too large for the Event invocation type (limit {limit_bytes} bytes)",
         )
+    return json_payload(body)
+
+
+def json_payload(body: bytes) -> bytes:
+    """Valid UTF-8 JSON (parsed once, kept as bytes); an empty body is {}. Sync and async alike."""
     if not body.strip():
         return _EMPTY
     try:
         orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise AwsError(400, "InvalidRequestContentException", f"Could not parse request body into json: {exc}") from None
+        raise AwsError(
+            400,
+            "InvalidRequestContentException",
+            f"Could not parse request body into json: Could not parse payload into json: {exc}",
+        ) from None
     return body
 
 
@@ -84,9 +93,11 @@ def _invoked_arn(resolved: Any, request: Request) -> str:
     return str(resolved.qualified_arn if named else resolved.unqualified_arn)
 
 
-async def accept_event(node: Node, resolved: Any, request: Request) -> Response:
-    """Invoke with X-Amz-Invocation-Type: Event, after the router resolved function + qualifier."""
-    payload = _check_payload(request.body, EVENT_PAYLOAD_LIMIT_BYTES)
+async def accept_event(node: Node, resolved: Any, request: Request, payload: bytes | None = None) -> Response:
+    """Invoke with X-Amz-Invocation-Type: Event, after the router resolved function + qualifier
+    (`payload`: the body already checked by `check_payload`, as Invoke does before resolving)."""
+    if payload is None:
+        payload = check_payload(request.body)
     request_id = await _queue(
         node, resolved, payload, request.region, _invoked_arn(resolved, request), request.headers.get("x-amzn-trace-id")
     )
@@ -103,7 +114,7 @@ async def invoke_async_legacy(node: Node, request: Request, function_name: str, 
     except arn.NameError_ as err:
         raise AwsError(err.status, err.code, err.message, type_=None if err.code == "ValidationException" else "User") from None
     resolved = await resolve_function(node, ref.name, ref.qualifier, request.region)
-    payload = _check_payload(request.body, LEGACY_PAYLOAD_LIMIT_BYTES)
+    payload = check_payload(request.body, LEGACY_PAYLOAD_LIMIT_BYTES)
     invoked = resolved.qualified_arn if ref.qualifier else resolved.unqualified_arn
     request_id = await _queue(node, resolved, payload, request.region, invoked, request.headers.get("x-amzn-trace-id"))
     return json_response({"Status": 202}, status=202, headers=[("x-amzn-RequestId", request_id)])
