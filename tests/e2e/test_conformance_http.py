@@ -472,6 +472,26 @@ def test_oversized_content_length_is_refused_before_the_body(server: LambdaliteP
     assert b"x-amzn-ErrorType: RequestEntityTooLargeException" in raw
 
 
+def test_destination_side_that_is_not_an_object_is_refused(server: LambdaliteProcess, lam: Any) -> None:
+    create(lam, "conf-dest")
+    body = json.dumps({"DestinationConfig": {"OnSuccess": []}}).encode()
+    status, headers, _ = call(server, "PUT", "/2019-09-25/functions/conf-dest/event-invoke-config", body)
+    assert status == 400 and headers["x-amzn-errortype"] == "InvalidParameterValueException"
+    status, _, _ = call(server, "GET", "/2019-09-25/functions/conf-dest/event-invoke-config")
+    assert status == 404  # nothing was stored
+
+
+def test_delete_function_stops_its_warm_environments(server: LambdaliteProcess, lam: Any) -> None:
+    source = "import os\ndef handler(event, context):\n    return os.getpid()\n"
+    lam.create_function(FunctionName="conf-retire", Runtime="python3.11", Handler="handler.handler", Role=ROLE,
+                        Code={"ZipFile": python_zip(source)})
+    pid = json.loads(lam.invoke(FunctionName="conf-retire")["Payload"].read())
+    assert Path(f"/proc/{pid}").exists()
+    lam.delete_function(FunctionName="conf-retire")
+    wait_until(lambda: not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2],
+               timeout_s=10, what="the deleted function's environment to stop")
+
+
 def test_no_traceback_reached_the_log(server: LambdaliteProcess) -> None:
     """Runs last in this module: nothing above made the server log an internal error."""
     log = server.log_text()

@@ -100,7 +100,7 @@ def _destination_config(raw: Any) -> dict[str, Any]:
     for side in _SIDES:
         if side not in raw:
             continue
-        part = raw[side] or {}
+        part = {} if raw[side] is None else raw[side]
         if not isinstance(part, dict):
             raise AwsError(400, "InvalidParameterValueException", f"DestinationConfig.{side} must be an object.")
         destination = part.get("Destination")

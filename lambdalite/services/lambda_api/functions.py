@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from typing import Any
 
@@ -216,6 +215,7 @@ async def delete_function(node: Node, request: Request, function_name: str) -> R
     except Missing:
         raise not_found(node, request, ref.name) from None
     await delete_event_configs(node, ref.name, None)
+    await node.pool.retire(ref.name)  # its warm environments would otherwise idle until reaped
     await _forget_code(node, unused)
     return empty_response(204)
 
@@ -238,14 +238,9 @@ async def _delete_version(node: Node, request: Request, name: str, version: str)
 
 
 async def delete_event_configs(node: Node, name: str, qualifier: str | None) -> None:
-    """Remove event invoke configs with their function/qualifier, if that store offers the hook."""
-    hook = getattr(node.store, "delete_event_invoke_configs", None)
-    if hook is None:
-        return
+    """Remove event invoke configs with their function/qualifier."""
     try:
-        result = hook(name, qualifier)
-        if inspect.isawaitable(result):
-            await result
+        await node.store.delete_event_invoke_configs(name, qualifier)
     except Exception:  # noqa: BLE001 - the function is gone either way; say why configs stayed
         log.exception("could not delete event invoke configs of %s", name)
 
