@@ -101,7 +101,10 @@ class DeliveryLoop:
         lease_ms = int(self.node.settings.lease_s * 1000)
         jobs = await self.node.store.lease_messages(kind=DELIVERY_KIND, lease_ms=lease_ms, limit=BATCH_SIZE)
         if jobs:
-            await asyncio.gather(*(self.handle(job) for job in jobs))
+            results = await asyncio.gather(*(self.handle(job) for job in jobs), return_exceptions=True)
+            for job, result in zip(jobs, results, strict=True):
+                if isinstance(result, Exception):  # its lease lapses and it comes back; the rest went on
+                    log.error("delivery job %s failed: %r", job.id, result)
         return len(jobs)
 
     async def handle(self, job: Message) -> None:
