@@ -159,6 +159,7 @@ class LambdaliteRun:
         result.update(_guarded(self.accept, "accept_error"))
         result.update(_guarded(lambda: self.accept(dispatch=True), "accept_with_dispatch_error"))
         result.update(_guarded(self.main_server, "main_error"))
+        result["split"] = _guarded(self.split_e2e)
         result["pool"] = _guarded(lambda: pool_overhead(self.sizes.warm_count * 4))
         if self.profile:
             result["profiles"] = _guarded(self.profiled)
@@ -253,6 +254,23 @@ class LambdaliteRun:
             result["main_error"] = f"{type(exc).__name__}: {exc}"
             return result
         finally:
+            server.stop()
+
+    def split_e2e(self) -> dict[str, Any]:
+        """End to end with the API and the dispatcher in two processes on one data folder
+        (`serve --no-dispatch` + `lambdalite worker`): what the one-process figure gains or loses by it."""
+        server = Server(self.work_dir, dispatch=False).start()
+        worker = procs.spawn([sys.executable, "-m", "lambdalite", "worker", "--data-dir", str(server.data_dir)],
+                             env=server.env, log_path=self.work_dir / f"lambdalite-worker-{server.port}.log", cwd=REPO)
+        try:
+            server.create_function("bench-split", self.sink)
+            self.warm_up(server, "bench-split")
+            with procs.CpuMeter({"worker": worker.pid}, {"server": server.pid}) as cpu:
+                out = self.end_to_end(server, "bench-split")
+            out["cpu_s"] = {**cpu.used_s, "total": round(sum(cpu.used_s.values()), 2)}
+            return out
+        finally:
+            procs.stop(worker, grace_s=5.0)
             server.stop()
 
     def cold_and_warm(self, server: Server) -> dict[str, Any]:

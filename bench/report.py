@@ -46,6 +46,8 @@ ROWS = [
     Row("accept rate while also running the events, /s", _get("accept_with_dispatch", "accept_per_s"), True,
         peers=False),
     Row("end to end, events/s", _get("e2e", "e2e_per_s"), True, 3_000),
+    Row("  end to end, API and dispatcher in 2 processes, events/s", _get("split", "e2e_per_s"), True,
+        peers=False),
     Row("CPU per 1,000 events end to end, s (all processes)", _cpu_per_thousand, False),
     Row("latency send→start p50, ms", _get("latency", "latency_p50_ms"), False, 2),
     Row("latency send→start p95, ms", _get("latency", "latency_p95_ms"), False),
@@ -128,6 +130,10 @@ def notes(results: dict[str, dict[str, Any]]) -> list[str]:
             elif isinstance(value, dict) and "error" in value:
                 out.append(f"{system} {key}: {value['error']}")
         e2e = result.get("e2e", {})
+        split = result.get("split", {})
+        if isinstance(split, dict) and split.get("e2e_completed") not in (None, split.get("e2e_expected")):
+            out.append(f"{system}: split end to end completed {split.get('e2e_completed')}/"
+                       f"{split.get('e2e_expected')} events")
         if isinstance(e2e, dict) and e2e.get("e2e_completed") not in (None, e2e.get("e2e_expected")):
             out.append(f"{system}: end to end completed {e2e.get('e2e_completed')}/{e2e.get('e2e_expected')} "
                        "events before the deadline or a stall; the rate counts completed events only")
