@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 
@@ -25,6 +24,7 @@ from lambdalite.worker.dispatcher import Dispatcher
 log = logging.getLogger("lambdalite")
 
 HEALTH_PATH = "/_lambdalite/health"
+SHUTDOWN_GRACE_S = 10.0
 
 
 def build_node(settings: Settings) -> Node:
@@ -78,9 +78,9 @@ async def run(settings: Settings) -> None:
             await http.stop()
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+        for task in stuck:  # events still held are leased: they run again elsewhere, nothing is lost
+            log.warning("stopping without waiting for %s", task.get_name())
         await node.pool.close()
         node.store.close()
 

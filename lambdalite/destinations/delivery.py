@@ -9,12 +9,12 @@ logged at WARNING with the whole payload it carried, so nothing vanishes silentl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import orjson
 
 from lambdalite import metrics
+from lambdalite.aio import wait_event
 from lambdalite.destinations import arns, dead_letter, eventbridge, lambda_, sqs
 from lambdalite.destinations.job import Side, Target
 from lambdalite.destinations.record import dead_letter_message, record_bytes
@@ -93,8 +93,7 @@ class DeliveryLoop:
             idle_s = min(idle_s, max(0.0, (due_ms - now_ms()) / 1000))
         if idle_s <= 0:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=idle_s)
+        await wait_event(self._wake, idle_s)
 
     async def run_once(self) -> int:
         """Lease due jobs and handle them concurrently; returns how many were leased."""

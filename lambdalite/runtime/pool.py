@@ -16,6 +16,7 @@ import contextlib
 import os
 import time
 
+from lambdalite.aio import wait_event
 from lambdalite.model.run import InvokeRequest, InvokeResult, RunSpec, Status
 from lambdalite.runtime.environment import Environment, EnvironmentLost, force_kill_all
 from lambdalite.runtime.logs import LogBook
@@ -116,7 +117,8 @@ class EnvironmentPool:
         waiters = self._waiters.setdefault(key, [])
         waiters.append(future)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout=wait_s)
+            async with asyncio.timeout(wait_s):
+                return await future
         except TimeoutError:
             if future.done() and not future.cancelled():
                 return future.result()  # handed over just as the wait ended
@@ -226,8 +228,7 @@ class EnvironmentPool:
         force_kill_all(environments)
         # Let exit notifications arrive so in-flight callers get their answer and fds are closed.
         if self._all:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._all_gone.wait(), timeout=2.0)
+            await wait_event(self._all_gone, 2.0)
         self._idle.clear()
         self.logbook.close()
 

@@ -10,7 +10,6 @@ Jobs survive restarts: an unfinished lease lapses and another loop takes the job
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import re
@@ -18,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from lambdalite.aio import wait_event
 from lambdalite.node import Node
 from lambdalite.services import events_put
 from lambdalite.services.http import AwsError
@@ -65,8 +65,7 @@ class TargetDelivery:
         due_ms = self.node.store.next_due_ms(events_put.JOB_KIND)
         if due_ms is not None:
             delay_s = min(delay_s, max(0.01, (due_ms - queues.now_ms()) / 1000))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=delay_s)
+        await wait_event(self._wake, delay_s)
         self._wake.clear()
 
     async def _handle(self, message: queues.Message) -> None:

@@ -12,7 +12,6 @@ write is never cut in half); only its response is dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -265,8 +264,7 @@ class HttpServer:
             self._sweeper.cancel()
         workers = [c.worker for c in self.connections if c.worker is not None]
         if workers:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*workers, return_exceptions=True), timeout=grace_s)
+            await asyncio.wait(workers, timeout=grace_s)
         for connection in list(self.connections):
             if connection.transport is not None:
                 connection.transport.close()

@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Callable
 
 from lambdalite import metrics
+from lambdalite.aio import wait_event
 from lambdalite.model.event import EVENT_KIND, QueuedEvent
 from lambdalite.model.outcome import Condition
 from lambdalite.node import Node
@@ -101,9 +102,7 @@ class Dispatcher:
 
     async def _sleep(self, timeout_s: float) -> None:
         """Until woken (a new local event, a task ended) or the timeout (polls for other processes' work)."""
-        if timeout_s > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout_s)
+        await wait_event(self._wake, timeout_s)
         self._wake.clear()
 
     def _start(self, message: Message, claim: int | str | None) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from lambdalite.aio import wait_event
+
 _events: dict[str, asyncio.Event] = {}
 _loop: asyncio.AbstractEventLoop | None = None
 
@@ -47,10 +49,4 @@ def _fire(queue: str) -> None:
 
 async def wait(event: asyncio.Event, timeout_s: float) -> bool:
     """Wait for an arrival at most timeout_s; True if one came."""
-    if timeout_s <= 0:
-        return event.is_set()
-    try:
-        await asyncio.wait_for(event.wait(), timeout_s)
-    except TimeoutError:
-        return False
-    return True
+    return await wait_event(event, timeout_s)
