@@ -98,7 +98,7 @@ def _vs_target(row: Row, mine: float | None) -> str:
     if met:
         return f"{goal}: met"
     factor = row.target / mine if row.higher_is_better and mine else mine / row.target
-    return f"{goal}: missed ×{factor:.1f}"
+    return f"{goal}: missed ×{factor:.2f}"
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:

@@ -72,9 +72,9 @@ def test_table_ratios_pick_the_best_peer_per_direction() -> None:
     }
     text = report.table(results)
     accept_row = next(line for line in text.splitlines() if line.startswith("| accept rate, durable"))
-    assert "| 2.00 |" in accept_row and "missed ×1.2" in accept_row
+    assert "| 2.00 |" in accept_row and "missed ×1.25" in accept_row
     p50_row = next(line for line in text.splitlines() if "p50, ms |" in line and "latency" in line)
-    assert "| 0.75 |" in p50_row and "missed ×1.5" in p50_row
+    assert "| 0.75 |" in p50_row and "missed ×1.50" in p50_row
     assert any("boom" in note for note in report.notes(results))
 
 
