@@ -19,6 +19,7 @@ from lambdalite.services.lambda_api import LambdaService
 from lambdalite.services.sqs import SqsService
 from lambdalite.settings import Settings
 from lambdalite.store import open_store
+from lambdalite.store.sqlite.queues import now_ms
 from lambdalite.worker.dispatcher import Dispatcher
 
 log = logging.getLogger("lambdalite")
@@ -55,6 +56,7 @@ async def _maintenance(node: Node) -> None:
         try:
             await node.store.renew_slots()
             await node.pool.reap_idle()
+            await node.store.prune_outcomes(now_ms() - int(node.settings.outcome_retention_s * 1000))
         except Exception:  # noqa: BLE001 - keep the loop alive, say why
             log.exception("maintenance failed")
 

@@ -40,6 +40,8 @@ class Settings:
     throttle_base_delay_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_THROTTLE_BASE_DELAY"})
     throttle_max_delay_s: float = field(default=300.0, metadata={"env": "LAMBDALITE_THROTTLE_MAX_DELAY"})
     log_level: str = field(default="warning", metadata={"env": "LAMBDALITE_LOG_LEVEL"})
+    # How long ended events' outcomes stay queryable (`outcomes` table) before they are pruned.
+    outcome_retention_s: float = field(default=86400.0, metadata={"env": "LAMBDALITE_OUTCOME_RETENTION_SECONDS"})
     # The API's URL as functions should call it (default: http://HOST:PORT of `serve`); set it for
     # `worker`s when the API listens elsewhere.
     endpoint_url: str = field(default="", metadata={"env": "LAMBDALITE_ENDPOINT_URL"})

@@ -64,6 +64,7 @@ class FunctionProcess:
         self._loop.add_reader(read_fd, self._readable)
         self._pidfd: int | None = os.pidfd_open(self.pid)
         self._loop.add_reader(self._pidfd, self._exited)
+        self._status_fd: int | None = None  # /proc/PID/status, kept open: read after every invocation
 
     @property
     def alive(self) -> bool:
@@ -101,6 +102,9 @@ class FunctionProcess:
             os.close(self._pidfd)
             self._pidfd = None
         self.returncode = self.popen.wait()
+        if self._status_fd is not None:
+            os.close(self._status_fd)
+            self._status_fd = None
         self.drain()
         self._on_exit()
 
@@ -113,6 +117,9 @@ class FunctionProcess:
     def close(self) -> None:
         """Forget the fds (after exit, or when the loop is going away)."""
         self._close_pipe()
+        if self._status_fd is not None:
+            os.close(self._status_fd)
+            self._status_fd = None
         if self._pidfd is not None:
             with contextlib.suppress(Exception):
                 self._loop.remove_reader(self._pidfd)
@@ -128,10 +135,12 @@ class FunctionProcess:
             return 0
 
     def peak_kb(self) -> int:
-        """Peak resident set size (VmHWM), 0 when gone."""
+        """Peak resident set size (VmHWM), 0 when gone. One pread on a kept descriptor, not an
+        open/read/close per invocation (it was a tenth of the dispatcher's time)."""
         try:
-            with open(f"/proc/{self.pid}/status", "rb") as f:
-                status = f.read()
+            if self._status_fd is None:
+                self._status_fd = os.open(f"/proc/{self.pid}/status", os.O_RDONLY)
+            status = os.pread(self._status_fd, 8192, 0)
         except OSError:
             return 0
         start = status.find(b"VmHWM:")

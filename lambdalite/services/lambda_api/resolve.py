@@ -6,7 +6,6 @@ events see the function's current code and configuration).
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,42 +37,15 @@ def _region_of(arn: str) -> str:
     return arn.split(":")[3]
 
 
-_CACHE_LIMIT = 4096
-
-
-class _Cache:
-    """Resolved functions of one generation of the functions tables (see function_generation)."""
-
-    def __init__(self) -> None:
-        self.generation = -1
-        self.entries: dict[tuple[str, str | None, str], Resolved] = {}
-
-
-_caches: weakref.WeakKeyDictionary[Any, _Cache] = weakref.WeakKeyDictionary()
-
-
 async def resolve_function(node: Node, function_name: str, qualifier: str | None, region: str) -> Resolved:
     """Raises AwsError as Invoke would: 400 for a bad name/qualifier, 404 for a missing function/version/alias.
 
-    The hot path (every accept and every attempt) reads one counter instead of the configurations: a
-    result is reused until any function, version or alias changes. Callers must not mutate it.
+    On the hot path (every accept and every attempt) the result comes from the store's configuration
+    cache until any function, version or alias changes. Callers must not mutate it.
     """
-    cache = _caches.get(node.store)
-    if cache is None:
-        cache = _caches[node.store] = _Cache()
-    generation = node.store.function_generation()
-    if generation != cache.generation:
-        cache.generation = generation
-        cache.entries.clear()
-    key = (function_name, qualifier, region)
-    hit = cache.entries.get(key)
-    if hit is not None:
-        return hit
-    resolved = _resolve(node, function_name, qualifier, region)
-    if len(cache.entries) >= _CACHE_LIMIT:
-        cache.entries.clear()
-    cache.entries[key] = resolved
-    return resolved
+    return node.store.cached(
+        ("resolved", function_name, qualifier, region), lambda: _resolve(node, function_name, qualifier, region)
+    )
 
 
 def _resolve(node: Node, function_name: str, qualifier: str | None, region: str) -> Resolved:

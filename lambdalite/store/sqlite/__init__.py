@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar, cast
 
 from lambdalite.settings import Settings
 from lambdalite.store.sqlite import buses, event_configs, functions, outcomes, queues, slots, sqs
 from lambdalite.store.sqlite.db import Database
+from lambdalite.store.sqlite.event_configs import EventConfig
+
+T = TypeVar("T")
+_CACHE_LIMIT = 4096
 
 _MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses)
 
@@ -31,9 +36,32 @@ class SqliteStore(
         self.db = Database(settings.db_path, schema)
         self.watch_generation()
         self.holder = uuid.uuid4().hex  # this process, for concurrency slots
+        self._cache: dict[Hashable, object] = {}
+        self._cache_generation = -1
 
     def close(self) -> None:
         self.db.close()
+
+    # ---- configuration cache --------------------------------------------------------------------
+    def cached(self, key: Hashable, load: Callable[[], T]) -> T:
+        """`load()`'s value, reused until any function, version, alias or event invoke config changes
+        (the generation counter those tables' triggers bump; see FunctionsStore.function_generation).
+        The hot path (every accept, every attempt) then reads no configuration at all."""
+        generation = self.function_generation()
+        if generation != self._cache_generation:
+            self._cache.clear()
+            self._cache_generation = generation
+        if key in self._cache:
+            return cast(T, self._cache[key])
+        value = load()
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = value
+        return value
+
+    def get_event_config(self, function: str, qualifier: str) -> EventConfig | None:
+        return self.cached(("event-config", function, qualifier),
+                           lambda: super(SqliteStore, self).get_event_config(function, qualifier))
 
     # ---- queue engine ---------------------------------------------------------------------------
     async def send_message(self, **kwargs: Any) -> None:

@@ -25,6 +25,12 @@ SCHEMA: list[str] = [
         last_modified_ms INTEGER NOT NULL,
         PRIMARY KEY (function, qualifier)
     )""",
+    # Readers cache configs per generation of the configuration tables (see functions.py).
+    *[
+        f"""CREATE TRIGGER IF NOT EXISTS event_configs_{op.lower()}_gen AFTER {op} ON event_configs
+            BEGIN UPDATE function_generation SET gen = gen + 1 WHERE id = 1; END"""
+        for op in ("INSERT", "UPDATE", "DELETE")
+    ],
 ]
 
 

@@ -185,7 +185,7 @@ class FunctionsStore:
     _generation: tuple[int, float] = (-1, 0.0)  # (value, time.monotonic() it was read)
 
     def function_generation(self) -> int:
-        """Moves whenever any function, version or alias changes, in any process.
+        """Moves whenever any function, version, alias or event invoke config changes, in any process.
 
         The writer re-reads it after each of its commits (`watch_generation`), so this process's own
         changes are seen at once; another process's within GENERATION_MAX_AGE_S. Reading it per request

@@ -2,6 +2,8 @@
 
 `record` runs in the same transaction that deletes the ended event from its queue. Delivery being
 at-least-once, an event may end twice (a lease lapsed mid-run): the later outcome replaces the earlier.
+Outcomes are kept for `settings.outcome_retention_s`, then pruned (`prune`, from the maintenance loop):
+at thousands of events a second they would otherwise fill the disk.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ SCHEMA: list[str] = [
         ended_ms INTEGER NOT NULL,
         data BLOB NOT NULL
     )""",
-    "CREATE INDEX IF NOT EXISTS outcomes_function ON outcomes(function, ended_ms)",
+    "CREATE INDEX IF NOT EXISTS outcomes_ended ON outcomes(ended_ms)",
 ]
 
 
@@ -47,15 +49,13 @@ def get(conn: sqlite3.Connection, request_id: str) -> Outcome | None:
     return Outcome.from_json(row[0]) if row else None
 
 
-def count_by_condition(conn: sqlite3.Connection, function: str) -> dict[str, int]:
-    rows = conn.execute(
-        "SELECT condition, count(*) FROM outcomes WHERE function = ? GROUP BY condition", (function,)
-    ).fetchall()
-    return {str(r[0]): int(r[1]) for r in rows}
-
-
-def delete_for_function(conn: sqlite3.Connection, function: str) -> int:
-    return conn.execute("DELETE FROM outcomes WHERE function = ?", (function,)).rowcount
+def prune(conn: sqlite3.Connection, ended_before_ms: int, limit: int = 5000) -> int:
+    """Delete up to `limit` outcomes that ended before the cutoff (oldest first); how many went."""
+    return conn.execute(
+        "DELETE FROM outcomes WHERE request_id IN "
+        "(SELECT request_id FROM outcomes WHERE ended_ms < ? ORDER BY ended_ms LIMIT ?)",
+        (ended_before_ms, limit),
+    ).rowcount
 
 
 class OutcomesStore:
@@ -63,3 +63,6 @@ class OutcomesStore:
 
     def get_outcome(self, request_id: str) -> Outcome | None:
         return self.db.read(lambda c: get(c, request_id))
+
+    async def prune_outcomes(self, ended_before_ms: int) -> int:
+        return await self.db.write(lambda c: prune(c, ended_before_ms), durable=False)
