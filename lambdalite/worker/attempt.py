@@ -60,17 +60,17 @@ def claim_slots(conn: sqlite3.Connection, messages: list[Message], *, holder: st
     the function is missing or has reserved concurrency 0: the attempt decides those)."""
     if not messages:
         return []
-    floor = reserved_total(conn)
-    at_ms = now_ms()
-    claims: list[int | str | None] = []
-    for message in messages:
-        function = message.queue.removeprefix(QUEUE_PREFIX)
-        row = conn.execute("SELECT reserved_concurrency FROM functions WHERE name = ?", (function,)).fetchone()
-        if row is None or row[0] == 0:
-            claims.append(None)
-            continue
-        claims.append(slots.acquire(conn, function=function, reserved=row[0], account_limit=account_limit,
-                                    unreserved_floor=floor, holder=holder, now_ms=at_ms, ttl_ms=ttl_ms))
+    names = {m.queue.removeprefix(QUEUE_PREFIX) for m in messages}
+    marks = ",".join("?" * len(names))
+    reserved = dict(conn.execute(f"SELECT name, reserved_concurrency FROM functions WHERE name IN ({marks})",
+                                 tuple(names)))
+    wanted = [(m.queue.removeprefix(QUEUE_PREFIX), i) for i, m in enumerate(messages)]
+    runnable = [(name, i) for name, i in wanted if name in reserved and reserved[name] != 0]
+    taken = slots.acquire_many(conn, [(name, reserved[name]) for name, _ in runnable], account_limit=account_limit,
+                               unreserved_floor=reserved_total(conn), holder=holder, now_ms=now_ms(), ttl_ms=ttl_ms)
+    claims: list[int | str | None] = [None] * len(messages)
+    for (_, i), claim in zip(runnable, taken, strict=True):
+        claims[i] = claim
     return claims
 
 

@@ -41,24 +41,46 @@ def acquire(
     A function with reserved concurrency is limited by it alone. Others share the account limit less
     what is reserved for the rest (`unreserved_floor` = sum of all reservations).
     """
-    if reserved is not None:
-        (mine,) = conn.execute(
-            "SELECT count(*) FROM slots WHERE function = ? AND expires_ms > ?", (function, now_ms)
-        ).fetchone()
-        if mine >= reserved:
-            return FUNCTION_LIMIT
-    else:
-        (unreserved_running,) = conn.execute(
-            "SELECT count(*) FROM slots WHERE expires_ms > ? AND function NOT IN "
-            "(SELECT name FROM functions WHERE reserved_concurrency IS NOT NULL)",
-            (now_ms,),
-        ).fetchone()
-        if unreserved_running >= account_limit - unreserved_floor:
-            return ACCOUNT_LIMIT
-    cur = conn.execute(
-        "INSERT INTO slots(function, holder, expires_ms) VALUES (?,?,?)", (function, holder, now_ms + ttl_ms)
+    return acquire_many(conn, [(function, reserved)], account_limit=account_limit, unreserved_floor=unreserved_floor,
+                        holder=holder, now_ms=now_ms, ttl_ms=ttl_ms)[0]
+
+
+def acquire_many(
+    conn: sqlite3.Connection,
+    wanted: list[tuple[str, int | None]],
+    *,
+    account_limit: int,
+    unreserved_floor: int,
+    holder: str,
+    now_ms: int,
+    ttl_ms: int,
+) -> list[int | str]:
+    """`acquire` for several (function, reserved concurrency) at once: the live slots are counted once
+    for the whole batch (a dispatcher's lease), not once per event."""
+    running = dict(
+        conn.execute("SELECT function, count(*) FROM slots WHERE expires_ms > ? GROUP BY function", (now_ms,))
     )
-    return int(cur.lastrowid or 0)
+    (unreserved,) = conn.execute(
+        "SELECT count(*) FROM slots WHERE expires_ms > ? AND function NOT IN "
+        "(SELECT name FROM functions WHERE reserved_concurrency IS NOT NULL)",
+        (now_ms,),
+    ).fetchone()
+    taken: list[int | str] = []
+    for function, reserved in wanted:
+        if reserved is not None and running.get(function, 0) >= reserved:
+            taken.append(FUNCTION_LIMIT)
+            continue
+        if reserved is None and unreserved >= account_limit - unreserved_floor:
+            taken.append(ACCOUNT_LIMIT)
+            continue
+        cur = conn.execute(
+            "INSERT INTO slots(function, holder, expires_ms) VALUES (?,?,?)", (function, holder, now_ms + ttl_ms)
+        )
+        taken.append(int(cur.lastrowid or 0))
+        running[function] = running.get(function, 0) + 1
+        if reserved is None:
+            unreserved += 1
+    return taken
 
 
 def release(conn: sqlite3.Connection, slot_id: int) -> None:
