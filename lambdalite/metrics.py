@@ -6,6 +6,8 @@ AWS/Lambda namespace so dashboards translate one to one.
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -43,3 +45,22 @@ RECURSION_DROPPED = Counter(
 
 def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+class FunctionMetrics:
+    """One function's labelled series, looked up once (a `.labels()` call per event adds up)."""
+
+    __slots__ = ("invocations", "errors", "throttles", "duration", "concurrent", "async_age")
+
+    def __init__(self, name: str):
+        self.invocations = INVOCATIONS.labels(name)
+        self.errors = ERRORS.labels(name)
+        self.throttles = THROTTLES.labels(name)
+        self.duration = DURATION.labels(name)
+        self.concurrent = CONCURRENT.labels(name)
+        self.async_age = ASYNC_AGE.labels(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def of(function_name: str) -> FunctionMetrics:
+    return FunctionMetrics(function_name)

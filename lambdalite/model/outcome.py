@@ -39,7 +39,8 @@ class Outcome:
         return self.condition is Condition.SUCCESS
 
     def to_json(self) -> bytes:
-        data: dict[str, Any] = {name: getattr(self, name) for name in _FIELDS}
+        # Field by field: dataclasses.asdict deep-copies, and this runs once per ended event.
+        data: dict[str, Any] = {f: getattr(self, f) for f in _FIELDS}
         data["condition"] = self.condition.value
         data["request_payload"] = self.request_payload.decode("utf-8", "replace")
         if self.response_payload is not None:
@@ -54,6 +55,9 @@ class Outcome:
         if data.get("response_payload") is not None:
             data["response_payload"] = data["response_payload"].encode()
         return cls(**data)
+
+
+_FIELDS = tuple(f.name for f in fields(Outcome))
 
 
 _FIELDS = tuple(f.name for f in fields(Outcome))

@@ -34,6 +34,10 @@ RESPONSE_TOO_LARGE = orjson.dumps({
     "errorType": "Function.ResponseSizeTooLarge"})
 # AWS gives on-demand init 10 s, then retries init inside the invocation under the function timeout.
 INIT_TIMEOUT_S = 10.0
+# Peak RSS (VmHWM) is read after any invocation that ran PEAK_READ_MIN_S or longer, else at most every
+# PEAK_READ_EVERY_S (see Environment._peak_due).
+PEAK_READ_MIN_S = 0.005
+PEAK_READ_EVERY_S = 0.1
 
 
 class EnvironmentLost(Exception):
@@ -131,6 +135,7 @@ class Environment:
         self._init_duration_ms: float | None = None
         self._stop_reason: str | None = None
         self.peak_kb = 0
+        self._peak_read_s = 0.0
         self.limit_kb = spec.memory_mb * 1024
         self.last_used_s = time.monotonic()
         self.gone = False
@@ -218,7 +223,8 @@ class Environment:
         if self._served == 0:
             self._init_duration_ms = (now_s - self._spawned_s) * 1000
         self._served += 1
-        self.process.drain()  # init output belongs before START
+        if self._served == 1:
+            self.process.drain()  # init output belongs before START (later output is drained as it comes)
         request = inv.request
         self._log(logs.start_line(request.request_id, self.spec.version))
         timeout_s = self.spec.timeout_s
@@ -343,10 +349,20 @@ class Environment:
         self.stop(None)
 
     # ---- completion -------------------------------------------------------------------------------
+    def _peak_due(self, now_s: float, inv: Invocation) -> bool:
+        """Whether to read the peak RSS now. Generating /proc/PID/status costs more than a whole short
+        invocation, so back-to-back short ones share one reading (at most PEAK_READ_EVERY_S old): they
+        cannot touch much memory in that time, and the busy-time RSS poll watches the limit anyway."""
+        ran_s = now_s - (inv.delivered_s or inv.started_s)
+        if ran_s < PEAK_READ_MIN_S and now_s - self._peak_read_s < PEAK_READ_EVERY_S:
+            return False
+        self._peak_read_s = now_s
+        return True
+
     def _finish(self, inv: Invocation, outcome: Outcome) -> InvokeResult:
         end_s = time.perf_counter()
         request_id = inv.request.request_id
-        if self.process is not None and self.process.alive:
+        if self.process is not None and self.process.alive and self._peak_due(end_s, inv):
             peak_kb = self.process.peak_kb()
             if peak_kb > self.peak_kb:
                 self.peak_kb = peak_kb

@@ -156,9 +156,10 @@ class Attempt:
     async def _invoke(self, resolved: Any, started_ms: int) -> InvokeResult:
         name = resolved.name
         event = self.event
-        metrics.ASYNC_AGE.labels(name).observe(started_ms - event.accepted_ms)
-        metrics.INVOCATIONS.labels(name).inc()
-        metrics.CONCURRENT.labels(name).inc()
+        series = metrics.of(name)
+        series.async_age.observe(started_ms - event.accepted_ms)
+        series.invocations.inc()
+        series.concurrent.inc()
         request = InvokeRequest(
             request_id=event.request_id,
             payload=self.message.body,
@@ -168,11 +169,11 @@ class Attempt:
         try:
             result = await self.node.pool.invoke(resolved.spec, request, prefer_warm=True)
         finally:
-            metrics.CONCURRENT.labels(name).dec()
+            series.concurrent.dec()
         if result.status is Status.FUNCTION_ERROR:
-            metrics.ERRORS.labels(name).inc()
+            series.errors.inc()
         if result.status is not Status.SYSTEM_ERROR:
-            metrics.DURATION.labels(name).observe(result.duration_ms)
+            series.duration.observe(result.duration_ms)
         else:
             log.warning("event %s: system error %s", event.request_id, result.error_type)
         return result
