@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     _node_flags(serve)
 
     worker = sub.add_parser("worker", help="run a dispatcher only, against the same data folder")
+    worker.add_argument("--metrics-port", type=int, help="serve /metrics on this port (env LAMBDALITE_METRICS_PORT)")
+    worker.add_argument("--host", help="bind address of the metrics port (default 127.0.0.1)")
     _common(worker)
     _node_flags(worker)
 

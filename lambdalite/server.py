@@ -13,7 +13,7 @@ from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.services.app import App
 from lambdalite.services.events import EventsService
 from lambdalite.services.events_delivery import TargetDelivery
-from lambdalite.services.http import Request, Response
+from lambdalite.services.http import AwsError, Request, Response
 from lambdalite.services.httpserver import HttpServer
 from lambdalite.services.lambda_api import LambdaService
 from lambdalite.services.sqs import SqsService
@@ -34,7 +34,9 @@ def build_node(settings: Settings) -> Node:
     return Node(settings=settings, store=store, pool=pool, endpoint=f"http://{settings.host}:{settings.port}")
 
 
-def build_app(node: Node) -> App:
+def build_app(node: Node, *, api: bool = True) -> App:
+    """The API (services + /metrics + health), or for a `worker` only /metrics and health (api=False)."""
+
     async def extra(request: Request) -> Response | None:
         if request.method == "GET" and request.path == "/metrics":
             body, content_type = metrics.exposition()
@@ -44,8 +46,23 @@ def build_app(node: Node) -> App:
             return Response(200, b'{"status":"ok","role":"%s"}' % role.encode(), [])
         return None
 
+    if not api:
+        return App({"lambda": _NoApi()}, node.settings.default_region, extra=[extra])
     services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node))}
     return App(services, node.settings.default_region, extra=[extra])
+
+
+class _NoApi:
+    """A worker's metrics port answers nothing but /metrics and health."""
+
+    name = "lambda"
+
+    async def handle(self, request: Request) -> Response:
+        raise AwsError(404, "UnknownOperationException", "This is a lambdalite worker: only /metrics is served here.")
+
+    def error_response(self, error: AwsError, request_id: str) -> Response:
+        body = b'{"Type":"User","Message":"%s"}' % error.message.encode()
+        return Response(error.status, body, [("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", error.code)])
 
 
 async def _maintenance(node: Node) -> None:
@@ -74,6 +91,9 @@ async def run(settings: Settings) -> None:
             http = HttpServer(build_app(node))
             await http.start(settings.host, settings.port)
             log.info("lambdalite listening on http://%s:%d", settings.host, settings.port)
+        elif settings.metrics_port:
+            http = HttpServer(build_app(node, api=False))
+            await http.start(settings.host, settings.metrics_port)
         await _until_signalled()
     finally:
         if http is not None:

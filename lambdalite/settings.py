@@ -36,6 +36,8 @@ class Settings:
     dispatch: bool = field(default=True, metadata={"env": "LAMBDALITE_DISPATCH"})
     # Whether this process serves the HTTP API (the `worker` role does not).
     serve_api: bool = True
+    # A `worker` serves /metrics (and health) on this port when set (0: off); `serve` has them on its API port.
+    metrics_port: int = field(default=0, metadata={"env": "LAMBDALITE_METRICS_PORT"})
     # Throttle/system-error backoff: first delay and cap (AWS: 1 s doubling to 5 min).
     throttle_base_delay_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_THROTTLE_BASE_DELAY"})
     throttle_max_delay_s: float = field(default=300.0, metadata={"env": "LAMBDALITE_THROTTLE_MAX_DELAY"})
