@@ -7,6 +7,7 @@ the ASGI adapter (app.py) stays the only place that knows about the wire.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,9 +40,20 @@ class Response:
     content_type: str | None = "application/json"
 
 
+_RANDOM_IDS_PER_READ = 256
+_random = b""
+_random_lock = threading.Lock()
+
+
 def new_request_id() -> str:
-    """A random (version 4) UUID string, as uuid.uuid4() gives, without building a UUID object."""
-    raw = bytearray(os.urandom(16))
+    """A random (version 4) UUID string, as uuid.uuid4() gives: os.urandom read 256 ids at a time (one
+    system call per id was a tenth of the accept path), no UUID object built."""
+    global _random
+    with _random_lock:
+        if not _random:
+            _random = os.urandom(16 * _RANDOM_IDS_PER_READ)
+        raw = bytearray(_random[:16])
+        _random = _random[16:]
     raw[6] = (raw[6] & 0x0F) | 0x40
     raw[8] = (raw[8] & 0x3F) | 0x80
     h = raw.hex()
