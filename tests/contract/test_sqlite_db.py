@@ -23,6 +23,29 @@ def _insert(k: str, v: int):  # type: ignore[no-untyped-def]
     return fn
 
 
+def _write_then_kill_9(path: Path, main: str) -> tuple[int, int]:
+    """Run `main` (an `async def main()` writing through `db`) in a child that then SIGKILLs itself.
+
+    Returns the child's exit code and the rows the database holds afterwards.
+    """
+    script = f"""
+import asyncio, os, signal, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+from pathlib import Path
+from lambdalite.store.sqlite.db import Database
+db = Database(Path({str(path)!r}), {SCHEMA!r})
+{main}
+asyncio.run(main())
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], timeout=60)
+    db = Database(path, SCHEMA)
+    try:
+        return proc.returncode, db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0])
+    finally:
+        db.close()
+
+
 def test_many_concurrent_writes_commit_and_return_their_values(tmp_path: Path) -> None:
     db = Database(tmp_path / "x.db", SCHEMA)
 
@@ -62,41 +85,23 @@ def test_write_sync_from_a_thread(tmp_path: Path) -> None:
 
 def test_a_returned_write_survives_kill_9(tmp_path: Path) -> None:
     """A child process writes, prints once the write returned, and is SIGKILLed: the row is there."""
-    script = f"""
-import asyncio, os, signal, sys
-sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-from pathlib import Path
-from lambdalite.store.sqlite.db import Database
-db = Database(Path({str(tmp_path / "k.db")!r}), {SCHEMA!r})
+    main = """
 async def main():
     await asyncio.gather(*(db.write(lambda c, i=i: c.execute("INSERT INTO t VALUES (?, ?)", (str(i), i))) for i in range(100)))
-asyncio.run(main())
-os.kill(os.getpid(), signal.SIGKILL)
 """
-    proc = subprocess.run([sys.executable, "-c", script], timeout=60)
-    assert proc.returncode == -9
-    db = Database(tmp_path / "k.db", SCHEMA)
-    assert db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 100
-    db.close()
+    returncode, rows = _write_then_kill_9(tmp_path / "k.db", main)
+    assert returncode == -9
+    assert rows == 100
 
 
 def test_non_durable_writes_survive_a_process_kill_and_mix_with_durable_ones(tmp_path: Path) -> None:
     """durable=False skips the fsync, not the write: a killed process loses nothing it was told about."""
-    script = f"""
-import asyncio, os, signal, sys
-sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-from pathlib import Path
-from lambdalite.store.sqlite.db import Database
-db = Database(Path({str(tmp_path / "n.db")!r}), {SCHEMA!r})
+    main = """
 async def main():
     ins = lambda i: (lambda c: c.execute("INSERT INTO t VALUES (?, ?)", (str(i), i)))
     await asyncio.gather(*(db.write(ins(i), durable=i % 3 == 0) for i in range(90)))
     await db.write(ins(1000), durable=False)
-asyncio.run(main())
-os.kill(os.getpid(), signal.SIGKILL)
 """
-    proc = subprocess.run([sys.executable, "-c", script], timeout=60)
-    assert proc.returncode == -9
-    db = Database(tmp_path / "n.db", SCHEMA)
-    assert db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 91
-    db.close()
+    returncode, rows = _write_then_kill_9(tmp_path / "n.db", main)
+    assert returncode == -9
+    assert rows == 91
