@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +21,13 @@ from tests.e2e.async_support import (
     wait_outcome,
 )
 from tests.support.awscli import run_cli
-from tests.support.server import LambdaliteProcess, wait_until
+from tests.support.server import module_client, module_server, wait_until
 
 ENV = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_LEASE_SECONDS": "2", "LAMBDALITE_THROTTLE_MAX_DELAY": "1"}
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    proc = LambdaliteProcess(tmp_path_factory.mktemp("async") / "data", env=ENV).start()
-    yield proc
-    proc.kill()
-
-
-@pytest.fixture(scope="module")
-def lam(srv: LambdaliteProcess) -> Any:
-    return srv.client("lambda")
+srv = module_server("async", env=ENV)
+lam = module_client("lambda", server="srv")
 
 
 @pytest.fixture

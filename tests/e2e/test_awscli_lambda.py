@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.e2e.test_lambda_helpers import ROLE, module_server
+from tests.e2e.test_lambda_helpers import ROLE
 from tests.support.awscli import cli_json, run_cli
-from tests.support.server import LambdaliteProcess
+from tests.support.server import LambdaliteProcess, module_server
 from tests.support.zips import python_zip
 
 HANDLER = """
@@ -20,9 +17,7 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    yield from module_server(tmp_path_factory)
+server = module_server("lambda")
 
 
 def _readme_flow(server: LambdaliteProcess, version: int, tmp_path: Path) -> None:

@@ -11,14 +11,13 @@ import gzip
 import http.client
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.test_lambda_helpers import ROLE, create
-from tests.support.server import LambdaliteProcess, wait_until
+from tests.support.server import LambdaliteProcess, module_server, wait_until
 from tests.support.zips import ECHO, python_zip
 
 JSON10 = "application/x-amz-json-1.0"
@@ -26,11 +25,7 @@ JSON11 = "application/x-amz-json-1.1"
 FORM = "application/x-www-form-urlencoded"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    proc = LambdaliteProcess(tmp_path_factory.mktemp("conformance") / "data").start()
-    yield proc
-    proc.kill()
+server = module_server("conformance")
 
 
 @pytest.fixture(scope="module")

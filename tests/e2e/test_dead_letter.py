@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.e2e.test_destinations_helpers import (
     FAILING,
@@ -19,26 +15,13 @@ from tests.e2e.test_destinations_helpers import (
     queue_arn,
     receive_one,
     receive_record,
+    wait_metric_rise,
 )
-from tests.support.server import LambdaliteProcess, wait_until
+from tests.support.server import LambdaliteProcess, module_client, module_server
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    data_dir: Path = tmp_path_factory.mktemp("dead-letter") / "data"
-    proc = LambdaliteProcess(data_dir, env=FAST_ENV).start()
-    yield proc
-    proc.kill()
-
-
-@pytest.fixture(scope="module")
-def lam(server: LambdaliteProcess) -> Any:
-    return server.client("lambda")
-
-
-@pytest.fixture(scope="module")
-def sqs(server: LambdaliteProcess) -> Any:
-    return server.client("sqs")
+server = module_server("dead-letter", env=FAST_ENV)
+lam = module_client("lambda")
+sqs = module_client("sqs")
 
 
 def test_dead_letter_message_and_on_failure_both_fire(lam: Any, sqs: Any) -> None:
@@ -81,7 +64,6 @@ def test_missing_dead_letter_queue_counts_dead_letter_errors(
     before = metric(server, "DeadLetterErrors", "nodlq-fn")
     request_id = invoke_event(lam, "nodlq-fn", b'{"n": 1}')
 
-    wait_until(lambda: metric(server, "DeadLetterErrors", "nodlq-fn") == before + 1, timeout_s=30,
-               what="DeadLetterErrors for nodlq-fn")
+    wait_metric_rise(server, "DeadLetterErrors", "nodlq-fn", before)
     assert any("gave up delivering" in ln and request_id in ln and '"RequestID"' in ln
                for ln in server.log_text().splitlines())

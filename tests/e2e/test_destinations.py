@@ -6,8 +6,6 @@ One server for the module: every test uses its own functions and queues.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,26 +26,13 @@ from tests.e2e.test_destinations_helpers import (
     queue_arn,
     receive_one,
     receive_record,
+    wait_metric_rise,
 )
-from tests.support.server import LambdaliteProcess, wait_until
+from tests.support.server import LambdaliteProcess, module_client, module_server, wait_until
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    data_dir: Path = tmp_path_factory.mktemp("destinations") / "data"
-    proc = LambdaliteProcess(data_dir, env=FAST_ENV).start()
-    yield proc
-    proc.kill()
-
-
-@pytest.fixture(scope="module")
-def lam(server: LambdaliteProcess) -> Any:
-    return server.client("lambda")
-
-
-@pytest.fixture(scope="module")
-def sqs(server: LambdaliteProcess) -> Any:
-    return server.client("sqs")
+server = module_server("destinations", env=FAST_ENV)
+lam = module_client("lambda")
+sqs = module_client("sqs")
 
 
 def test_success_record_on_sqs(lam: Any, sqs: Any) -> None:
@@ -154,8 +139,7 @@ def test_missing_destination_queue_is_retried_then_counted_and_logged(
     before = metric(server, "DestinationDeliveryFailures", "gone-fn")
     request_id = invoke_event(lam, "gone-fn", b'{"lost": "never"}')
 
-    wait_until(lambda: metric(server, "DestinationDeliveryFailures", "gone-fn") == before + 1, timeout_s=30,
-               what="DestinationDeliveryFailures for gone-fn")
+    wait_metric_rise(server, "DestinationDeliveryFailures", "gone-fn", before)
     line = wait_until(lambda: next((ln for ln in server.log_text().splitlines()
                                     if "gave up delivering" in ln and request_id in ln), None),
                       timeout_s=10, what="the give-up log line")
@@ -186,7 +170,6 @@ def test_sns_target_is_accepted_but_its_delivery_fails_counted(server: Lambdalit
     before = metric(server, "DestinationDeliveryFailures", "sns-fn")
     request_id = invoke_event(lam, "sns-fn", b'{"n": 5}')
 
-    wait_until(lambda: metric(server, "DestinationDeliveryFailures", "sns-fn") == before + 1, timeout_s=30,
-               what="DestinationDeliveryFailures for sns-fn")
+    wait_metric_rise(server, "DestinationDeliveryFailures", "sns-fn", before)
     assert any("gave up delivering" in ln and request_id in ln and "does not serve sns" in ln
                for ln in server.log_text().splitlines())

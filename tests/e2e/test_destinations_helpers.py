@@ -90,6 +90,12 @@ def metric(server: LambdaliteProcess, name: str, function: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+def wait_metric_rise(server: LambdaliteProcess, name: str, function: str, before: float) -> None:
+    """Poll /metrics until `name` for `function` is one above `before`."""
+    wait_until(lambda: metric(server, name, function) == before + 1, timeout_s=30,
+               what=f"{name} for {function}")
+
+
 def assert_record_shape(record: dict[str, Any], *, request_id: str, function: str, condition: str,
                         count: int) -> None:
     assert record["version"] == "1.0"

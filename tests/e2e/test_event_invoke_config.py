@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,21 +11,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.async_support import create_recorder
-from tests.support.server import LambdaliteProcess
+from tests.support.server import module_client, module_server
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function"
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    proc = LambdaliteProcess(tmp_path_factory.mktemp("eic") / "data").start()
-    yield proc
-    proc.kill()
-
-
-@pytest.fixture(scope="module")
-def lam(srv: LambdaliteProcess) -> Any:
-    return srv.client("lambda")
+srv = module_server("eic")
+lam = module_client("lambda", server="srv")
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.server import LambdaliteProcess
+from tests.support.server import LambdaliteProcess, module_client, module_server
 
 QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:some-queue"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:some-function"
@@ -20,16 +19,8 @@ EVENT = {"id": "1", "account": "123456789012", "source": "my.app", "time": "2024
          "region": "us-east-1", "detail-type": "thing", "resources": [], "detail": {"n": 3}}
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    proc = LambdaliteProcess(tmp_path_factory.mktemp("events-api") / "data").start()
-    yield proc
-    proc.kill()
-
-
-@pytest.fixture(scope="module")
-def ev(srv: LambdaliteProcess) -> Any:
-    return srv.client("events")
+srv = module_server("events-api")
+ev = module_client("events", server="srv")
 
 
 def unique(prefix: str) -> str:

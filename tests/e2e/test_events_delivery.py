@@ -8,34 +8,19 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.e2e.async_support import create_recorder, records
-from tests.support.server import LambdaliteProcess, wait_until
+from tests.support.server import LambdaliteProcess, module_client, module_server, wait_until
 
 ENV = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_THROTTLE_BASE_DELAY": "0.2", "LAMBDALITE_LEASE_SECONDS": "2"}
 ENVELOPE_KEYS = {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    proc = LambdaliteProcess(tmp_path_factory.mktemp("events-delivery") / "data", env=ENV).start()
-    yield proc
-    proc.kill()
-
-
-@pytest.fixture(scope="module")
-def ev(srv: LambdaliteProcess) -> Any:
-    return srv.client("events")
-
-
-@pytest.fixture(scope="module")
-def sqs(srv: LambdaliteProcess) -> Any:
-    return srv.client("sqs")
+srv = module_server("events-delivery", env=ENV)
+ev = module_client("events", server="srv")
+sqs = module_client("sqs", server="srv")
 
 
 def unique(prefix: str) -> str:

@@ -7,7 +7,6 @@ import hashlib
 import json
 import re
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,22 +17,14 @@ from tests.e2e.test_lambda_helpers import (
     client_error,
     code_dirs,
     create,
-    module_server,
     raw,
     raw_error,
 )
-from tests.support.server import LambdaliteProcess
-from tests.support.zips import ECHO, make_zip, python_zip
+from tests.support.server import LambdaliteProcess, module_client, module_server
+from tests.support.zips import ECHO, make_zip, python_zip, symlink_zip
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    yield from module_server(tmp_path_factory, env={"LAMBDALITE_ACCOUNT_CONCURRENCY": "1000"})
-
-
-@pytest.fixture(scope="module")
-def lam(server: LambdaliteProcess) -> Any:
-    return server.client("lambda")
+server = module_server("lambda", env={"LAMBDALITE_ACCOUNT_CONCURRENCY": "1000"})
+lam = module_client("lambda")
 
 
 def test_create_function_defaults(lam: Any) -> None:
@@ -174,15 +165,6 @@ def test_bad_zips(lam: Any, server: LambdaliteProcess, zipped: bytes, message: s
 
 
 def test_symlink_zip_refused(lam: Any, server: LambdaliteProcess) -> None:
-    import io
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        info = zipfile.ZipInfo("handler.py")
-        info.create_system = 3
-        info.external_attr = (0o120777 & 0xFFFF) << 16
-        zf.writestr(info, "/etc/passwd")
     before = code_dirs(server)
     client_error(
         lambda: lam.create_function(
@@ -190,7 +172,7 @@ def test_symlink_zip_refused(lam: Any, server: LambdaliteProcess) -> None:
             Runtime="python3.12",
             Role=ROLE,
             Handler="h.h",
-            Code={"ZipFile": buf.getvalue()},
+            Code={"ZipFile": symlink_zip("handler.py", "/etc/passwd")},
         ),
         400,
         "InvalidParameterValueException",

@@ -1,11 +1,10 @@
-"""Helpers shared by the Lambda API e2e tests (no tests here): a module-wide server, raw HTTP, error checks."""
+"""Helpers shared by the Lambda API e2e tests (no tests here): raw HTTP, error checks."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +22,6 @@ REGION = "us-east-1"
 def arn(name: str, qualifier: str | None = None) -> str:
     base = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
     return f"{base}:{qualifier}" if qualifier else base
-
-
-def module_server(tmp_path_factory: pytest.TempPathFactory, **kwargs: Any) -> Iterator[LambdaliteProcess]:
-    proc = LambdaliteProcess(tmp_path_factory.mktemp("lambda") / "data", **kwargs).start()
-    try:
-        yield proc
-    finally:
-        proc.kill()
 
 
 def create(client: Any, name: str, source: str = ECHO, **extra: Any) -> dict[str, Any]:

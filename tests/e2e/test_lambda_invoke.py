@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.test_lambda_helpers import ROLE, arn, client_error, create, module_server, raw
-from tests.support.server import LambdaliteProcess
+from tests.e2e.test_lambda_helpers import ROLE, arn, client_error, create, raw
+from tests.support.server import LambdaliteProcess, module_client, module_server
 from tests.support.zips import make_zip
 
 INFO = """
@@ -40,14 +39,8 @@ while True:
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    yield from module_server(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def lam(server: LambdaliteProcess) -> Any:
-    return server.client("lambda")
+server = module_server("lambda")
+lam = module_client("lambda")
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,13 @@ import base64
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.e2e.runtime_support import pid_alive
-from tests.e2e.test_lambda_helpers import create, module_server
-from tests.support.server import LambdaliteProcess, wait_until
+from tests.e2e.test_lambda_helpers import create
+from tests.support.server import LambdaliteProcess, module_server, wait_until
 
 SOURCE = """
 import os, time
@@ -30,9 +29,7 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    yield from module_server(tmp_path_factory)
+server = module_server("lambda")
 
 
 @pytest.fixture(scope="module")

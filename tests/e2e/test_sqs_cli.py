@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.e2e.sqs_support import unique
 from tests.support.awscli import cli_json, run_cli
-from tests.support.server import LambdaliteProcess
+from tests.support.server import LambdaliteProcess, module_server
 
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    proc = LambdaliteProcess(tmp_path_factory.mktemp("sqs-cli") / "data").start()
-    yield proc
-    proc.kill()
+srv = module_server("sqs-cli")
 
 
 def test_cli_v2_query_protocol_round_trip(srv: LambdaliteProcess, tmp_path: Path) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
-from tests.e2e.sqs_support import attrs, unique
+from tests.e2e.sqs_support import attrs, long_poll_with_late_send, unique
 from tests.support.server import LambdaliteProcess
 
 
@@ -44,17 +42,7 @@ def test_long_poll_sees_a_message_sent_through_another_process(tmp_path: Path) -
     try:
         sqs_first, sqs_second = first.client("sqs"), second.client("sqs")
         url = sqs_first.create_queue(QueueName=unique())["QueueUrl"]
-
-        def send_later() -> None:
-            time.sleep(1.0)  # the arrival must happen while the receive waits; not a synchronisation
-            sqs_second.send_message(QueueUrl=url, MessageBody="from the other process")
-
-        thread = threading.Thread(target=send_later)
-        started = time.monotonic()
-        thread.start()
-        got = sqs_first.receive_message(QueueUrl=url, WaitTimeSeconds=20)
-        elapsed_s = time.monotonic() - started
-        thread.join()
+        got, elapsed_s = long_poll_with_late_send(sqs_first, sqs_second, url, "from the other process")
         assert got["Messages"][0]["Body"] == "from the other process"
         assert elapsed_s < 12, f"cross-process long poll took {elapsed_s:.1f}s"
     finally:

@@ -6,28 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.e2e.sqs_support import attrs, error_of, unique
-from tests.support.server import LambdaliteProcess, wait_until
+from tests.e2e.sqs_support import attrs, error_of, long_poll_with_late_send, unique
+from tests.support.server import LambdaliteProcess, module_client, module_server, wait_until
 
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    proc = LambdaliteProcess(tmp_path_factory.mktemp("sqs-messages") / "data").start()
-    yield proc
-    proc.kill()
-
-
-@pytest.fixture(scope="module")
-def sqs(srv: LambdaliteProcess) -> Any:
-    return srv.client("sqs")
+srv = module_server("sqs-messages")
+sqs = module_client("sqs", server="srv")
 
 
 @pytest.fixture
@@ -210,18 +199,7 @@ def test_delete_message_errors(sqs: Any, queue: str) -> None:
 
 
 def test_long_poll_returns_as_soon_as_a_message_arrives(sqs: Any, srv: LambdaliteProcess, queue: str) -> None:
-    sender = srv.client("sqs")
-
-    def send_later() -> None:
-        time.sleep(1.0)  # the arrival must happen while the receive waits; not a synchronisation
-        sender.send_message(QueueUrl=queue, MessageBody="arrived")
-
-    thread = threading.Thread(target=send_later)
-    started = time.monotonic()
-    thread.start()
-    got = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=20)
-    elapsed_s = time.monotonic() - started
-    thread.join()
+    got, elapsed_s = long_poll_with_late_send(sqs, srv.client("sqs"), queue, "arrived")
     assert got["Messages"][0]["Body"] == "arrived"
     assert elapsed_s < 10, f"long poll took {elapsed_s:.1f}s for a message sent after 1s"
 

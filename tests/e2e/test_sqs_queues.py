@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -12,19 +11,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.sqs_support import attrs, error_of, unique
-from tests.support.server import CREDENTIALS, LambdaliteProcess
+from tests.support.server import CREDENTIALS, LambdaliteProcess, module_client, module_server
 
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
-    proc = LambdaliteProcess(tmp_path_factory.mktemp("sqs-queues") / "data").start()
-    yield proc
-    proc.kill()
-
-
-@pytest.fixture(scope="module")
-def sqs(srv: LambdaliteProcess) -> Any:
-    return srv.client("sqs")
+srv = module_server("sqs-queues")
+sqs = module_client("sqs", server="srv")
 
 
 def test_create_returns_url_from_host_and_is_idempotent(srv: LambdaliteProcess, sqs: Any) -> None:

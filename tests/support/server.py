@@ -10,11 +10,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
 
 HEALTH_PATH = "/_lambdalite/health"
@@ -123,3 +124,30 @@ class LambdaliteProcess:
         """Environment for the AWS CLI (v1 or v2) pointed at this server."""
         return {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": "", "AWS_ENDPOINT_URL": self.endpoint}
+
+
+def module_server(label: str, **kwargs: Any) -> Any:
+    """A module-scoped fixture: one server (kwargs as for LambdaliteProcess) shared by a test module.
+
+    Assign it to the fixture's name in the module: `server = module_server("sqs-queues", env=ENV)`.
+    """
+
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
+        proc = LambdaliteProcess(tmp_path_factory.mktemp(label) / "data", **kwargs).start()
+        try:
+            yield proc
+        finally:
+            proc.kill()
+
+    return fixture
+
+
+def module_client(service: str, server: str = "server") -> Any:
+    """A module-scoped fixture: a boto3 client for `service` on the module's server fixture `server`."""
+
+    @pytest.fixture(scope="module")
+    def fixture(request: pytest.FixtureRequest) -> Any:
+        return request.getfixturevalue(server).client(service)
+
+    return fixture

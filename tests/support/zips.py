@@ -19,6 +19,17 @@ def make_zip(files: dict[str, str | bytes], modes: dict[str, int] | None = None)
     return buf.getvalue()
 
 
+def symlink_zip(name: str, target: str) -> bytes:
+    """A zip whose one entry is a Unix symbolic link `name` -> `target` (stored, not deflated)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo(name)
+        info.create_system = 3
+        info.external_attr = (0o120777 & 0xFFFF) << 16
+        zf.writestr(info, target)
+    return buf.getvalue()
+
+
 def python_zip(source: str, module: str = "handler") -> bytes:
     """A zip with one python module, dedented."""
     return make_zip({f"{module}.py": textwrap.dedent(source)})

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lambdalite.store.code import CodeError, decode_zip_file, remove_code, store_zip, zip_path
-from tests.support.zips import make_zip
+from tests.support.zips import make_zip, symlink_zip
 
 
 def _entries(root: Path) -> list[str]:
@@ -69,13 +69,7 @@ def test_zip_slip(tmp_path: Path, name: str) -> None:
 
 
 def test_symlink_entry(tmp_path: Path) -> None:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        info = zipfile.ZipInfo("link")
-        info.create_system = 3
-        info.external_attr = (0o120777 & 0xFFFF) << 16
-        zf.writestr(info, "/etc/passwd")
-    _assert_refused(tmp_path, buf.getvalue(), "Symbolic links are not supported")
+    _assert_refused(tmp_path, symlink_zip("link", "/etc/passwd"), "Symbolic links are not supported")
 
 
 def test_zipped_size_limit(tmp_path: Path) -> None:
