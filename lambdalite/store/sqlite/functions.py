@@ -9,6 +9,7 @@ Configurations are stored as the AWS FunctionConfiguration JSON (orjson); `funct
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ SCHEMA: list[str] = [
 
 _GENERATION_SQL = "SELECT gen FROM function_generation WHERE id = 1"
 GENERATION_MAX_AGE_S = 0.1
+# The counter only grows; the writer thread and the readers store it under this lock, keeping the larger
+# value, so a reader's slower re-read cannot put back a value older than the writer's last commit.
+_GENERATION_LOCK = threading.Lock()
 
 
 class AlreadyExists(Exception):
@@ -194,15 +198,20 @@ class FunctionsStore:
         value, read_s = self._generation
         now_s = time.monotonic()
         if now_s - read_s > GENERATION_MAX_AGE_S:
-            value = int(self.db.read_value(_GENERATION_SQL) or 0)
-            self._generation = (value, now_s)
+            value = self._store_generation(int(self.db.read_value(_GENERATION_SQL) or 0), now_s)
+        return value
+
+    def _store_generation(self, value: int, read_s: float) -> int:
+        with _GENERATION_LOCK:
+            value = max(value, self._generation[0])
+            self._generation = (value, read_s)
         return value
 
     def watch_generation(self) -> None:
         """Keep the cached generation fresh from the writer thread, after every commit."""
 
         def refresh(conn: sqlite3.Connection) -> None:
-            self._generation = (int(conn.execute(_GENERATION_SQL).fetchone()[0]), time.monotonic())
+            self._store_generation(int(conn.execute(_GENERATION_SQL).fetchone()[0]), time.monotonic())
 
         self.db.after_commit.append(refresh)
 
