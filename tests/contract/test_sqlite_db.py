@@ -105,3 +105,24 @@ async def main():
     returncode, rows = _write_then_kill_9(tmp_path / "n.db", main)
     assert returncode == -9
     assert rows == 91
+
+
+def test_a_failing_after_commit_hook_does_not_report_a_committed_write_as_failed(tmp_path: Path) -> None:
+    """A caller told "failed" after its commit would act on a write that did happen (e.g. a lease whose
+    leased events and claimed slots nobody would then run or release)."""
+    db = Database(tmp_path / "x.db", SCHEMA)
+
+    def failing_hook(conn: sqlite3.Connection) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    db.after_commit.append(failing_hook)
+    try:
+        assert db.write_sync(_insert("a", 1)) == 1
+        assert asyncio.run(_write_once(db, _insert("b", 2))) == 2
+        assert db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 2
+    finally:
+        db.close()
+
+
+async def _write_once(db: Database, fn):  # type: ignore[no-untyped-def]
+    return await db.write(fn)
