@@ -194,13 +194,21 @@ class Database:
                     conn.execute("RELEASE job")
                     results.append((job, value, None))
             conn.execute("COMMIT")
-            for hook in self.after_commit:
-                hook(conn)
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self._after_commit(conn)
         return results
+
+    def _after_commit(self, conn: sqlite3.Connection) -> None:
+        """Run the hooks; the batch is committed whatever they do, so a failing hook is logged, never
+        reported to the callers (who would otherwise act as if their committed writes had not happened)."""
+        for hook in self.after_commit:
+            try:
+                hook(conn)
+            except Exception:  # noqa: BLE001
+                log.exception("after-commit hook %r failed", hook)
 
     # ---- reads --------------------------------------------------------------------------------
     def reader(self) -> sqlite3.Connection:

@@ -211,7 +211,13 @@ class FunctionsStore:
         """Keep the cached generation fresh from the writer thread, after every commit."""
 
         def refresh(conn: sqlite3.Connection) -> None:
-            self._store_generation(int(conn.execute(_GENERATION_SQL).fetchone()[0]), time.monotonic())
+            try:
+                value = int(conn.execute(_GENERATION_SQL).fetchone()[0])
+            except sqlite3.Error:
+                with _GENERATION_LOCK:  # unknown now: the next use re-reads it
+                    self._generation = (self._generation[0], float("-inf"))
+                raise
+            self._store_generation(value, time.monotonic())
 
         self.db.after_commit.append(refresh)
 
