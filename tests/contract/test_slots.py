@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
+from pathlib import Path
 
-from lambdalite.store.sqlite import functions, slots
+import pytest
+
+from lambdalite.settings import Settings
+from lambdalite.store.sqlite import SqliteStore, functions, queues, slots
 
 NOW_MS = 1_000_000
 
@@ -47,3 +53,52 @@ def test_single_acquire_and_release_and_expiry() -> None:
     slots.release(conn, first)
     assert isinstance(take(conn, [("r", 1)])[0], int)
     assert isinstance(take(conn, [("r", 1)], now_ms=NOW_MS + 5000)[0], int)  # the held one lapsed
+
+
+def _deny_slot_deletes(action: int, table: str | None, *_: object) -> int:
+    return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_DELETE and table == "slots" else sqlite3.SQLITE_OK
+
+
+def test_a_slot_whose_release_failed_lapses_instead_of_being_renewed_forever(tmp_path: Path) -> None:
+    """The process renews the slots it holds; one it tried to release is no longer held, even when the
+    release write failed: renewing it for ever would take a reserved-concurrency slot for good."""
+    store = SqliteStore(Settings(data_dir=tmp_path / "data", lease_s=0.3))
+
+    async def main() -> None:
+        slot = await store.acquire_slot("f", 1, 0)
+        assert isinstance(slot, int)
+        store.db._conn.set_authorizer(_deny_slot_deletes)  # the release's write fails (as on a disk error)
+        with pytest.raises(sqlite3.DatabaseError):
+            await store.release_slot(slot)
+        store.db._conn.set_authorizer(None)
+        deadline_s = time.monotonic() + 10
+        while store.db.read(lambda c: slots.running(c, "f", queues.now_ms())):
+            assert time.monotonic() < deadline_s, "the slot whose release failed is still held"
+            await store.renew_slots()  # what the maintenance loop does every lease_s / 3
+            await asyncio.sleep(0.05)
+        assert isinstance(await store.acquire_slot("f", 1, 0), int)
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
+
+
+def test_renewal_keeps_held_slots_alive(tmp_path: Path) -> None:
+    store = SqliteStore(Settings(data_dir=tmp_path / "data", lease_s=0.3))
+
+    async def main() -> None:
+        slot = await store.acquire_slot("f", 1, 0)
+        assert isinstance(slot, int)
+        until_s = time.monotonic() + 1.0  # more than three leases
+        while time.monotonic() < until_s:
+            await store.renew_slots()
+            await asyncio.sleep(0.05)
+        assert await store.acquire_slot("f", 1, 0) == slots.FUNCTION_LIMIT
+        await store.release_slot(slot)
+        assert isinstance(await store.acquire_slot("f", 1, 0), int)
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
