@@ -88,10 +88,12 @@ class Dispatcher:
             return list(zip(messages, claims, strict=True))
 
         try:
-            return await store.db.write(lease, durable=False)
+            leased = await store.db.write(lease, durable=False)
         except sqlite3.Error:
             log.exception("leasing events failed")
             return []
+        store.hold_slots(claim for _, claim in leased if isinstance(claim, int))
+        return leased
 
     def _next_due_ms(self) -> int | None:
         try:
@@ -145,11 +147,15 @@ class Dispatcher:
             if isinstance(claim, int):
                 slots.release(conn, claim)
 
+        if isinstance(claim, int):
+            self.node.store.drop_slot(claim)
         await self.node.store.db.write(discard, durable=False)
 
     async def _commit(self, message: Message, finish: Finish) -> None:
         """One write: retry (reschedule) or end (delete + outcome + deliveries), and free the slot."""
         decision = finish.decision
+        if finish.slot_id is not None:
+            self.node.store.drop_slot(finish.slot_id)  # released by _apply's write (or lapses if it fails)
         held = await self.node.store.db.write(lambda c: _apply(c, message, finish), durable=False)
         if not held:
             log.info("event %s: lease lost before its result was committed (another run owns it)", message.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar, cast
 
 from lambdalite.settings import Settings
@@ -36,6 +36,7 @@ class SqliteStore(
         self.db = Database(settings.db_path, schema)
         self.watch_generation()
         self.holder = uuid.uuid4().hex  # this process, for concurrency slots
+        self._held_slots: set[int] = set()  # the slots this process holds: the only ones renewal keeps
         self._cache: dict[Hashable, object] = {}
         self._cache_generation = -1
 
@@ -102,12 +103,26 @@ class SqliteStore(
                 ttl_ms=ttl_ms,
             )
 
-        return await self.db.write(fn, durable=False)
+        slot = await self.db.write(fn, durable=False)
+        if isinstance(slot, int):
+            self._held_slots.add(slot)
+        return slot
+
+    def hold_slots(self, slot_ids: Iterable[int]) -> None:
+        """Slots taken inside another write (the dispatcher's lease): renew them until released."""
+        self._held_slots.update(slot_ids)
+
+    def drop_slot(self, slot_id: int) -> None:
+        """Stop renewing a slot whose release is part of another write: if that write fails, it lapses."""
+        self._held_slots.discard(slot_id)
 
     async def release_slot(self, slot_id: int) -> None:
+        self._held_slots.discard(slot_id)  # first: should the write fail, the slot lapses
         await self.db.write(lambda c: slots.release(c, slot_id), durable=False)
 
     async def renew_slots(self) -> None:
+        """Extend the slots this process holds (maintenance, every lease_s / 3) and sweep lapsed ones."""
         now = queues.now_ms()
         expires = now + int(self.settings.lease_s * 1000)
-        await self.db.write(lambda c: slots.renew_holder(c, self.holder, expires, now), durable=False)
+        held = list(self._held_slots)
+        await self.db.write(lambda c: slots.renew(c, held, expires, now), durable=False)

@@ -2,7 +2,8 @@
 
 A slot is held while an invocation runs (sync or async). Acquire counts the live slots of the account
 and of the function in the same transaction that inserts the new one, so two processes cannot both take
-the last slot. Slots carry an expiry that their process renews; a killed process's slots lapse.
+the last slot. Slots carry an expiry that their process renews while it holds them; a killed process's
+slots lapse, and so does a slot whose release write failed.
 """
 
 from __future__ import annotations
@@ -87,9 +88,13 @@ def release(conn: sqlite3.Connection, slot_id: int) -> None:
     conn.execute("DELETE FROM slots WHERE id = ?", (slot_id,))
 
 
-def renew_holder(conn: sqlite3.Connection, holder: str, expires_ms: int, now_ms: int) -> None:
-    """Keep this process's slots alive; also sweep slots that lapsed."""
-    conn.execute("UPDATE slots SET expires_ms = ? WHERE holder = ?", (expires_ms, holder))
+def renew(conn: sqlite3.Connection, slot_ids: list[int], expires_ms: int, now_ms: int) -> None:
+    """Keep the slots a process still holds alive; also sweep slots that lapsed.
+
+    By id, not by holder: a slot whose release write failed is no longer held by anyone and must lapse,
+    not be renewed for as long as its process lives (it would take a reserved slot for good).
+    """
+    conn.executemany("UPDATE slots SET expires_ms = ? WHERE id = ?", [(expires_ms, i) for i in slot_ids])
     conn.execute("DELETE FROM slots WHERE expires_ms <= ?", (now_ms,))
 
 
