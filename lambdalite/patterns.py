@@ -224,20 +224,21 @@ def _string_arg(arg: Any, what: str) -> str:
     return arg
 
 
-def _prefix(arg: Any) -> ValueTest:
+def _affix(arg: Any, what: str, test: Callable[[str, str], bool]) -> ValueTest:
+    """prefix/suffix: `test` is str.startswith or str.endswith; {"equals-ignore-case": ...} folds case."""
     if isinstance(arg, dict) and set(arg) == {"equals-ignore-case"}:
-        folded = _string_arg(arg["equals-ignore-case"], "prefix").lower()
-        return lambda v: isinstance(v, str) and v.lower().startswith(folded)
-    text = _string_arg(arg, "prefix")
-    return lambda v: isinstance(v, str) and v.startswith(text)
+        folded = _string_arg(arg["equals-ignore-case"], what).lower()
+        return lambda v: isinstance(v, str) and test(v.lower(), folded)
+    text = _string_arg(arg, what)
+    return lambda v: isinstance(v, str) and test(v, text)
+
+
+def _prefix(arg: Any) -> ValueTest:
+    return _affix(arg, "prefix", str.startswith)
 
 
 def _suffix(arg: Any) -> ValueTest:
-    if isinstance(arg, dict) and set(arg) == {"equals-ignore-case"}:
-        folded = _string_arg(arg["equals-ignore-case"], "suffix").lower()
-        return lambda v: isinstance(v, str) and v.lower().endswith(folded)
-    text = _string_arg(arg, "suffix")
-    return lambda v: isinstance(v, str) and v.endswith(text)
+    return _affix(arg, "suffix", str.endswith)
 
 
 def _equals_ignore_case(arg: Any) -> ValueTest:
