@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lambdalite.faults import Fault
+
 LATEST = "$LATEST"
 MAX_NAME_LENGTH = 64
 MAX_ARN_LENGTH = 140  # unqualified forms (CreateFunction and the management operations)
@@ -35,14 +37,11 @@ _VERSION = re.compile(r"[0-9]+")
 _ALIAS = re.compile(ALIAS_PATTERN)
 
 
-class NameError_(ValueError):  # noqa: N801 - avoid shadowing the builtin NameError
+class NameError_(Fault):  # noqa: N801 - avoid shadowing the builtin NameError
     """A function name or qualifier AWS would refuse: `code` is the AWS error name."""
 
     def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(status, code, message)
 
 
 @dataclass(frozen=True, slots=True)

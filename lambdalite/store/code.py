@@ -20,20 +20,16 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from lambdalite.faults import Fault
+
 MAX_ZIPPED_BYTES = 52_428_800
 MAX_UNZIPPED_BYTES = 262_144_000
 CORRUPT_MESSAGE = "Could not unzip uploaded file. Please check your file, then try to upload again."
 _CHUNK = 1 << 20
 
 
-class CodeError(ValueError):
+class CodeError(Fault):
     """An upload AWS would refuse; `code`/`status` are AWS's error name and HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,13 @@ from lambdalite.arn import (
     merge_qualifier,
     parse_function_name,
 )
+from lambdalite.faults import Fault
 from lambdalite.node import Node
-from lambdalite.services.http import AwsError, Request, parse_json_body
-from lambdalite.store.code import CodeError
+from lambdalite.services.http import AwsError, Request, parse_json_body, validation_error
 from lambdalite.store.sqlite.functions import FunctionRow
 
 
-def aws(err: NameError_ | CodeError) -> AwsError:
+def aws(err: Fault) -> AwsError:
     """An arn/code validation error in AWS's envelope."""
     return AwsError(
         err.status, err.code, err.message, type_=None if err.code == "ValidationException" else "User"
@@ -131,7 +131,8 @@ def _member(key: str) -> str:
     return key[:1].lower() + key[1:]
 
 
-def max_items(request: Request, default: int, maximum: int) -> int:
+def max_items(request: Request, default: int, maximum: int, *, refuse_over_max: bool = False) -> int:
+    """?MaxItems=: `default` when absent; above `maximum` it is cut down, or refused when asked."""
     raw = request.query.get("MaxItems")
     if raw is None or raw == "":
         return default
@@ -140,11 +141,7 @@ def max_items(request: Request, default: int, maximum: int) -> int:
     except ValueError:
         raise AwsError(400, "InvalidParameterValueException", f"Invalid MaxItems: {raw}") from None
     if value < 1:
-        raise AwsError(
-            400,
-            "ValidationException",
-            f"1 validation error detected: Value '{value}' at 'maxItems' failed to satisfy constraint: "
-            "Member must have value greater than or equal to 1",
-            type_=None,
-        )
+        raise validation_error(value, "maxItems", "Member must have value greater than or equal to 1")
+    if value > maximum and refuse_over_max:
+        raise validation_error(value, "maxItems", f"Member must have value less than or equal to {maximum}")
     return min(value, maximum)

@@ -18,7 +18,9 @@ from lambdalite.services.http import (
     empty_response,
     json_response,
     parse_json_body,
+    validation_error,
 )
+from lambdalite.services.lambda_api.common import aws, max_items
 from lambdalite.store.sqlite.event_configs import EventConfig
 from lambdalite.store.sqlite.queues import now_ms
 
@@ -31,19 +33,6 @@ MAX_LIST_ITEMS = 50
 _SIDES = ("OnSuccess", "OnFailure")
 
 
-def _from_name_error(err: arn.NameError_) -> AwsError:
-    return AwsError(err.status, err.code, err.message, type_=None if err.code == "ValidationException" else "User")
-
-
-def _validation(value: Any, member: str, constraint: str) -> AwsError:
-    return AwsError(
-        400,
-        "ValidationException",
-        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}",
-        type_=None,
-    )
-
-
 def _target(node: Node, request: Request, function_name: str) -> tuple[str, str]:
     """(function name, qualifier) named by the path and ?Qualifier=; $LATEST when none."""
     try:
@@ -51,7 +40,7 @@ def _target(node: Node, request: Request, function_name: str) -> tuple[str, str]
         qualifier = arn.merge_qualifier(ref, request.query.get("Qualifier"))
         arn.check_scope(ref, request.region, node.settings.account_id)
     except arn.NameError_ as err:
-        raise _from_name_error(err) from None
+        raise aws(err) from None
     return ref.name, qualifier or arn.LATEST
 
 
@@ -86,9 +75,9 @@ def _int_member(body: dict[str, Any], key: str, member: str, low: int, high: int
     if isinstance(value, bool) or not isinstance(value, int):
         raise AwsError(400, "InvalidParameterValueException", f"{key} must be an integer.")
     if value < low:
-        raise _validation(value, member, f"Member must have value greater than or equal to {low}")
+        raise validation_error(value, member, f"Member must have value greater than or equal to {low}")
     if value > high:
-        raise _validation(value, member, f"Member must have value less than or equal to {high}")
+        raise validation_error(value, member, f"Member must have value less than or equal to {high}")
     return value
 
 
@@ -200,25 +189,10 @@ async def delete_config(node: Node, request: Request, function_name: str, **_: s
     return empty_response(204)
 
 
-def _max_items(request: Request) -> int:
-    raw = request.query.get("MaxItems")
-    if raw is None or raw == "":
-        return MAX_LIST_ITEMS
-    try:
-        value = int(raw)
-    except ValueError:
-        raise AwsError(400, "InvalidParameterValueException", f"Invalid MaxItems: {raw}") from None
-    if value < 1:
-        raise _validation(value, "maxItems", "Member must have value greater than or equal to 1")
-    if value > MAX_LIST_ITEMS:
-        raise _validation(value, "maxItems", f"Member must have value less than or equal to {MAX_LIST_ITEMS}")
-    return value
-
-
 async def list_configs(node: Node, request: Request, function_name: str, **_: str) -> Response:
     name, _qualifier = _target(node, request, function_name)
     await _require_function(node, name, arn.LATEST, request.region)
-    limit = _max_items(request)
+    limit = max_items(request, MAX_LIST_ITEMS, MAX_LIST_ITEMS, refuse_over_max=True)
     page = node.store.list_event_configs(name, request.query.get("Marker") or None, limit + 1)
     body: dict[str, Any] = {"FunctionEventInvokeConfigs": [_shape(node, request.region, c) for c in page[:limit]]}
     if len(page) > limit:

@@ -19,6 +19,7 @@ from lambdalite import arn, metrics
 from lambdalite.model.event import EVENT_KIND, QueuedEvent, queue_name
 from lambdalite.node import Node
 from lambdalite.services.http import AwsError, Request, Response, json_response, new_request_id
+from lambdalite.services.lambda_api.common import aws
 from lambdalite.store.sqlite import queues
 
 EVENT_PAYLOAD_LIMIT_BYTES = 1_048_576
@@ -112,7 +113,7 @@ async def invoke_async_legacy(node: Node, request: Request, function_name: str, 
         ref = arn.parse_function_name(unquote(function_name))
         arn.check_scope(ref, request.region, node.settings.account_id)
     except arn.NameError_ as err:
-        raise AwsError(err.status, err.code, err.message, type_=None if err.code == "ValidationException" else "User") from None
+        raise aws(err) from None
     resolved = await resolve_function(node, ref.name, ref.qualifier, request.region)
     payload = check_payload(request.body, LEGACY_PAYLOAD_LIMIT_BYTES)
     invoked = resolved.qualified_arn if ref.qualifier else resolved.unqualified_arn
