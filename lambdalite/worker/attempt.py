@@ -110,10 +110,23 @@ class Attempt:
     async def run(self) -> Finish:
         try:
             return await self._run()
+        except Exception:  # noqa: BLE001 - lambdalite's own failure: back off as for a system error
+            log.exception("event %s: attempt failed inside lambdalite; retried with backoff", self.event.request_id)
+            return self._system_error()
         except BaseException:
             if self.slot_id is not None:
                 await self.node.store.release_slot(self.slot_id)
             raise
+
+    def _system_error(self) -> Finish:
+        """A failure of lambdalite's, not the function's: requeued with the throttle/system-error backoff
+        (no retry consumed), instead of only letting the lease lapse, which would re-run the event every
+        lease period without backoff or count."""
+        limits = limits_for(self.node, getattr(self, "config", None))
+        decision = decide(Result.SYSTEM_ERROR, self.event, limits, now_ms=now_ms(), jitter=random.random())
+        if isinstance(decision, Done) and hasattr(self, "resolved"):
+            return self._finish(decision, None)
+        return Finish(self.event, decision, slot_id=self.slot_id)
 
     async def _run(self) -> Finish:
         from lambdalite.services.lambda_api.resolve import resolve_function

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 LEASE_BATCH = 32
 MIN_POLL_S = 0.005
 MAX_POLL_S = 0.1
+ERROR_PAUSE_S = 1.0
 
 
 class Dispatcher:
@@ -52,29 +53,48 @@ class Dispatcher:
         min_batch = max(1, min(self.max_running, LEASE_BATCH) // 4)
         try:
             while True:
-                free = self.max_running - len(self.tasks)
-                if free <= 0 or (free < min_batch and self.tasks):
-                    await self._sleep(MAX_POLL_S)  # a task ending wakes us
-                    continue
-                due_ms = now_ms() if more_due else self._next_due_ms()
-                if due_ms is not None and due_ms <= now_ms():
-                    limit = min(free, LEASE_BATCH)
-                    leased = await self._lease(limit)
-                    for message, claim in leased:
-                        self._start(message, claim)
-                    more_due = len(leased) == limit
-                    if leased:
-                        poll_s = MIN_POLL_S
-                        continue
-                    due_ms = None  # taken by another dispatcher: poll
-                timeout_s = poll_s if due_ms is None else min(poll_s, (due_ms - now_ms()) / 1000)
-                await self._sleep(timeout_s)
-                poll_s = min(MAX_POLL_S, poll_s * 2)
+                try:
+                    more_due, poll_s = await self._step(min_batch, more_due, poll_s)
+                except Exception:  # noqa: BLE001 - a dispatcher that stops silently strands every event
+                    log.exception("dispatcher step failed; retrying in %.1f s", ERROR_PAUSE_S)
+                    more_due = False
+                    await asyncio.sleep(ERROR_PAUSE_S)
         finally:
+            held = list(self.held.items())
             renewer.cancel()
             for task in list(self.tasks):
                 task.cancel()
             await asyncio.gather(renewer, *self.tasks, return_exceptions=True)
+            await self._hand_back(held)
+
+    async def _step(self, min_batch: int, more_due: bool, poll_s: float) -> tuple[bool, float]:
+        """One turn: lease and start what is due, or sleep until woken / the next due time / a poll."""
+        free = self.max_running - len(self.tasks)
+        if free <= 0 or (free < min_batch and self.tasks):
+            await self._sleep(MAX_POLL_S)  # a task ending wakes us
+            return more_due, poll_s
+        due_ms = now_ms() if more_due else self._next_due_ms()
+        if due_ms is not None and due_ms <= now_ms():
+            limit = min(free, LEASE_BATCH)
+            leased = await self._lease(limit)
+            for message, claim in leased:
+                self._start(message, claim)
+            if leased:
+                return len(leased) == limit, MIN_POLL_S
+            due_ms = None  # taken by another dispatcher: poll
+        timeout_s = poll_s if due_ms is None else min(poll_s, (due_ms - now_ms()) / 1000)
+        await self._sleep(timeout_s)
+        return False, min(MAX_POLL_S, poll_s * 2)
+
+    async def _hand_back(self, held: list[tuple[str, str]]) -> None:
+        """On shutdown, make the events this dispatcher still held due now, so another dispatcher runs
+        them at once instead of after their lease (a receipt that moved on changes nothing)."""
+        if not held:
+            return
+        try:
+            await self.node.store.renew_leases(held, now_ms())
+        except Exception:  # noqa: BLE001 - their leases lapse instead
+            log.warning("could not hand back %d leased event(s); they run again when their leases end", len(held))
 
     async def _lease(self, limit: int) -> list[tuple[Message, int | str | None]]:
         """Lease due events and, in the same transaction, claim their concurrency slots."""
@@ -176,7 +196,7 @@ class Dispatcher:
                 continue
             try:
                 await self.node.store.db.write(_renewal(held, now_ms() + self.lease_ms), durable=False)
-            except sqlite3.Error:
+            except Exception:  # noqa: BLE001 - keep renewing: a dead renewer would run long events twice
                 log.exception("renewing leases failed")
 
 

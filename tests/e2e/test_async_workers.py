@@ -31,7 +31,7 @@ def test_reserved_concurrency_one_holds_across_two_workers_for_invocations_longe
             assert (result["condition"], result["approximate_invoke_count"]) == ("Success", 1)
         starts = sorted(r["t"] for r in records(record_path))
         assert len(starts) == 3  # each ran once: no lease lapsed mid-run
-        gaps = [later - earlier for earlier, later in zip(starts, starts[1:])]
+        gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
         assert min(gaps) >= SLEEP_S - 0.5, gaps  # one at a time: no slot lapsed mid-run
     finally:
         api.kill()
