@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lambdalite.runtime.pool import EnvironmentPool
@@ -25,6 +25,8 @@ class Node:
     wake_listeners: list[Callable[[], None]] = field(default_factory=list)
     # Where clients reach this node's HTTP API (for queue URLs); set once the server has bound its port.
     endpoint: str = "http://localhost:4566"
+    # This process's dispatcher, when it runs one: accepted events go straight to it (worker.dispatcher).
+    dispatcher: Any = None
 
     def wake(self) -> None:
         for listener in self.wake_listeners:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from lambdalite import metrics
 from lambdalite.aio import wait_event
-from lambdalite.model.event import EVENT_KIND, QueuedEvent
+from lambdalite.model.event import EVENT_KIND, QueuedEvent, queue_name
 from lambdalite.model.outcome import Condition
 from lambdalite.node import Node
 from lambdalite.policy import Decision, Done, Retry
@@ -41,7 +41,10 @@ class Dispatcher:
         self.held: dict[str, str] = {}  # message id -> receipt of the events running here
         self.tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._stopping = False
+        self._adopting = 0  # accepted events being committed, already counted against max_running
         node.wake_listeners.append(self._wake.set)
+        node.dispatcher = self
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -60,6 +63,7 @@ class Dispatcher:
                     more_due = False
                     await asyncio.sleep(ERROR_PAUSE_S)
         finally:
+            self._stopping = True
             held = list(self.held.items())
             renewer.cancel()
             for task in list(self.tasks):
@@ -69,7 +73,7 @@ class Dispatcher:
 
     async def _step(self, min_batch: int, more_due: bool, poll_s: float) -> tuple[bool, float]:
         """One turn: lease and start what is due, or sleep until woken / the next due time / a poll."""
-        free = self.max_running - len(self.tasks)
+        free = self.max_running - len(self.tasks) - self._adopting
         if free <= 0 or (free < min_batch and self.tasks):
             await self._sleep(MAX_POLL_S)  # a task ending wakes us
             return more_due, poll_s
@@ -114,6 +118,37 @@ class Dispatcher:
             return []
         store.hold_slots(claim for _, claim in leased if isinstance(claim, int))
         return leased
+
+    # ---- direct dispatch: events accepted in this process ---------------------------------------------
+    def reserve(self) -> bool:
+        """Room for one event accepted now? Then it is counted until `adopt` or `unreserve`."""
+        if self._stopping or len(self.tasks) + self._adopting >= self.max_running:
+            return False
+        self._adopting += 1
+        return True
+
+    def unreserve(self) -> None:
+        self._adopting -= 1
+
+    def lease_new(self, conn: sqlite3.Connection, event: QueuedEvent, payload: bytes,
+                  receipt: str) -> tuple[Message, int | str | None]:
+        """Inside the accept's transaction: queue the event already leased by this dispatcher, with its
+        concurrency slot claimed, as `_lease` would have. It saves the lease's own write and wake-up."""
+        store = self.node.store
+        message = queues.send_leased(conn, kind=EVENT_KIND, queue=queue_name(event.function), id=event.request_id,
+                                     body=payload, attrs=event.to_attrs(), at_ms=event.accepted_ms,
+                                     lease_ms=self.lease_ms, receipt=receipt)
+        (claim,) = claim_slots(conn, [message], holder=store.holder,
+                               account_limit=self.node.settings.account_concurrency, ttl_ms=self.lease_ms)
+        return message, claim
+
+    def adopt(self, message: Message, claim: int | str | None) -> None:
+        """After the accept committed: run the event leased by `lease_new`. If this process dies first,
+        the lease lapses and any dispatcher runs it."""
+        self._adopting -= 1
+        if isinstance(claim, int):
+            self.node.store.hold_slots([claim])
+        self._start(message, claim)
 
     def _next_due_ms(self) -> int | None:
         try:

@@ -65,3 +65,25 @@ def test_a_stopped_worker_hands_its_events_back_at_once(tmp_path: Path, start_se
                    what="the interrupted event to run again well before its 60 s lease ends")
     finally:
         second.kill()
+
+
+def test_events_accepted_in_the_dispatching_process_respect_its_concurrency(tmp_path: Path, start_server) -> None:  # type: ignore[no-untyped-def]
+    """Accepted events go straight to this process's dispatcher while it has room, never beyond
+    LAMBDALITE_DISPATCH_CONCURRENCY at once; the rest wait in the queue, and every one runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = start_server(env={"LAMBDALITE_DISPATCH_CONCURRENCY": "3"})
+    record = tmp_path / "rec.jsonl"
+    lam = server.client("lambda")
+    create_recorder(lam, "bounded", record)
+    sleep_s = 0.6
+    # A sync warm-up teaches the pool the function is slow: environments then scale out at once, so
+    # only the dispatcher's own bound can keep the events from all running together.
+    lam.invoke(FunctionName="bounded", Payload=b'{"sleep": 0.6}')
+    with ThreadPoolExecutor(24) as pool:
+        ids = list(pool.map(lambda i: event_invoke(server.client("lambda"), "bounded", {"sleep": sleep_s, "i": i}),
+                            range(24)))
+    wait_until(lambda: all(attempts_of(record, rid) for rid in ids), timeout_s=60, what="every event ran")
+    starts = sorted(a["t"] for rid in ids for a in attempts_of(record, rid))
+    most = max(sum(1 for other in starts if start <= other < start + sleep_s - 0.05) for start in starts)
+    assert most <= 3, starts

@@ -76,8 +76,20 @@ async def _queue(node: Node, resolved: Any, payload: bytes, region: str, invoked
         region=region,
         invoked_arn=invoked_arn,
     )
-    await node.store.db.write(lambda c: add_event(c, event, payload))
-    node.wake()
+    dispatcher = node.dispatcher
+    if dispatcher is not None and dispatcher.reserve():
+        # This process dispatches and has room: queue the event already leased to it (same durable
+        # write), and start it once the 202's commit is done.
+        receipt = new_request_id().replace("-", "")[:20]
+        try:
+            message, claim = await node.store.db.write(lambda c: dispatcher.lease_new(c, event, payload, receipt))
+        except BaseException:
+            dispatcher.unreserve()
+            raise
+        dispatcher.adopt(message, claim)
+    else:
+        await node.store.db.write(lambda c: add_event(c, event, payload))
+        node.wake()
     metrics.ASYNC_RECEIVED.labels(resolved.name).inc()
     return event.request_id
 

@@ -77,6 +77,28 @@ def send(
     )
 
 
+def send_leased(
+    conn: sqlite3.Connection,
+    *,
+    kind: str,
+    queue: str,
+    id: str,
+    body: bytes,
+    attrs: bytes | None,
+    at_ms: int,
+    lease_ms: int,
+    receipt: str,
+) -> Message:
+    """Insert a message already leased by its sender, as `lease` would have left it: a consumer in the
+    same process takes it at once, and if that consumer dies the lease lapses like any other."""
+    cur = conn.execute(
+        "INSERT INTO messages(kind, queue, id, body, attrs, sent_ms, visible_ms, receive_count, first_receive_ms,"
+        " receipt, leased) VALUES (?,?,?,?,?,?,?,1,?,?,1)",
+        (kind, queue, id, body, attrs, at_ms, at_ms + lease_ms, at_ms, receipt),
+    )
+    return Message(int(cur.lastrowid or 0), kind, queue, id, body, attrs, at_ms, at_ms + lease_ms, 1, at_ms, receipt)
+
+
 def lease(
     conn: sqlite3.Connection,
     *,
