@@ -67,7 +67,7 @@ class _NoApi:
 
 async def _maintenance(node: Node) -> None:
     """Keep this process's concurrency slots alive and stop idle environments."""
-    period_s = max(0.5, node.settings.lease_s / 3)
+    period_s = max(0.1, node.settings.lease_s / 3)  # slots expire after lease_s unless renewed
     while True:
         await asyncio.sleep(period_s)
         try:
