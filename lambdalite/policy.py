@@ -14,6 +14,8 @@ from lambdalite.model.outcome import Condition
 
 DEFAULT_MAX_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE_S = 21600
+MAX_RECURSIVE_INVOCATIONS = 16  # invocations a chain may make before Lambda stops it (section 10)
+RECURSION_ALLOW = "Allow"
 
 
 class Result(StrEnum):
@@ -63,6 +65,12 @@ def deadline_ms(event: QueuedEvent, limits: Limits) -> int:
 def too_old(event: QueuedEvent, limits: Limits, now_ms: int) -> bool:
     """True when an attempt starting now would start after the event's max age."""
     return now_ms > deadline_ms(event, limits)
+
+
+def recursion_stops(hops: int, recursive_loop: str, limit: int = MAX_RECURSIVE_INVOCATIONS) -> bool:
+    """True when an invocation that already has `hops` invocations before it in its chain must not run:
+    it would be invocation number hops + 1 > limit, and the function's RecursiveLoop is not Allow."""
+    return recursive_loop != RECURSION_ALLOW and hops >= limit
 
 
 def throttle_delay_ms(backoffs: int, limits: Limits, jitter: float) -> int:

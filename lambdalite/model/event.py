@@ -24,7 +24,7 @@ class QueuedEvent:
     retries_used: int = 0  # function-error retries consumed (MaximumRetryAttempts)
     backoffs: int = 0  # consecutive throttle / system-error requeues (exponential backoff step)
     trace_id: str | None = None
-    hops: int = 0  # recursion depth (contract section 10)
+    hops: int = 0  # invocations before this one in its chain: the causing call's Lineage count (section 10)
     region: str = "us-east-1"  # where it was invoked: ARNs in records and destinations
     invoked_arn: str = ""  # the ARN the caller named (unqualified when no qualifier was given)
 

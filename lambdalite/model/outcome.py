@@ -14,6 +14,7 @@ class Condition(StrEnum):
     RETRIES_EXHAUSTED = "RetriesExhausted"
     EVENT_AGE_EXCEEDED = "EventAgeExceeded"
     ZERO_RESERVED_CONCURRENCY = "ZeroReservedConcurrency"
+    RECURSIVE_INVOCATION = "RecursiveInvocationException"  # stopped as a recursive loop (docs/decisions.md)
 
 
 @dataclass(slots=True)

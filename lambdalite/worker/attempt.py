@@ -14,12 +14,12 @@ from typing import Any
 
 import orjson
 
-from lambdalite import metrics
+from lambdalite import lineage, metrics
 from lambdalite.model.event import QueuedEvent, queue_name
 from lambdalite.model.outcome import Condition, Outcome
 from lambdalite.model.run import InvokeRequest, InvokeResult, Status
 from lambdalite.node import Node
-from lambdalite.policy import Decision, Done, Limits, Result, decide, too_old
+from lambdalite.policy import Decision, Done, Limits, Result, decide, recursion_stops, too_old
 from lambdalite.services.http import AwsError
 from lambdalite.store.sqlite import slots
 from lambdalite.store.sqlite.event_configs import EventConfig
@@ -145,6 +145,9 @@ class Attempt:
         started_ms = now_ms()
         if too_old(event, limits, started_ms):
             return self._finish(Done(Condition.EVENT_AGE_EXCEEDED, event.attempts), None)
+        if recursion_stops(event.hops, resolved.recursion):
+            metrics.RECURSION_DROPPED.labels(resolved.name).inc()
+            return self._finish(Done(Condition.RECURSIVE_INVOCATION, event.attempts), None)
         if resolved.reserved_concurrency == 0:
             return self._finish(decide(Result.ZERO_RESERVED, event, limits, now_ms=started_ms, jitter=0), None)
         if self.slot_id is None and self.refused is None:
@@ -177,7 +180,7 @@ class Attempt:
             request_id=event.request_id,
             payload=self.message.body,
             invoked_arn=event.invoked_arn or resolved.unqualified_arn,
-            trace_id=event.trace_id,
+            trace_id=lineage.with_lineage(event.trace_id, event.hops + 1, lineage.lineage_tag(name)),
         )
         try:
             result = await self.node.pool.invoke(resolved.spec, request, prefer_warm=True)

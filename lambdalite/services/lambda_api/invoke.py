@@ -12,9 +12,10 @@ import binascii
 
 import orjson
 
-from lambdalite import metrics
+from lambdalite import lineage, metrics
 from lambdalite.model.run import InvokeRequest, InvokeResult, Status
 from lambdalite.node import Node
+from lambdalite.policy import recursion_stops
 from lambdalite.services.http import AwsError, Request, Response, empty_response, new_request_id
 from lambdalite.services.lambda_api import invoke_async
 from lambdalite.services.lambda_api.resolve import Resolved, resolve_function
@@ -91,11 +92,24 @@ async def invoke(node: Node, request: Request, function_name: str) -> Response:
         if _qualified(function_name, request)
         else resolved.unqualified_arn,
         client_context=_client_context(request.headers.get("x-amz-client-context")),
-        trace_id=request.headers.get("x-amzn-trace-id"),
+        trace_id=_trace_header(resolved, request.headers.get("x-amzn-trace-id")),
         tail_log=log_type == "Tail",
     )
     result = await run_sync(node, resolved, run)
     return _answer(resolved, run, result)
+
+
+RECURSION_MESSAGE = ("Lambda has detected your function being invoked in a recursive loop with other AWS "
+                     "resources and stopped your function's invocation.")
+
+
+def _trace_header(resolved: Resolved, header: str | None) -> str:
+    """The function's trace header: the caller's, its Lineage count one up; 400 past the loop limit."""
+    hops = lineage.lineage_count(header)
+    if recursion_stops(hops, resolved.recursion):
+        metrics.RECURSION_DROPPED.labels(resolved.name).inc()
+        raise AwsError(400, "RecursiveInvocationException", RECURSION_MESSAGE)
+    return lineage.with_lineage(header, hops + 1, lineage.lineage_tag(resolved.name))
 
 
 def _qualified(function_name: str, request: Request) -> bool:

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from lambdalite import arn, metrics
+from lambdalite import arn, lineage, metrics
 from lambdalite.model.event import EVENT_KIND, QueuedEvent, queue_name
 from lambdalite.node import Node
 from lambdalite.services.http import AwsError, Request, Response, json_response, new_request_id
@@ -73,6 +73,7 @@ async def _queue(node: Node, resolved: Any, payload: bytes, region: str, invoked
         qualifier=resolved.qualifier or arn.LATEST,
         accepted_ms=queues.now_ms(),
         trace_id=trace_id,
+        hops=lineage.lineage_count(trace_id),
         region=region,
         invoked_arn=invoked_arn,
     )
@@ -133,10 +134,12 @@ async def invoke_async_legacy(node: Node, request: Request, function_name: str, 
     return json_response({"Status": 202}, status=202, headers=[("x-amzn-RequestId", request_id)])
 
 
-async def enqueue_event(node: Node, function_arn: str, payload: bytes, region: str) -> str:
+async def enqueue_event(node: Node, function_arn: str, payload: bytes, region: str,
+                        trace_id: str | None = None) -> str:
     """Queue an event for a function from inside lambdalite (EventBridge targets, Lambda destinations).
 
-    Returns the event's request id. Raises AwsError (404) when the function or qualifier is missing.
+    `trace_id`: the X-Amzn-Trace-Id of the call that caused it, whose Lineage count becomes the event's
+    hops (contract section 10). Returns the event's request id. Raises AwsError (404) when the function or qualifier is missing.
     """
     from lambdalite.services.lambda_api.resolve import resolve_function
 
@@ -146,7 +149,7 @@ async def enqueue_event(node: Node, function_arn: str, payload: bytes, region: s
         raise AwsError(err.status, err.code, err.message) from None
     resolved = await resolve_function(node, ref.name, ref.qualifier, ref.region or region)
     invoked = resolved.qualified_arn if ref.qualifier else resolved.unqualified_arn
-    return await _queue(node, resolved, payload or _EMPTY, ref.region or region, invoked, None)
+    return await _queue(node, resolved, payload or _EMPTY, ref.region or region, invoked, trace_id)
 
 
 ROUTES: list[tuple[str, str, Any]] = [
