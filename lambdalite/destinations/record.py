@@ -23,6 +23,8 @@ NOT_INVOKED_ERROR_CODE = 429
 _NOT_INVOKED_MESSAGES = {
     Condition.ZERO_RESERVED_CONCURRENCY: "The function's reserved concurrency is 0: the event was not invoked.",
     Condition.EVENT_AGE_EXCEEDED: "Event age exceeded the function's MaximumEventAgeInSeconds.",
+    Condition.RECURSIVE_INVOCATION: "Lambda has detected your function being invoked in a recursive loop with other "
+    "AWS resources and stopped your function's invocation.",
     Condition.RETRIES_EXHAUSTED: "Retries exhausted.",
 }
 

@@ -129,3 +129,10 @@ def test_dead_letter_message_without_an_attempt() -> None:
 def test_error_message_falls_back_to_the_error_object() -> None:
     _, attrs = record.dead_letter_message(failed(error_message=None))
     assert attrs["ErrorMessage"]["StringValue"] == "boom"
+
+
+def test_dead_letter_message_of_a_recursion_stop_says_why() -> None:
+    _, attrs = record.dead_letter_message(outcome(
+        condition=Condition.RECURSIVE_INVOCATION, approximate_invoke_count=0, response_payload=None,
+        status_code=None))
+    assert "recursive loop" in attrs["ErrorMessage"]["StringValue"]
