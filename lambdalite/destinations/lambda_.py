@@ -16,6 +16,7 @@ async def deliver(node: Node, outcome: Outcome, function_arn: str) -> None:
     parsed = arns.parse(function_arn)
     region = parsed.region if parsed is not None and parsed.region else outcome.region
     try:
-        await call(invoke_async.enqueue_event, node, function_arn, record_bytes(outcome), region)
+        await call(invoke_async.enqueue_event, node, function_arn, record_bytes(outcome), region,
+                   outcome.trace_id)
     except AwsError as err:
         raise DeliveryError(f"{err.code}: {err.message}") from None

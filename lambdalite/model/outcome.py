@@ -34,6 +34,9 @@ class Outcome:
     status_code: int | None = None  # 200 when an attempt ran
     error_type: str | None = None
     error_message: str | None = None
+    # The trace header (with its Lineage count) the function ran under: a Lambda destination's event
+    # continues that chain, so a loop through destinations is stopped too (contract section 10).
+    trace_id: str | None = None
 
     @property
     def succeeded(self) -> bool:

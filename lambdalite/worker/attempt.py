@@ -180,7 +180,7 @@ class Attempt:
             request_id=event.request_id,
             payload=self.message.body,
             invoked_arn=event.invoked_arn or resolved.unqualified_arn,
-            trace_id=lineage.with_lineage(event.trace_id, event.hops + 1, lineage.lineage_tag(name)),
+            trace_id=self._trace_header(name),
         )
         try:
             result = await self.node.pool.invoke(resolved.spec, request, prefer_warm=True)
@@ -193,6 +193,10 @@ class Attempt:
         else:
             log.warning("event %s: system error %s", event.request_id, result.error_type)
         return result
+
+    def _trace_header(self, function: str) -> str:
+        """The trace header this event's invocation runs under: one more hop in its chain's Lineage."""
+        return lineage.with_lineage(self.event.trace_id, self.event.hops + 1, lineage.lineage_tag(function))
 
     def _finish(self, decision: Decision, result: InvokeResult | None) -> Finish:
         if not isinstance(decision, Done):
@@ -215,6 +219,7 @@ class Attempt:
             status_code=200 if ran else None,
             error_type=result.error_type if ran and result else None,
             error_message=_error_message(result.payload) if ran and result and result.function_error else None,
+            trace_id=self._trace_header(resolved.name),
         )
         return Finish(
             event,

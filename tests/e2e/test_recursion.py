@@ -142,3 +142,34 @@ def test_sync_invoke_past_the_limit_is_refused(server: LambdaliteProcess, lam: A
     lam.put_function_recursion_config(FunctionName="trace-echo", RecursiveLoop="Allow")
     trace = orjson.loads(over.invoke(FunctionName="trace-echo")["Payload"].read())["trace"]
     assert _lineage_count(trace) == LIMIT + 1
+
+
+PING_PONG = """
+import os
+
+def handler(event, context):
+    with open(os.environ["RAN_LOG"], "a") as f:
+        f.write(context.function_name + "\\n")
+    return {"from": context.function_name}
+"""
+
+
+def test_a_loop_through_lambda_destinations_is_stopped_too(server: LambdaliteProcess, lam: Any, tmp_path: Any) -> None:
+    """ping's OnSuccess is pong and pong's is ping: the records carry the chain's Lineage count."""
+    ran = tmp_path / "ran.log"
+    env = {"Variables": {"RAN_LOG": str(ran)}}
+    create_function(lam, "ping", PING_PONG, Environment=env)
+    create_function(lam, "pong", PING_PONG, Environment=env)
+    for source, target in (("ping", "pong"), ("pong", "ping")):
+        lam.put_function_event_invoke_config(FunctionName=source, DestinationConfig={
+            "OnSuccess": {"Destination": f"arn:aws:lambda:us-east-1:000000000000:function:{target}"}})
+    before = metric(server, "RecursiveInvocationsDropped", "ping") + metric(server, "RecursiveInvocationsDropped", "pong")
+    invoke_event(lam, "ping", b"{}")
+
+    def dropped() -> bool:
+        now = metric(server, "RecursiveInvocationsDropped", "ping") + metric(server, "RecursiveInvocationsDropped", "pong")
+        return now > before
+
+    wait_until(dropped, timeout_s=60, what="the ping-pong loop to be stopped")
+    runs = ran.read_text().split()
+    assert len(runs) == LIMIT and runs[:2] == ["ping", "pong"], runs
