@@ -19,7 +19,7 @@ async def deliver(node: Node, outcome: Outcome, bus_arn: str) -> None:
     region = parsed.region if parsed is not None and parsed.region else outcome.region
     try:
         results: list[dict[str, Any]] = await call(
-            events_service.put_events_internal, node, region, [eventbridge_entry(outcome, bus_arn)]
+            events_service.put_events_internal, node, region, [eventbridge_entry(outcome, bus_arn)], outcome.trace_id
         )
     except AwsError as err:
         raise DeliveryError(f"{err.code}: {err.message}") from None

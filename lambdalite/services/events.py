@@ -458,7 +458,7 @@ async def list_targets_by_rule(svc: EventsService, node: Node, request: Request,
 
 
 async def put_events(svc: EventsService, node: Node, request: Request, body: dict[str, Any]) -> Any:
-    return await events_put.put_events_request(node, request.region, body)
+    return await events_put.put_events_request(node, request.region, body, request.headers.get("x-amzn-trace-id"))
 
 
 async def test_event_pattern(svc: EventsService, node: Node, request: Request, body: dict[str, Any]) -> Any:

@@ -110,7 +110,7 @@ async def deliver(node: Node, job: dict[str, Any]) -> None:
     arn: str = target["Arn"]
     service = arn.split(":", 3)[2]
     if service == "events":
-        await _to_bus(node, region, arn, event)
+        await _to_bus(node, region, arn, event, job.get("trace_id"))
         return
     payload = target_payload(target, event, job)
     if service == "sqs":
@@ -120,12 +120,12 @@ async def deliver(node: Node, job: dict[str, Any]) -> None:
     elif service == "lambda":
         from lambdalite.services.lambda_api.invoke_async import enqueue_event
 
-        await _call(enqueue_event, node, arn, payload, region)
+        await _call(enqueue_event, node, arn, payload, region, job.get("trace_id"))
     else:
         raise AwsError(400, "ValidationException", f"Target type {service} is not supported by lambdalite.")
 
 
-async def _to_bus(node: Node, region: str, bus_arn: str, event: dict[str, Any]) -> None:
+async def _to_bus(node: Node, region: str, bus_arn: str, event: dict[str, Any], trace_id: str | None) -> None:
     entry = {
         "Source": event["source"],
         "DetailType": event["detail-type"],
@@ -134,7 +134,7 @@ async def _to_bus(node: Node, region: str, bus_arn: str, event: dict[str, Any]) 
         "Time": event["time"],
         "EventBusName": bus_arn,
     }
-    results = await events_put.put_events_internal(node, region, [entry])
+    results = await events_put.put_events_internal(node, region, [entry], trace_id)
     if results and "ErrorCode" in results[0]:
         raise AwsError(400, results[0]["ErrorCode"], results[0].get("ErrorMessage", ""))
 

@@ -148,11 +148,12 @@ def _retry_policy(target: dict[str, Any]) -> tuple[int, int]:
     return int(attempts), int(age_s)
 
 
-def _job(event: dict[str, Any], region: str, routed: buses.RoutedTarget) -> bytes:
+def _job(event: dict[str, Any], region: str, routed: buses.RoutedTarget, trace_id: str | None) -> bytes:
     attempts, age_s = _retry_policy(routed.target)
     return orjson.dumps({
         "event": event,
         "region": region,
+        "trace_id": trace_id,  # the PutEvents caller's X-Amzn-Trace-Id: a Lambda target continues its chain
         "rule": routed.rule,
         "rule_arn": routed.rule_arn,
         "target": routed.target,
@@ -161,7 +162,7 @@ def _job(event: dict[str, Any], region: str, routed: buses.RoutedTarget) -> byte
     })
 
 
-async def route_events(node: Node, events: list[tuple[str, str, dict[str, Any]]]) -> int:
+async def route_events(node: Node, events: list[tuple[str, str, dict[str, Any]]], trace_id: str | None = None) -> int:
     """Queue one delivery job per matching target for (region, bus, event) triples; one commit."""
     cache: dict[tuple[str, str], list[buses.RoutedTarget]] = {}
     jobs: list[bytes] = []
@@ -175,7 +176,7 @@ async def route_events(node: Node, events: list[tuple[str, str, dict[str, Any]]]
             if hit is None:
                 hit = matched[routed.rule] = _matches(routed.pattern, event)
             if hit:
-                jobs.append(_job(event, region, routed))
+                jobs.append(_job(event, region, routed, trace_id))
     if not jobs:
         return 0
 
@@ -201,8 +202,10 @@ def _matches(pattern: str, event: dict[str, Any]) -> bool:
         return False
 
 
-async def put_events_internal(node: Node, region: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """PutEvents from inside lambdalite (Lambda's EventBridge destination): result entries, same rules."""
+async def put_events_internal(node: Node, region: str, entries: list[dict[str, Any]],
+                              trace_id: str | None = None) -> list[dict[str, Any]]:
+    """PutEvents from inside lambdalite (Lambda's EventBridge destination): result entries, same rules.
+    `trace_id`: the causing call's trace header, carried to Lambda targets (recursive-loop detection)."""
     results: list[dict[str, Any]] = []
     routed: list[tuple[str, str, dict[str, Any]]] = []
     known: dict[tuple[str, str], bool] = {}
@@ -220,7 +223,7 @@ async def put_events_internal(node: Node, region: str, entries: list[dict[str, A
             continue
         routed.append((bus_region, bus, event))
         results.append({"EventId": event["id"]})
-    await route_events(node, routed)
+    await route_events(node, routed, trace_id)
     return results
 
 
@@ -230,7 +233,8 @@ def _bus_exists(node: Node, region: str, bus: str) -> bool:
     return node.store.db.read(lambda c: buses.get_bus(c, region, bus)) is not None
 
 
-async def put_events_request(node: Node, region: str, body: dict[str, Any]) -> dict[str, Any]:
+async def put_events_request(node: Node, region: str, body: dict[str, Any],
+                             trace_id: str | None = None) -> dict[str, Any]:
     entries = body.get("Entries")
     if entries is None:
         raise validation_error("null", "entries", "Member must not be null")
@@ -241,7 +245,7 @@ async def put_events_request(node: Node, region: str, body: dict[str, Any]) -> d
         raise validation_error(entries, "entries", f"Member must have length {bound}")
     if sum(_entry_bytes(e) for e in entries) > MAX_REQUEST_BYTES:
         raise AwsError(400, "ValidationException", "Total size of the entries in the request is over the limit.")
-    results = await put_events_internal(node, region, entries)
+    results = await put_events_internal(node, region, entries, trace_id)
     failed = sum(1 for r in results if "ErrorCode" in r)
     return {"FailedEntryCount": failed, "Entries": results}
 

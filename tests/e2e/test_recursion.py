@@ -173,3 +173,30 @@ def test_a_loop_through_lambda_destinations_is_stopped_too(server: LambdalitePro
     wait_until(dropped, timeout_s=60, what="the ping-pong loop to be stopped")
     runs = ran.read_text().split()
     assert len(runs) == LIMIT and runs[:2] == ["ping", "pong"], runs
+
+
+EVENTS_LOOP = """
+import json, os
+import boto3
+
+def handler(event, context):
+    with open(os.environ["RAN_LOG"], "a") as f:
+        f.write(context.function_name + "\\n")
+    boto3.client("events").put_events(Entries=[{"Source": "loop.test", "DetailType": "again", "Detail": "{}"}])
+    return {}
+"""
+
+
+def test_a_loop_through_eventbridge_is_stopped_too(server: LambdaliteProcess, lam: Any, tmp_path: Any) -> None:
+    """A function that puts an event its own rule routes back to it: the PutEvents call's trace header
+    travels with the target job, so the chain's Lineage grows and the loop stops after 16."""
+    ran = tmp_path / "ran.log"
+    create_function(lam, "bouncer", EVENTS_LOOP, Environment={"Variables": {"RAN_LOG": str(ran)}})
+    events = server.client("events")
+    events.put_rule(Name="bounce", EventPattern='{"source": ["loop.test"]}')
+    events.put_targets(Rule="bounce", Targets=[
+        {"Id": "fn", "Arn": "arn:aws:lambda:us-east-1:000000000000:function:bouncer"}])
+    before = metric(server, "RecursiveInvocationsDropped", "bouncer")
+    invoke_event(lam, "bouncer", b"{}")
+    wait_metric_rise(server, "RecursiveInvocationsDropped", "bouncer", before)
+    assert len(ran.read_text().split()) == LIMIT
