@@ -42,6 +42,7 @@ class Dispatcher:
         self.tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._full = False  # the loop sleeps until a running event ends and makes room
         self._adopting = 0  # accepted events being committed, already counted against max_running
         node.wake_listeners.append(self._wake.set)
         node.dispatcher = self
@@ -75,7 +76,11 @@ class Dispatcher:
         """One turn: lease and start what is due, or sleep until woken / the next due time / a poll."""
         free = self.max_running - len(self.tasks) - self._adopting
         if free <= 0 or (free < min_batch and self.tasks):
-            await self._sleep(MAX_POLL_S)  # a task ending wakes us
+            self._full = True  # a task ending wakes us
+            try:
+                await self._sleep(MAX_POLL_S)
+            finally:
+                self._full = False
             return more_due, poll_s
         due_ms = now_ms() if more_due else self._next_due_ms()
         if due_ms is not None and due_ms <= now_ms():
@@ -170,7 +175,8 @@ class Dispatcher:
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
-        self._wake.set()
+        if self._full:  # otherwise the loop is not waiting for room: no queue read per finished event
+            self._wake.set()
 
     async def _handle(self, message: Message, claim: int | str | None) -> None:
         finish: Finish | None = None
