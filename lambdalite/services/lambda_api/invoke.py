@@ -76,7 +76,8 @@ async def invoke(node: Node, request: Request, function_name: str) -> Response:
     if invocation_type == "Event":
         payload = invoke_async.check_payload(request.body)
         resolved = await resolve_function(node, function_name, request.query.get("Qualifier"), request.region)
-        return await invoke_async.accept_event(node, resolved, request, payload)
+        return await invoke_async.accept_event(node, resolved, request, payload,
+                                               invoked_arn=_invoked_arn(resolved, function_name, request))
     payload = _payload(request.body)
     resolved = await resolve_function(node, function_name, request.query.get("Qualifier"), request.region)
     request_id = new_request_id()
@@ -88,9 +89,7 @@ async def invoke(node: Node, request: Request, function_name: str) -> Response:
     run = InvokeRequest(
         request_id=request_id,
         payload=payload,
-        invoked_arn=resolved.qualified_arn
-        if _qualified(function_name, request)
-        else resolved.unqualified_arn,
+        invoked_arn=_invoked_arn(resolved, function_name, request),
         client_context=_client_context(request.headers.get("x-amz-client-context")),
         trace_id=_trace_header(resolved, request.headers.get("x-amzn-trace-id")),
         tail_log=log_type == "Tail",
@@ -112,8 +111,12 @@ def _trace_header(resolved: Resolved, header: str | None) -> str:
     return lineage.with_lineage(header, hops + 1, lineage.lineage_tag(resolved.name))
 
 
-def _qualified(function_name: str, request: Request) -> bool:
-    return bool(request.query.get("Qualifier")) or function_name.count(":") in (1, 3, 7)
+def _invoked_arn(resolved: Resolved, function_name: str, request: Request) -> str:
+    """What the function's context shows: qualified only when the caller named a qualifier (in
+    ?Qualifier= or in the name: `f:q`, `ACCOUNT:function:f:q`, `arn:...:function:f:q`; resolve_function
+    already validated the name, so counting its colons tells)."""
+    named = bool(request.query.get("Qualifier")) or function_name.count(":") in (1, 3, 7)
+    return resolved.qualified_arn if named else resolved.unqualified_arn
 
 
 async def run_sync(node: Node, resolved: Resolved, run: InvokeRequest) -> InvokeResult:

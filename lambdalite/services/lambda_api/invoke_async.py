@@ -95,25 +95,15 @@ async def _queue(node: Node, resolved: Any, payload: bytes, region: str, invoked
     return event.request_id
 
 
-def _invoked_arn(resolved: Any, request: Request) -> str:
-    """What the function's context shows: qualified only when the caller named a qualifier."""
-    named = bool(request.query.get("Qualifier"))
-    if not named:
-        path_name = unquote(request.path.split("/functions/", 1)[-1].split("/", 1)[0])
-        try:
-            named = arn.parse_function_name(path_name).qualifier is not None
-        except arn.NameError_:
-            named = False
-    return str(resolved.qualified_arn if named else resolved.unqualified_arn)
-
-
-async def accept_event(node: Node, resolved: Any, request: Request, payload: bytes | None = None) -> Response:
+async def accept_event(node: Node, resolved: Any, request: Request, payload: bytes | None = None, *,
+                       invoked_arn: str | None = None) -> Response:
     """Invoke with X-Amz-Invocation-Type: Event, after the router resolved function + qualifier
     (`payload`: the body already checked by `check_payload`, as Invoke does before resolving)."""
     if payload is None:
         payload = check_payload(request.body)
     request_id = await _queue(
-        node, resolved, payload, request.region, _invoked_arn(resolved, request), request.headers.get("x-amzn-trace-id")
+        node, resolved, payload, request.region, invoked_arn or resolved.unqualified_arn,
+        request.headers.get("x-amzn-trace-id")
     )
     return Response(status=202, body=b"", headers=[("x-amzn-RequestId", request_id)], content_type=None)
 
