@@ -170,41 +170,44 @@ async def change_message_visibility(ctx: Ctx, params: Params) -> Result:
     return {}
 
 
-async def delete_message_batch(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
-    entries = check_batch(params.get("Entries"), "DeleteMessageBatchRequestEntry")
+async def _per_entry(ctx: Ctx, entries: list[Params], apply: Any) -> tuple[list[str], list[Result]]:
+    """Run `apply(conn, entry)` for each batch entry in one write; an entry's SqsError fails it alone."""
     ok: list[str] = []
     failures: list[Result] = []
 
     def write(conn: sqlite3.Connection) -> None:
         for entry in entries:
             try:
-                _, (message_id, _receipt) = _handle(entry)
-                _delete_tx(conn, record.arn, message_id)
+                apply(conn, entry)
                 ok.append(entry["Id"])
             except errors.SqsError as err:
                 failures.append(failed(entry["Id"], err))
 
     await ctx.node.store.db.write(write)
+    return ok, failures
+
+
+async def delete_message_batch(ctx: Ctx, params: Params) -> Result:
+    record = queue_of(ctx, params)
+    entries = check_batch(params.get("Entries"), "DeleteMessageBatchRequestEntry")
+
+    def delete(conn: sqlite3.Connection, entry: Params) -> None:
+        _, (message_id, _receipt) = _handle(entry)
+        _delete_tx(conn, record.arn, message_id)
+
+    ok, failures = await _per_entry(ctx, entries, delete)
     return {"Successful": [{"Id": i} for i in ok], "Failed": failures}
 
 
 async def change_message_visibility_batch(ctx: Ctx, params: Params) -> Result:
     record = queue_of(ctx, params)
     entries = check_batch(params.get("Entries"), "ChangeMessageVisibilityBatchRequestEntry")
-    ok: list[str] = []
-    failures: list[Result] = []
 
-    def write(conn: sqlite3.Connection) -> None:
-        for entry in entries:
-            try:
-                handle, decoded = _handle(entry)
-                _change_tx(conn, record.arn, handle, decoded, _visibility(entry))
-                ok.append(entry["Id"])
-            except errors.SqsError as err:
-                failures.append(failed(entry["Id"], err))
+    def change(conn: sqlite3.Connection, entry: Params) -> None:
+        handle, decoded = _handle(entry)
+        _change_tx(conn, record.arn, handle, decoded, _visibility(entry))
 
-    await ctx.node.store.db.write(write)
+    ok, failures = await _per_entry(ctx, entries, change)
     if ok:
         wakeups.notify(record.arn)
     return {"Successful": [{"Id": i} for i in ok], "Failed": failures}
