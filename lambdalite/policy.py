@@ -103,3 +103,26 @@ def decide(result: Result, event: QueuedEvent, limits: Limits, *, now_ms: int, j
 
 def _clamp(jitter: float) -> float:
     return min(max(jitter, 0.0), 1.0)
+
+
+# ---- background jobs (destination deliveries, EventBridge rule targets) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobLimits:
+    """How long a delivery job keeps trying: attempts in all, its age, and the doubling delay between."""
+
+    max_attempts: int
+    base_delay_s: float
+    max_delay_s: float = float("inf")
+    max_age_s: float | None = None
+
+
+def job_retry_delay_ms(attempts: int, age_ms: int, limits: JobLimits, *, permanent: bool) -> int | None:
+    """After a job's `attempts`-th failed delivery: the delay before the next one, or None to give up
+    (a permanent failure, attempts used up, or the job older than its maximum age)."""
+    if permanent or attempts >= limits.max_attempts:
+        return None
+    if limits.max_age_s is not None and age_ms >= limits.max_age_s * 1000:
+        return None
+    return int(min(limits.base_delay_s * 2 ** max(attempts - 1, 0), limits.max_delay_s) * 1000)

@@ -7,20 +7,22 @@ import logging
 import signal
 
 from lambdalite import metrics
-from lambdalite.destinations.delivery import DeliveryLoop
+from lambdalite.clock import now_ms
+from lambdalite.destinations.delivery import DestinationJobs
+from lambdalite.destinations.rule_targets import RuleTargetJobs
 from lambdalite.node import Node
 from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.services.app import App
 from lambdalite.services.events import EventsService
-from lambdalite.services.events_delivery import TargetDelivery
 from lambdalite.services.http import AwsError, Request, Response
 from lambdalite.services.httpserver import HttpServer
 from lambdalite.services.lambda_api import LambdaService
+from lambdalite.services.ports import ServicePorts
 from lambdalite.services.sqs import SqsService
 from lambdalite.settings import Settings
 from lambdalite.store import open_store
-from lambdalite.store.sqlite.queues import now_ms
 from lambdalite.worker.dispatcher import Dispatcher
+from lambdalite.worker.jobs import JobLoop
 
 log = logging.getLogger("lambdalite")
 
@@ -31,7 +33,9 @@ SHUTDOWN_GRACE_S = 10.0
 def build_node(settings: Settings) -> Node:
     store = open_store(settings)
     pool = EnvironmentPool(settings)
-    return Node(settings=settings, store=store, pool=pool, endpoint=f"http://{settings.host}:{settings.port}")
+    node = Node(settings=settings, store=store, pool=pool, endpoint=f"http://{settings.host}:{settings.port}")
+    node.ports = ServicePorts(node)
+    return node
 
 
 def build_app(node: Node, *, api: bool = True) -> App:
@@ -83,8 +87,8 @@ async def run(settings: Settings) -> None:
     tasks = [asyncio.create_task(_maintenance(node), name="maintenance")]
     if settings.dispatch:
         tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
-        tasks.append(asyncio.create_task(DeliveryLoop(node).run(), name="deliveries"))
-        tasks.append(asyncio.create_task(TargetDelivery(node).run(), name="events-targets"))
+        jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node)])
+        tasks.append(asyncio.create_task(jobs.run(), name="jobs"))
     http: HttpServer | None = None
     try:
         if settings.serve_api:

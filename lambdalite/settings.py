@@ -65,10 +65,6 @@ class Settings:
         return f"http://{host}:{self.port}"
 
     @property
-    def db_path(self) -> Path:
-        return self.data_dir / "lambdalite.db"
-
-    @property
     def code_dir(self) -> Path:
         return self.data_dir / "code"
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lambdalite.destinations import arns, sqs
+from lambdalite import arn
+from lambdalite.destinations import sqs
 from lambdalite.destinations.record import dead_letter_message
 from lambdalite.destinations.targets import unsupported
 from lambdalite.model.outcome import Outcome
@@ -10,8 +11,7 @@ from lambdalite.node import Node
 
 
 async def deliver(node: Node, outcome: Outcome, target_arn: str) -> None:
-    parsed = arns.parse(target_arn)
-    service = parsed.service if parsed is not None else "?"
+    service = arn.service_of(target_arn)
     if service != "sqs":
         raise unsupported(service, target_arn)
     body, attributes = dead_letter_message(outcome)

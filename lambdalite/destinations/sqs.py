@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from lambdalite.destinations.record import record_bytes
-from lambdalite.destinations.targets import DeliveryError, call
+from lambdalite.destinations.targets import DeliveryError, ports
+from lambdalite.faults import Fault
 from lambdalite.model.outcome import Outcome
 from lambdalite.node import Node
-from lambdalite.services.http import AwsError
 
 
 async def send(node: Node, queue_arn: str, body: str, attributes: dict[str, dict[str, str]] | None) -> str:
     """Put one message on a lambdalite SQS queue; DeliveryError when the queue refuses it."""
-    from lambdalite.services import sqs as sqs_service
-
     try:
-        return str(await call(sqs_service.deliver_message, node, queue_arn, body, attributes))
-    except AwsError as err:
+        return await ports(node).send_sqs(queue_arn, body, attributes)
+    except Fault as err:
         raise DeliveryError(f"{err.code}: {err.message}") from None
 
 

@@ -1,9 +1,9 @@
-"""What every target module shares: the failure type and calling services that may or may not be async."""
+"""What every target module shares: the failure type, and the ports to the services that receive."""
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
+from lambdalite.node import Node
+from lambdalite.ports import Ports
 
 
 class DeliveryError(Exception):
@@ -14,15 +14,14 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
-async def call(fn: Any, *args: Any) -> Any:
-    """Call a service entry point; await it when it is a coroutine function."""
-    result = fn(*args)
-    if inspect.isawaitable(result):
-        return await result
-    return result
-
-
 def unsupported(service: str, arn: str) -> DeliveryError:
     return DeliveryError(
         f"lambdalite does not serve {service} yet: cannot deliver to {arn}", permanent=True
     )
+
+
+def ports(node: Node) -> Ports:
+    """The services' ports; a process assembled without them cannot deliver (a retryable failure)."""
+    if node.ports is None:
+        raise DeliveryError("this process was assembled without delivery ports")
+    return node.ports

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdalite.destinations import arns
+from lambdalite import arn as arns
+from lambdalite.faults import Fault
 from lambdalite.node import Node
-from lambdalite.services.http import AwsError
 
 # Services a destination may name, per side (S3 only receives failures).
 _ON_SUCCESS_SERVICES = frozenset({"sqs", "sns", "lambda", "events"})
@@ -21,8 +21,8 @@ _ON_FAILURE_SERVICES = _ON_SUCCESS_SERVICES | {"s3"}
 _DLQ_SERVICES = frozenset({"sqs", "sns"})
 
 
-def _invalid(message: str) -> AwsError:
-    return AwsError(400, "InvalidParameterValueException", message)
+def _invalid(message: str) -> Fault:
+    return Fault(400, "InvalidParameterValueException", message)
 
 
 def _destination_of(config: dict[str, Any], side: str) -> str | None:
@@ -39,23 +39,6 @@ def _render(on_success: str | None, on_failure: str | None) -> str:
     return f"The provided destination config DestinationConfig(onSuccess={success}, onFailure={failure}) is invalid."
 
 
-def function_exists(node: Node, name: str) -> bool:
-    """Whether a function of that name exists (reads the `functions` table's `name` column)."""
-
-    def read(conn: Any) -> bool:
-        return conn.execute("SELECT 1 FROM functions WHERE name = ?", (name,)).fetchone() is not None
-
-    return bool(node.store.db.read(read))
-
-
-def queue_exists(node: Node, queue_arn: str) -> bool:
-    """Whether lambdalite serves this SQS queue (the SQS store's lookup by ARN)."""
-    lookup = getattr(node.store, "sqs_queue_by_arn", None)
-    if lookup is None:  # no SQS store in this build: delivery will tell
-        return True
-    return lookup(queue_arn) is not None
-
-
 async def _check_target(node: Node, function_name: str, destination: str, allowed: frozenset[str]) -> bool:
     """Raise for a missing/self target; return False when the service is not allowed on this side."""
     arn = arns.parse(destination)
@@ -63,18 +46,18 @@ async def _check_target(node: Node, function_name: str, destination: str, allowe
         return False
     if arn.service == "lambda":
         target = arns.function_of(arn)
-        if target is None or not function_exists(node, target[0]):
+        if target is None or not await node.store.function_exists(target[0]):
             raise _invalid(f"The destination ARN {destination} is invalid.")
         if target[0] == function_name:
             raise _invalid("You can't specify the function as a destination for itself.")
-    elif arn.service == "sqs" and not queue_exists(node, destination):
+    elif arn.service == "sqs" and await node.store.sqs_queue_by_arn(destination) is None:
         raise _invalid(f"The destination ARN {destination} is invalid.")
     return True
 
 
 def _check_pattern(destination: str | None, member: str) -> None:
     if destination is not None and not arns.matches_destination_pattern(destination):
-        raise AwsError(
+        raise Fault(
             400,
             "ValidationException",
             f"1 validation error detected: Value '{destination}' at '{member}' failed to satisfy constraint: "
@@ -86,7 +69,7 @@ def _check_pattern(destination: str | None, member: str) -> None:
 async def validate_destination_config(
     node: Node, function_name: str, qualifier: str | None, region: str, destination_config: dict[str, Any]
 ) -> None:
-    """Raise AwsError (400) when a DestinationConfig would be refused by AWS; return None when it is fine.
+    """Raise Fault (400) when a DestinationConfig would be refused by AWS; return None when it is fine.
 
     `function_name` is the configured function (a bare name or an ARN). Missing/self checks come first
     (failure side, then success side), an unsupported service is reported last with both sides rendered.

@@ -45,3 +45,4 @@ def queue_name(function: str) -> str:
 
 EVENT_KIND = "lambda"
 DELIVERY_KIND = "delivery"
+RULE_TARGET_KIND = "events-target"  # EventBridge rule target jobs

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,22 @@ def unqualified(arn: str) -> str:
 def dead_letter_arn(config: dict[str, Any]) -> str | None:
     target = (config.get("DeadLetterConfig") or {}).get("TargetArn")
     return str(target) if target else None
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionRow:
+    name: str
+    config: dict[str, Any]  # $LATEST
+    reserved_concurrency: int | None
+    recursion: str
+    next_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionTarget:
+    """One lookup of function + qualifier, read in one snapshot (the Invoke hot path)."""
+
+    function: FunctionRow
+    config: dict[str, Any]  # the version the qualifier names (alias resolved)
+    executed_version: str
+    alias: dict[str, Any] | None

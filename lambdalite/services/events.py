@@ -1,20 +1,21 @@
 """The EventBridge-compatible service (AWS JSON 1.1, `X-Amz-Target: AWSEvents.<Op>`): buses, rules, targets.
 
 PutEvents, TestEventPattern and the internal entry point for Lambda's EventBridge destination live in
-events_put.py (re-exported here as `put_events_internal`); delivery to targets in events_delivery.py.
+events_put.py (re-exported here as `put_events_internal`); delivery to targets in destinations/rule_targets.py.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
+from lambdalite import jsonpath
+from lambdalite.model.bus import MAX_TARGETS_PER_RULE, BusRecord, RuleRecord
 from lambdalite.node import Node
 from lambdalite.patterns import InvalidPatternError, compile_pattern
 from lambdalite.services import events_put
@@ -27,7 +28,7 @@ from lambdalite.services.http import (
     parse_json_body,
     validation_error,
 )
-from lambdalite.store.sqlite import buses
+from lambdalite.store.errors import AlreadyExists, BusMissing, InUse, RuleMissing, TooManyTargets
 
 __all__ = ["EventsService", "put_events_internal"]
 
@@ -78,7 +79,7 @@ class EventsService:
             return
         arn = bus_arn(self.node, region, DEFAULT_BUS)
         now_s = int(time.time())
-        await self.node.store.db.write(lambda c: buses.ensure_bus(c, region, DEFAULT_BUS, arn, now_s))
+        await self.node.store.ensure_bus(region, DEFAULT_BUS, arn, now_s)
         self._default_ready.add(region)
 
 
@@ -167,18 +168,10 @@ def rule_missing(name: str, bus: str) -> AwsError:
     return AwsError(400, "ResourceNotFoundException", f"Rule {name} does not exist on EventBus {bus}.")
 
 
-async def _write(node: Node, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-    return await node.store.db.write(fn)
-
-
-def _read(node: Node, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-    return node.store.db.read(fn)
-
-
 # ---- buses --------------------------------------------------------------------------------------
 
 
-def _bus_view(bus: buses.BusRecord) -> dict[str, Any]:
+def _bus_view(bus: BusRecord) -> dict[str, Any]:
     view: dict[str, Any] = {"Name": bus.name, "Arn": bus.arn}
     if bus.description:
         view["Description"] = bus.description
@@ -195,10 +188,10 @@ async def create_event_bus(svc: EventsService, node: Node, request: Request, bod
     if "/" in name:
         raise AwsError(400, "ValidationException", f"Event bus name {name} is not valid: it may not contain '/'.")
     now_s = int(time.time())
-    record = buses.BusRecord(name, bus_arn(node, request.region, name), description, now_s, now_s)
+    record = BusRecord(name, bus_arn(node, request.region, name), description, now_s, now_s)
     try:
-        await _write(node, lambda c: buses.create_bus(c, request.region, record))
-    except buses.AlreadyExists:
+        await node.store.create_bus(request.region, record)
+    except AlreadyExists:
         raise AwsError(400, "ResourceAlreadyExistsException", f"Event bus {name} already exists.") from None
     out: dict[str, Any] = {"EventBusArn": record.arn}
     if description:
@@ -211,8 +204,8 @@ async def delete_event_bus(svc: EventsService, node: Node, request: Request, bod
     if name == DEFAULT_BUS:
         raise AwsError(400, "ValidationException", "Cannot delete event bus default.")
     try:
-        await _write(node, lambda c: buses.delete_bus(c, request.region, name))
-    except buses.InUse:
+        await node.store.delete_bus(request.region, name)
+    except InUse:
         raise AwsError(400, "ValidationException", "EventBus can't be deleted since it has rules.") from None
     return {}
 
@@ -220,7 +213,7 @@ async def delete_event_bus(svc: EventsService, node: Node, request: Request, bod
 async def describe_event_bus(svc: EventsService, node: Node, request: Request, body: dict[str, Any]) -> Any:
     value = _string(body, "Name", "name", max_len=1600, regex=_BUS_NAME_OR_ARN)
     name = bus_name_of(value) if value else DEFAULT_BUS
-    bus = _read(node, lambda c: buses.get_bus(c, request.region, name))
+    bus = await node.store.get_bus(request.region, name)
     if bus is None:
         raise bus_missing(name)
     return _bus_view(bus)
@@ -230,7 +223,7 @@ async def list_event_buses(svc: EventsService, node: Node, request: Request, bod
     prefix = _string(body, "NamePrefix", "namePrefix", max_len=256, regex=_BUS_NAME) or ""
     limit = _limit(body)
     after = _decode_token(body)
-    found = _read(node, lambda c: buses.list_buses(c, request.region, prefix, after, limit + 1))
+    found = await node.store.list_buses(request.region, prefix, after, limit + 1)
     token = _page(found, limit, lambda b: b.name)
     out: dict[str, Any] = {"EventBuses": [_bus_view(b) for b in found]}
     if token:
@@ -241,7 +234,7 @@ async def list_event_buses(svc: EventsService, node: Node, request: Request, bod
 # ---- rules --------------------------------------------------------------------------------------
 
 
-def _rule_view(node: Node, rule: buses.RuleRecord, *, describe: bool) -> dict[str, Any]:
+def _rule_view(node: Node, rule: RuleRecord, *, describe: bool) -> dict[str, Any]:
     view: dict[str, Any] = {"Name": rule.name, "Arn": rule.arn}
     if rule.pattern is not None:
         view["EventPattern"] = rule.pattern
@@ -277,19 +270,19 @@ async def put_rule(svc: EventsService, node: Node, request: Request, body: dict[
         compile_pattern(pattern or "")
     except InvalidPatternError as err:
         raise AwsError(400, "InvalidEventPatternException", str(err)) from None
-    record = buses.RuleRecord(bus, name, rule_arn(node, request.region, bus, name), pattern, None, state,
+    record = RuleRecord(bus, name, rule_arn(node, request.region, bus, name), pattern, None, state,
                               description, role)
     now_s = int(time.time())
     try:
-        await _write(node, lambda c: buses.put_rule(c, request.region, record, now_s))
-    except buses.BusMissing:
+        await node.store.put_rule(request.region, record, now_s)
+    except BusMissing:
         raise bus_missing(bus) from None
     return {"RuleArn": record.arn}
 
 
 async def describe_rule(svc: EventsService, node: Node, request: Request, body: dict[str, Any]) -> Any:
     name, bus = _rule_name(body), _bus_param(body)
-    rule = _read(node, lambda c: buses.get_rule(c, request.region, bus, name))
+    rule = await node.store.get_rule(request.region, bus, name)
     if rule is None:
         raise rule_missing(name, bus)
     return _rule_view(node, rule, describe=True)
@@ -301,12 +294,7 @@ async def list_rules(svc: EventsService, node: Node, request: Request, body: dic
     limit = _limit(body)
     after = _decode_token(body)
 
-    def fn(c: sqlite3.Connection) -> list[buses.RuleRecord] | None:
-        if buses.get_bus(c, request.region, bus) is None:
-            return None
-        return buses.list_rules(c, request.region, bus, prefix, after, limit + 1)
-
-    found = _read(node, fn)
+    found = await node.store.list_rules(request.region, bus, prefix, after, limit + 1)
     if found is None:
         raise bus_missing(bus)
     token = _page(found, limit, lambda r: r.name)
@@ -319,8 +307,8 @@ async def list_rules(svc: EventsService, node: Node, request: Request, body: dic
 async def delete_rule(svc: EventsService, node: Node, request: Request, body: dict[str, Any]) -> Any:
     name, bus = _rule_name(body), _bus_param(body)
     try:
-        await _write(node, lambda c: buses.delete_rule(c, request.region, bus, name))
-    except buses.InUse:
+        await node.store.delete_rule(request.region, bus, name)
+    except InUse:
         raise AwsError(400, "ValidationException", "Rule can't be deleted since it has targets.") from None
     return {}
 
@@ -328,8 +316,8 @@ async def delete_rule(svc: EventsService, node: Node, request: Request, body: di
 async def _set_state(node: Node, request: Request, body: dict[str, Any], state: str) -> Any:
     name, bus = _rule_name(body), _bus_param(body)
     try:
-        await _write(node, lambda c: buses.set_rule_state(c, request.region, bus, name, state))
-    except buses.RuleMissing:
+        await node.store.set_rule_state(request.region, bus, name, state)
+    except RuleMissing:
         raise rule_missing(name, bus) from None
     return {}
 
@@ -378,7 +366,7 @@ def _check_target(target: Any, index: int) -> dict[str, Any]:
             raise AwsError(400, "ValidationException", "Input is not valid JSON text.") from None
     if "InputPath" in target:
         path = _string(target, "InputPath", f"{member}.inputPath", max_len=256, min_len=0) or ""
-        if not events_put.valid_json_path(path):
+        if not jsonpath.valid_json_path(path):
             raise AwsError(400, "ValidationException", f"InputPath {path} is not a valid JSON path.")
     transformer = target.get("InputTransformer")
     if transformer is not None:
@@ -386,7 +374,7 @@ def _check_target(target: Any, index: int) -> dict[str, Any]:
             raise validation_error("null", f"{member}.inputTransformer.inputTemplate", "Member must not be null")
         paths = transformer.get("InputPathsMap") or {}
         if not isinstance(paths, dict) or not all(
-            isinstance(v, str) and events_put.valid_json_path(v) for v in paths.values()
+            isinstance(v, str) and jsonpath.valid_json_path(v) for v in paths.values()
         ):
             raise AwsError(400, "ValidationException", "InputPathsMap has an invalid JSON path.")
     return target
@@ -416,12 +404,12 @@ async def put_targets(svc: EventsService, node: Node, request: Request, body: di
         else:
             failed.append({"TargetId": target["Id"], "ErrorCode": "ValidationException", "ErrorMessage": reason})
     try:
-        await _write(node, lambda c: buses.put_targets(c, request.region, bus, rule, accepted))
-    except buses.RuleMissing:
+        await node.store.put_targets(request.region, bus, rule, accepted)
+    except RuleMissing:
         raise rule_missing(rule, bus) from None
-    except buses.TooManyTargets:
+    except TooManyTargets:
         raise AwsError(400, "LimitExceededException",
-                       f"The requested resource exceeds the maximum number allowed ({buses.MAX_TARGETS_PER_RULE} "
+                       f"The requested resource exceeds the maximum number allowed ({MAX_TARGETS_PER_RULE} "
                        "targets per rule).") from None
     return {"FailedEntryCount": len(failed), "FailedEntries": failed}
 
@@ -432,8 +420,8 @@ async def remove_targets(svc: EventsService, node: Node, request: Request, body:
     for i, target_id in enumerate(ids):
         _string({"Id": target_id}, "Id", f"ids.{i + 1}.member", required=True, max_len=64, regex=_TARGET_ID)
     try:
-        await _write(node, lambda c: buses.remove_targets(c, request.region, bus, rule, ids))
-    except buses.RuleMissing:
+        await node.store.remove_targets(request.region, bus, rule, ids)
+    except RuleMissing:
         raise rule_missing(rule, bus) from None
     return {"FailedEntryCount": 0, "FailedEntries": []}
 
@@ -444,8 +432,8 @@ async def list_targets_by_rule(svc: EventsService, node: Node, request: Request,
     token = _decode_token(body)
     after_seq = int(token) if token.isdigit() else 0
     try:
-        found = _read(node, lambda c: buses.list_targets(c, request.region, bus, rule, after_seq, limit + 1))
-    except buses.RuleMissing:
+        found = await node.store.list_targets(request.region, bus, rule, after_seq, limit + 1)
+    except RuleMissing:
         raise rule_missing(rule, bus) from None
     next_token = _page(found, limit, lambda item: str(item[0]))
     out: dict[str, Any] = {"Targets": [t for _, t in found]}

@@ -2,33 +2,31 @@
 
 Delivery is durable and asynchronous, as in AWS: every (event, matched target) pair becomes one job in
 the shared queue engine (kind "events-target") written in ONE group-committed transaction before
-PutEvents answers; events_delivery.py then hands each job to its target (SQS message, Lambda async
+PutEvents answers; destinations/rule_targets.py then hands each job to its target (SQS message, Lambda async
 invoke, another bus) and retries failures with backoff within the target's RetryPolicy.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from lambdalite.model.bus import RoutedTarget
+from lambdalite.model.event import RULE_TARGET_KIND
+from lambdalite.model.queue import NewMessage
 from lambdalite.node import Node
 from lambdalite.patterns import InvalidPatternError, compile_pattern
 from lambdalite.services.http import AwsError, validation_error
-from lambdalite.store.sqlite import buses, queues
+from lambdalite.wakeups import JOBS
 
-JOB_KIND = "events-target"
 MAX_ENTRIES = 10
 MAX_REQUEST_BYTES = 256 * 1024
 # AWS's default target RetryPolicy.
 DEFAULT_MAX_ATTEMPTS = 185
 DEFAULT_MAX_AGE_S = 86_400
-_JSON_PATH = re.compile(r"\$(\.[^.\[\]]+|\[\d+\])*")
-_PATH_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
-_MISSING: Any = object()
 
 
 def _entry_error(code: str, message: str) -> dict[str, Any]:
@@ -148,7 +146,7 @@ def _retry_policy(target: dict[str, Any]) -> tuple[int, int]:
     return int(attempts), int(age_s)
 
 
-def _job(event: dict[str, Any], region: str, routed: buses.RoutedTarget, trace_id: str | None) -> bytes:
+def _job(event: dict[str, Any], region: str, routed: RoutedTarget, trace_id: str | None) -> bytes:
     attempts, age_s = _retry_policy(routed.target)
     return orjson.dumps({
         "event": event,
@@ -164,12 +162,12 @@ def _job(event: dict[str, Any], region: str, routed: buses.RoutedTarget, trace_i
 
 async def route_events(node: Node, events: list[tuple[str, str, dict[str, Any]]], trace_id: str | None = None) -> int:
     """Queue one delivery job per matching target for (region, bus, event) triples; one commit."""
-    cache: dict[tuple[str, str], list[buses.RoutedTarget]] = {}
+    cache: dict[tuple[str, str], list[RoutedTarget]] = {}
     jobs: list[bytes] = []
     for region, bus, event in events:
         key = (region, bus)
         if key not in cache:
-            cache[key] = _routed_targets(node, region, bus)
+            cache[key] = await node.store.routed_targets(region, bus)
         matched: dict[str, bool] = {}
         for routed in cache[key]:
             hit = matched.get(routed.rule)
@@ -180,19 +178,11 @@ async def route_events(node: Node, events: list[tuple[str, str, dict[str, Any]]]
     if not jobs:
         return 0
 
-    def write(conn: Any) -> None:
-        for body in jobs:
-            queues.send(conn, kind=JOB_KIND, queue=JOB_KIND, id=str(uuid.uuid4()), body=body)
-
-    await node.store.db.write(write)
-    from lambdalite.services import events_delivery
-
-    events_delivery.notify(node)
+    await node.store.enqueue_jobs(
+        [NewMessage(kind=RULE_TARGET_KIND, queue=RULE_TARGET_KIND, id=str(uuid.uuid4()), body=body) for body in jobs]
+    )
+    node.wakeups.notify(JOBS)
     return len(jobs)
-
-
-def _routed_targets(node: Node, region: str, bus: str) -> list[buses.RoutedTarget]:
-    return node.store.db.read(lambda c: buses.routed_targets(c, region, bus))
 
 
 def _matches(pattern: str, event: dict[str, Any]) -> bool:
@@ -217,7 +207,7 @@ async def put_events_internal(node: Node, region: str, entries: list[dict[str, A
             continue
         key = (bus_region, bus)
         if key not in known:
-            known[key] = _bus_exists(node, bus_region, bus)
+            known[key] = await _bus_exists(node, bus_region, bus)
         if not known[key]:
             results.append(_entry_error("ResourceNotFoundException", f"Event bus {bus} does not exist."))
             continue
@@ -227,10 +217,10 @@ async def put_events_internal(node: Node, region: str, entries: list[dict[str, A
     return results
 
 
-def _bus_exists(node: Node, region: str, bus: str) -> bool:
+async def _bus_exists(node: Node, region: str, bus: str) -> bool:
     if bus == "default":
         return True
-    return node.store.db.read(lambda c: buses.get_bus(c, region, bus)) is not None
+    return await node.store.get_bus(region, bus) is not None
 
 
 async def put_events_request(node: Node, region: str, body: dict[str, Any],
@@ -276,28 +266,3 @@ def test_event_pattern(body: dict[str, Any]) -> dict[str, Any]:
         raise AwsError(400, "ValidationException",
                        f"Parameter Event is not valid. Reason: Provided Event is missing field(s): {', '.join(missing)}")
     return {"Result": compiled.matches(event)}
-
-
-# ---- input paths (targets' InputPath / InputTransformer) -----------------------------------------
-
-
-def valid_json_path(path: str) -> bool:
-    return _JSON_PATH.fullmatch(path) is not None
-
-
-def select(event: Any, path: str) -> Any:
-    """The value at a simple JSONPath (`$.detail.a[0]`), or _MISSING."""
-    value = event
-    for name, index in _PATH_STEP.findall(path[1:]):
-        if name:
-            value = value.get(name, _MISSING) if isinstance(value, dict) else _MISSING
-        else:
-            i = int(index)
-            value = value[i] if isinstance(value, list) and i < len(value) else _MISSING
-        if value is _MISSING:
-            return _MISSING
-    return value
-
-
-def is_missing(value: Any) -> bool:
-    return value is _MISSING

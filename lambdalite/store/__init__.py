@@ -1,9 +1,5 @@
-"""Storage backends. `open_store(settings)` picks one; SQLite is the embedded default.
-
-A backend is one class whose methods are grouped per domain (functions, event invoke configs, queues,
-concurrency slots, SQS metadata, event buses, outcomes); each group lives in its own module so that the
-contract tests (tests/contract) can run the same cases against every backend.
-"""
+"""Storage: the Store protocol (protocol.py) and its backends. `open_store(settings)` picks one;
+SQLite (sqlite/) is the embedded default. Nothing outside this package knows which one runs."""
 
 from __future__ import annotations
 
@@ -11,10 +7,17 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lambdalite.settings import Settings
-    from lambdalite.store.sqlite import SqliteStore
+    from lambdalite.store.protocol import Store
 
 
-def open_store(settings: Settings) -> SqliteStore:
+def open_store(settings: Settings) -> Store:
     from lambdalite.store.sqlite import SqliteStore
 
     return SqliteStore(settings)
+
+
+def store_exists(settings: Settings) -> bool:
+    """Whether the configured store holds lambdalite data already (read-only tools say so when not)."""
+    from lambdalite.store.sqlite import db_path
+
+    return db_path(settings).exists()

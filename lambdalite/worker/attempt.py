@@ -8,25 +8,33 @@ from __future__ import annotations
 
 import logging
 import random
-import sqlite3
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
 from lambdalite import lineage, metrics
-from lambdalite.model.event import QueuedEvent, queue_name
+from lambdalite.clock import now_ms
+from lambdalite.faults import Fault
+from lambdalite.model.event import QueuedEvent
+from lambdalite.model.event_config import EventConfig
 from lambdalite.model.outcome import Condition, Outcome
+from lambdalite.model.queue import Claim, Message
 from lambdalite.model.run import InvokeRequest, InvokeResult, Status
 from lambdalite.node import Node
-from lambdalite.policy import Decision, Done, Limits, Result, decide, recursion_stops, too_old
-from lambdalite.services.http import AwsError
-from lambdalite.store.sqlite import slots
-from lambdalite.store.sqlite.event_configs import EventConfig
-from lambdalite.store.sqlite.queues import Message, now_ms
+from lambdalite.policy import (
+    DEFAULT_MAX_EVENT_AGE_S,
+    DEFAULT_MAX_RETRY_ATTEMPTS,
+    Decision,
+    Done,
+    Limits,
+    Result,
+    decide,
+    recursion_stops,
+    too_old,
+)
+from lambdalite.resolve import Resolved, resolve_function
 
 log = logging.getLogger(__name__)
-QUEUE_PREFIX = queue_name("")
 
 _RESULT_OF_STATUS = {
     Status.OK: Result.SUCCESS,
@@ -48,39 +56,13 @@ class Finish:
     dead_letter: str | None = None
 
 
-def reserved_total(conn: sqlite3.Connection) -> int:
-    """Sum of every function's reserved concurrency: what unreserved functions may not use."""
-    row = conn.execute("SELECT coalesce(sum(reserved_concurrency), 0) FROM functions").fetchone()
-    return int(row[0] or 0)
-
-
-def claim_slots(conn: sqlite3.Connection, messages: list[Message], *, holder: str, account_limit: int,
-                ttl_ms: int) -> list[int | str | None]:
-    """Inside the lease's transaction: a concurrency slot per leased event (id, 429 reason, or None when
-    the function is missing or has reserved concurrency 0: the attempt decides those)."""
-    if not messages:
-        return []
-    names = {m.queue.removeprefix(QUEUE_PREFIX) for m in messages}
-    marks = ",".join("?" * len(names))
-    reserved = dict(conn.execute(f"SELECT name, reserved_concurrency FROM functions WHERE name IN ({marks})",
-                                 tuple(names)))
-    wanted = [(m.queue.removeprefix(QUEUE_PREFIX), i) for i, m in enumerate(messages)]
-    runnable = [(name, i) for name, i in wanted if name in reserved and reserved[name] != 0]
-    taken = slots.acquire_many(conn, [(name, reserved[name]) for name, _ in runnable], account_limit=account_limit,
-                               unreserved_floor=reserved_total(conn), holder=holder, now_ms=now_ms(), ttl_ms=ttl_ms)
-    claims: list[int | str | None] = [None] * len(messages)
-    for (_, i), claim in zip(runnable, taken, strict=True):
-        claims[i] = claim
-    return claims
-
-
 def limits_for(node: Node, config: EventConfig | None) -> Limits:
     settings = node.settings
     retries = config.max_retry_attempts if config else None
     age_s = config.max_event_age_s if config else None
     return Limits(
-        max_retry_attempts=2 if retries is None else retries,
-        max_event_age_s=21600 if age_s is None else age_s,
+        max_retry_attempts=DEFAULT_MAX_RETRY_ATTEMPTS if retries is None else retries,
+        max_event_age_s=DEFAULT_MAX_EVENT_AGE_S if age_s is None else age_s,
         retry_base_delay_s=settings.retry_base_delay_s,
         throttle_base_delay_s=settings.throttle_base_delay_s,
         throttle_max_delay_s=settings.throttle_max_delay_s,
@@ -96,10 +78,10 @@ def _error_message(payload: bytes) -> str | None:
 
 
 class Attempt:
-    resolved: Any  # services.lambda_api.resolve.Resolved, read when the event runs
+    resolved: Resolved  # read when the event runs
     config: EventConfig | None
 
-    def __init__(self, node: Node, message: Message, event: QueuedEvent, claim: int | str | None = None):
+    def __init__(self, node: Node, message: Message, event: QueuedEvent, claim: Claim = None):
         """`claim`: the slot taken with the lease (its id), the 429 reason it was refused, or None."""
         self.node = node
         self.message = message
@@ -129,18 +111,16 @@ class Attempt:
         return Finish(self.event, decision, slot_id=self.slot_id)
 
     async def _run(self) -> Finish:
-        from lambdalite.services.lambda_api.resolve import resolve_function
-
         event = self.event
         try:
             resolved = await resolve_function(self.node, event.function, event.qualifier, event.region)
-        except AwsError as err:
+        except Fault as err:
             if err.status != 404:
                 raise
             log.warning("event %s dropped: %s", event.request_id, err.message)
             return Finish(event, Done(Condition.RETRIES_EXHAUSTED, event.attempts), slot_id=self.slot_id)
         self.resolved = resolved
-        self.config = self.node.store.get_event_config(resolved.name, event.qualifier)
+        self.config = await self.node.store.get_event_config(resolved.name, event.qualifier)
         limits = limits_for(self.node, self.config)
         started_ms = now_ms()
         if too_old(event, limits, started_ms):
@@ -159,17 +139,15 @@ class Attempt:
         decision = decide(_RESULT_OF_STATUS[result.status], event, limits, now_ms=now_ms(), jitter=random.random())
         return self._finish(decision, result)
 
-    async def _acquire(self, resolved: Any) -> None:
+    async def _acquire(self, resolved: Resolved) -> None:
         """Take a slot now (the lease did not: the function was created or changed in between)."""
-        slot = await self.node.store.acquire_slot(
-            resolved.name, resolved.reserved_concurrency, self.node.store.db.read(reserved_total)
-        )
+        slot = await self.node.store.acquire_slot(resolved.name, resolved.reserved_concurrency)
         if isinstance(slot, str):
             self.refused = slot
         else:
             self.slot_id = slot
 
-    async def _invoke(self, resolved: Any, started_ms: int) -> InvokeResult:
+    async def _invoke(self, resolved: Resolved, started_ms: int) -> InvokeResult:
         name = resolved.name
         event = self.event
         series = metrics.of(name)

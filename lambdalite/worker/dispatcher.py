@@ -12,18 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
-from collections.abc import Callable
 
 from lambdalite import metrics
 from lambdalite.aio import wait_event
-from lambdalite.model.event import EVENT_KIND, QueuedEvent, queue_name
+from lambdalite.clock import now_ms
+from lambdalite.destinations.seam import delivery_jobs
+from lambdalite.model.event import EVENT_KIND, QueuedEvent
 from lambdalite.model.outcome import Condition
+from lambdalite.model.queue import AttemptEnd, Claim, Leased, Message
 from lambdalite.node import Node
-from lambdalite.policy import Decision, Done, Retry
-from lambdalite.store.sqlite import queues, slots
-from lambdalite.store.sqlite.queues import Message, now_ms
-from lambdalite.worker.attempt import Attempt, Finish, claim_slots
+from lambdalite.policy import Done, Retry
+from lambdalite.wakeups import EVENTS, JOBS
+from lambdalite.worker.attempt import Attempt, Finish
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Dispatcher:
         self._stopping = False
         self._full = False  # the loop sleeps until a running event ends and makes room
         self._adopting = 0  # accepted events being committed, already counted against max_running
-        node.wake_listeners.append(self._wake.set)
+        node.wakeups.listen(EVENTS, self._wake.set)
         node.dispatcher = self
 
     async def run(self) -> None:
@@ -82,12 +82,12 @@ class Dispatcher:
             finally:
                 self._full = False
             return more_due, poll_s
-        due_ms = now_ms() if more_due else self._next_due_ms()
+        due_ms = now_ms() if more_due else await self._next_due_ms()
         if due_ms is not None and due_ms <= now_ms():
             limit = min(free, LEASE_BATCH)
             leased = await self._lease(limit)
-            for message, claim in leased:
-                self._start(message, claim)
+            for one in leased:
+                self._start(one.message, one.claim)
             if leased:
                 return len(leased) == limit, MIN_POLL_S
             due_ms = None  # taken by another dispatcher: poll
@@ -105,24 +105,13 @@ class Dispatcher:
         except Exception:  # noqa: BLE001 - their leases lapse instead
             log.warning("could not hand back %d leased event(s); they run again when their leases end", len(held))
 
-    async def _lease(self, limit: int) -> list[tuple[Message, int | str | None]]:
-        """Lease due events and, in the same transaction, claim their concurrency slots."""
-        store = self.node.store
-        account_limit = self.node.settings.account_concurrency
-
-        def lease(conn: sqlite3.Connection) -> list[tuple[Message, int | str | None]]:
-            messages = queues.lease(conn, kind=EVENT_KIND, lease_ms=self.lease_ms, limit=limit)
-            claims = claim_slots(conn, messages, holder=store.holder, account_limit=account_limit,
-                                 ttl_ms=self.lease_ms)
-            return list(zip(messages, claims, strict=True))
-
+    async def _lease(self, limit: int) -> list[Leased]:
+        """Lease due events with their concurrency slots (one store operation)."""
         try:
-            leased = await store.db.write(lease, durable=False)
-        except sqlite3.Error:
+            return await self.node.store.lease_events(limit, self.lease_ms)
+        except Exception:  # noqa: BLE001 - the store is unavailable for now: the loop tries again
             log.exception("leasing events failed")
             return []
-        store.hold_slots(claim for _, claim in leased if isinstance(claim, int))
-        return leased
 
     # ---- direct dispatch: events accepted in this process ---------------------------------------------
     def reserve(self) -> bool:
@@ -135,30 +124,16 @@ class Dispatcher:
     def unreserve(self) -> None:
         self._adopting -= 1
 
-    def lease_new(self, conn: sqlite3.Connection, event: QueuedEvent, payload: bytes,
-                  receipt: str) -> tuple[Message, int | str | None]:
-        """Inside the accept's transaction: queue the event already leased by this dispatcher, with its
-        concurrency slot claimed, as `_lease` would have. It saves the lease's own write and wake-up."""
-        store = self.node.store
-        message = queues.send_leased(conn, kind=EVENT_KIND, queue=queue_name(event.function), id=event.request_id,
-                                     body=payload, attrs=event.to_attrs(), at_ms=event.accepted_ms,
-                                     lease_ms=self.lease_ms, receipt=receipt)
-        (claim,) = claim_slots(conn, [message], holder=store.holder,
-                               account_limit=self.node.settings.account_concurrency, ttl_ms=self.lease_ms)
-        return message, claim
-
-    def adopt(self, message: Message, claim: int | str | None) -> None:
-        """After the accept committed: run the event leased by `lease_new`. If this process dies first,
-        the lease lapses and any dispatcher runs it."""
+    def adopt(self, leased: Leased) -> None:
+        """After the accept committed: run the event queued already leased to this dispatcher. If this
+        process dies first, the lease lapses and any dispatcher runs it."""
         self._adopting -= 1
-        if isinstance(claim, int):
-            self.node.store.hold_slots([claim])
-        self._start(message, claim)
+        self._start(leased.message, leased.claim)
 
-    def _next_due_ms(self) -> int | None:
+    async def _next_due_ms(self) -> int | None:
         try:
-            return self.node.store.next_due_ms(EVENT_KIND)
-        except sqlite3.Error:
+            return await self.node.store.next_due_ms(EVENT_KIND)
+        except Exception:  # noqa: BLE001
             log.exception("reading the event queue failed")
             return None
 
@@ -167,7 +142,7 @@ class Dispatcher:
         await wait_event(self._wake, timeout_s)
         self._wake.clear()
 
-    def _start(self, message: Message, claim: int | str | None) -> None:
+    def _start(self, message: Message, claim: Claim) -> None:
         self.held[message.id] = message.receipt or ""
         task = asyncio.create_task(self._handle(message, claim))
         self.tasks.add(task)
@@ -178,7 +153,7 @@ class Dispatcher:
         if self._full:  # otherwise the loop is not waiting for room: no queue read per finished event
             self._wake.set()
 
-    async def _handle(self, message: Message, claim: int | str | None) -> None:
+    async def _handle(self, message: Message, claim: Claim) -> None:
         finish: Finish | None = None
         try:
             try:
@@ -199,34 +174,27 @@ class Dispatcher:
             if self.held.get(message.id) == (message.receipt or ""):  # not re-leased here meanwhile
                 del self.held[message.id]
 
-    async def _discard(self, message: Message, claim: int | str | None) -> None:
+    async def _discard(self, message: Message, claim: Claim) -> None:
         """An event whose stored state cannot be read can never run: drop it (logged), free its slot."""
         log.error("event %s has unreadable state %r: dropped", message.id, message.attrs)
-
-        def discard(conn: sqlite3.Connection) -> None:
-            queues.delete(conn, message.id, message.receipt)
-            if isinstance(claim, int):
-                slots.release(conn, claim)
-
-        if isinstance(claim, int):
-            self.node.store.drop_slot(claim)
-        await self.node.store.db.write(discard, durable=False)
+        await self.node.store.discard_event(message, claim if isinstance(claim, int) else None)
 
     async def _commit(self, message: Message, finish: Finish) -> None:
         """One write: retry (reschedule) or end (delete + outcome + deliveries), and free the slot."""
         decision = finish.decision
-        if finish.slot_id is not None:
-            self.node.store.drop_slot(finish.slot_id)  # released by _apply's write (or lapses if it fails)
-        held = await self.node.store.db.write(lambda c: _apply(c, message, finish), durable=False)
+        held = await self.node.store.finish_attempt(message, _end_of(finish))
         if not held:
             log.info("event %s: lease lost before its result was committed (another run owns it)", message.id)
             return
-        if isinstance(decision, Done) and decision.condition is not Condition.SUCCESS:
-            metrics.ASYNC_DROPPED.labels(finish.event.function).inc()
-            log.info(
-                "event %s of %s ended: %s after %d attempt(s)",
-                message.id, finish.event.function, decision.condition.value, decision.approximate_invoke_count,
-            )
+        if isinstance(decision, Done):
+            if finish.outcome is not None and (finish.on_success or finish.on_failure or finish.dead_letter):
+                self.node.wakeups.notify(JOBS)
+            if decision.condition is not Condition.SUCCESS:
+                metrics.ASYNC_DROPPED.labels(finish.event.function).inc()
+                log.info(
+                    "event %s of %s ended: %s after %d attempt(s)",
+                    message.id, finish.event.function, decision.condition.value, decision.approximate_invoke_count,
+                )
 
     async def _renew_forever(self) -> None:
         period_s = max(0.05, self.node.settings.lease_s / 3)
@@ -236,36 +204,18 @@ class Dispatcher:
             if not held:
                 continue
             try:
-                await self.node.store.db.write(_renewal(held, now_ms() + self.lease_ms), durable=False)
+                await self.node.store.renew_leases(held, now_ms() + self.lease_ms)
             except Exception:  # noqa: BLE001 - keep renewing: a dead renewer would run long events twice
                 log.exception("renewing leases failed")
 
 
-def _apply(conn: sqlite3.Connection, message: Message, finish: Finish) -> bool:
-    """The write after an attempt; False when the lease was lost (another dispatcher owns the event)."""
-    if finish.slot_id is not None:
-        slots.release(conn, finish.slot_id)
-    decision: Decision = finish.decision
+def _end_of(finish: Finish) -> AttemptEnd:
+    """What the store commits for one attempt's decision."""
+    decision = finish.decision
     if isinstance(decision, Retry):
-        return queues.reschedule(
-            conn, message.id, message.receipt, visible_ms=decision.at_ms, attrs=decision.event.to_attrs()
-        )
-    if not queues.delete(conn, message.id, message.receipt):
-        return False
-    if finish.outcome is not None:
-        from lambdalite.destinations import seam
-        from lambdalite.store.sqlite import outcomes
-
-        outcomes.record(conn, finish.outcome)
-        seam.enqueue_deliveries(
-            conn,
-            finish.outcome,
-            on_success=finish.on_success,
-            on_failure=finish.on_failure,
-            dead_letter=finish.dead_letter,
-        )
-    return True
-
-
-def _renewal(held: list[tuple[str, str]], visible_ms: int) -> Callable[[sqlite3.Connection], int]:
-    return lambda conn: queues.renew(conn, held, visible_ms)
+        return AttemptEnd(finish.slot_id, retry_at_ms=decision.at_ms, event_attrs=decision.event.to_attrs())
+    if finish.outcome is None:
+        return AttemptEnd(finish.slot_id)
+    jobs = delivery_jobs(finish.outcome, on_success=finish.on_success, on_failure=finish.on_failure,
+                         dead_letter=finish.dead_letter)
+    return AttemptEnd(finish.slot_id, outcome=finish.outcome, jobs=jobs)

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 import sys
-from dataclasses import dataclass
 from typing import TextIO
 
-from lambdalite.model.event import EVENT_KIND, queue_name
+from lambdalite.clock import now_ms
+from lambdalite.model.queue import QueueRow
 from lambdalite.settings import Settings
-from lambdalite.store.sqlite import queues
-
-_PREFIX = queue_name("")
-
-
-@dataclass(frozen=True, slots=True)
-class QueueRow:
-    function: str
-    queued: int  # due now, waiting for a dispatcher
-    in_flight: int  # leased: running (or held by a dispatcher that has not renewed yet)
-    delayed: int  # waiting for a retry or backoff
-    oldest_age_s: float | None
-
-
-def queue_rows(conn: sqlite3.Connection, at_ms: int) -> list[QueueRow]:
-    rows = []
-    for name in sorted(queues.queues_of_kind(conn, EVENT_KIND)):
-        counts = queues.counts(conn, name, at_ms=at_ms)
-        age_s = None if counts.oldest_sent_ms is None else max(0.0, (at_ms - counts.oldest_sent_ms) / 1000)
-        rows.append(QueueRow(name.removeprefix(_PREFIX), counts.visible, counts.in_flight, counts.delayed, age_s))
-    return rows
+from lambdalite.store import open_store, store_exists
 
 
 def render(rows: list[QueueRow], out: TextIO) -> None:
@@ -47,14 +27,14 @@ def render(rows: list[QueueRow], out: TextIO) -> None:
 
 
 def print_queue(settings: Settings, out: TextIO | None = None) -> int:
-    """Read the data folder's queues (read-only: safe while servers and workers run)."""
-    if not settings.db_path.exists():
+    """Print every function's async queue (safe while servers and workers run on the same store)."""
+    if not store_exists(settings):
         (out or sys.stdout).write(f"no lambdalite data at {settings.data_dir}\n")
         return 1
-    conn = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True, timeout=30)
+    store = open_store(settings)
     try:
-        rows = queue_rows(conn, queues.now_ms())
+        rows = asyncio.run(store.queue_report(now_ms()))
     finally:
-        conn.close()
+        store.close()
     render(rows, out or sys.stdout)
     return 0

@@ -26,7 +26,7 @@ from lambdalite.services.lambda_api.common import (
     require_function,
 )
 from lambdalite.store.code import MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES
-from lambdalite.store.sqlite.functions import Missing
+from lambdalite.store.errors import LimitExceeded, Missing
 
 TOTAL_CODE_SIZE_BYTES = 80_530_636_800
 RECURSIVE_LOOP = ("Allow", "Terminate")
@@ -46,14 +46,14 @@ async def put_concurrency(node: Node, request: Request, function_name: str) -> R
         raise validation_error(
             reserved, "reservedConcurrentExecutions", "Member must have value greater than or equal to 0"
         )
-    require_function(node, request, ref.name)
+    await require_function(node, request, ref.name)
     limit = node.settings.account_concurrency
     floor = unreserved_minimum(limit)
     try:
         await node.store.set_reserved_concurrency(ref.name, reserved, max_total=limit - floor)
     except Missing:
         raise not_found(node, request, ref.name) from None
-    except ValueError:
+    except LimitExceeded:
         raise cfg.invalid(
             "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
             f"below its minimum value of [{floor}]."
@@ -63,7 +63,7 @@ async def put_concurrency(node: Node, request: Request, function_name: str) -> R
 
 async def get_concurrency(node: Node, request: Request, function_name: str) -> Response:
     ref = parse_ref(node, request, function_name, allow_qualifier=False)
-    row = require_function(node, request, ref.name)
+    row = await require_function(node, request, ref.name)
     if row.reserved_concurrency is None:
         return json_response({})
     return json_response({"ReservedConcurrentExecutions": row.reserved_concurrency})
@@ -80,7 +80,7 @@ async def delete_concurrency(node: Node, request: Request, function_name: str) -
 
 async def get_account_settings(node: Node, request: Request) -> Response:
     limit = node.settings.account_concurrency
-    count, code_bytes = node.store.code_usage()
+    count, code_bytes = await node.store.code_usage()
     return json_response(
         {
             "AccountLimit": {
@@ -88,7 +88,7 @@ async def get_account_settings(node: Node, request: Request) -> Response:
                 "CodeSizeUnzipped": MAX_UNZIPPED_BYTES,
                 "CodeSizeZipped": MAX_ZIPPED_BYTES,
                 "ConcurrentExecutions": limit,
-                "UnreservedConcurrentExecutions": limit - node.store.reserved_concurrency_total(),
+                "UnreservedConcurrentExecutions": limit - await node.store.reserved_concurrency_total(),
             },
             "AccountUsage": {"TotalCodeSize": code_bytes, "FunctionCount": count},
         }
@@ -97,7 +97,7 @@ async def get_account_settings(node: Node, request: Request) -> Response:
 
 async def get_recursion(node: Node, request: Request, function_name: str) -> Response:
     ref = parse_ref(node, request, function_name, allow_qualifier=False)
-    row = require_function(node, request, ref.name)
+    row = await require_function(node, request, ref.name)
     return json_response({"RecursiveLoop": row.recursion})
 
 

@@ -6,41 +6,26 @@ from typing import Any
 
 from lambdalite.arn import (
     FunctionRef,
-    NameError_,
     check_scope,
     function_arn,
     merge_qualifier,
     parse_function_name,
 )
-from lambdalite.faults import Fault
+from lambdalite.model.function import FunctionRow
 from lambdalite.node import Node
 from lambdalite.services.http import AwsError, Request, parse_json_body, validation_error
-from lambdalite.store.sqlite.functions import FunctionRow
-
-
-def aws(err: Fault) -> AwsError:
-    """An arn/code validation error in AWS's envelope."""
-    return AwsError(
-        err.status, err.code, err.message, type_=None if err.code == "ValidationException" else "User"
-    )
 
 
 def parse_ref(node: Node, request: Request, raw: str, *, allow_qualifier: bool = True) -> FunctionRef:
     """Parse a FunctionName path parameter; ARNs must name this region and account."""
-    try:
-        ref = parse_function_name(raw, allow_qualifier=allow_qualifier)
-        check_scope(ref, request.region, node.settings.account_id)
-    except NameError_ as err:
-        raise aws(err) from None
+    ref = parse_function_name(raw, allow_qualifier=allow_qualifier)  # NameError_ is AWS's own error
+    check_scope(ref, request.region, node.settings.account_id)
     return ref
 
 
 def qualifier_of(ref: FunctionRef, request: Request) -> str | None:
     """The effective qualifier from the name and `?Qualifier=`."""
-    try:
-        return merge_qualifier(ref, request.query.get("Qualifier"))
-    except NameError_ as err:
-        raise aws(err) from None
+    return merge_qualifier(ref, request.query.get("Qualifier"))
 
 
 def arn_of(node: Node, request: Request, name: str, qualifier: str | None = None) -> str:
@@ -53,8 +38,8 @@ def not_found(node: Node, request: Request, name: str, qualifier: str | None = N
     )
 
 
-def require_function(node: Node, request: Request, name: str) -> FunctionRow:
-    row = node.store.get_function(name)
+async def require_function(node: Node, request: Request, name: str) -> FunctionRow:
+    row = await node.store.get_function(name)
     if row is None:
         raise not_found(node, request, name)
     return row

@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from lambdalite import arn
+from lambdalite.clock import now_ms
+from lambdalite.model.event_config import EventConfig
 from lambdalite.node import Node
 from lambdalite.services.http import (
     AwsError,
@@ -20,9 +22,7 @@ from lambdalite.services.http import (
     parse_json_body,
     validation_error,
 )
-from lambdalite.services.lambda_api.common import aws, max_items
-from lambdalite.store.sqlite.event_configs import EventConfig
-from lambdalite.store.sqlite.queues import now_ms
+from lambdalite.services.lambda_api.common import max_items
 
 _BASE = r"^/2019-09-25/functions/(?P<function_name>[^/]+)/event-invoke-config"
 NO_FUNCTION = "The function doesn't exist."
@@ -35,18 +35,15 @@ _SIDES = ("OnSuccess", "OnFailure")
 
 def _target(node: Node, request: Request, function_name: str) -> tuple[str, str]:
     """(function name, qualifier) named by the path and ?Qualifier=; $LATEST when none."""
-    try:
-        ref = arn.parse_function_name(unquote(function_name))
-        qualifier = arn.merge_qualifier(ref, request.query.get("Qualifier"))
-        arn.check_scope(ref, request.region, node.settings.account_id)
-    except arn.NameError_ as err:
-        raise aws(err) from None
+    ref = arn.parse_function_name(unquote(function_name))
+    qualifier = arn.merge_qualifier(ref, request.query.get("Qualifier"))
+    arn.check_scope(ref, request.region, node.settings.account_id)
     return ref.name, qualifier or arn.LATEST
 
 
 async def _require_function(node: Node, name: str, qualifier: str, region: str) -> None:
     """404 "The function doesn't exist." unless the function and its qualifier exist."""
-    from lambdalite.services.lambda_api.resolve import resolve_function
+    from lambdalite.resolve import resolve_function
 
     try:
         await resolve_function(node, name, qualifier, region)
@@ -176,7 +173,7 @@ async def update_config(node: Node, request: Request, function_name: str, **_: s
 
 async def get_config(node: Node, request: Request, function_name: str, **_: str) -> Response:
     name, qualifier = _target(node, request, function_name)
-    stored = node.store.get_event_config(name, qualifier)
+    stored = await node.store.get_event_config(name, qualifier)
     if stored is None:
         raise _no_config(node, request.region, name, qualifier)
     return json_response(_shape(node, request.region, stored))
@@ -193,7 +190,7 @@ async def list_configs(node: Node, request: Request, function_name: str, **_: st
     name, _qualifier = _target(node, request, function_name)
     await _require_function(node, name, arn.LATEST, request.region)
     limit = max_items(request, MAX_LIST_ITEMS, MAX_LIST_ITEMS, refuse_over_max=True)
-    page = node.store.list_event_configs(name, request.query.get("Marker") or None, limit + 1)
+    page = await node.store.list_event_configs(name, request.query.get("Marker") or None, limit + 1)
     body: dict[str, Any] = {"FunctionEventInvokeConfigs": [_shape(node, request.region, c) for c in page[:limit]]}
     if len(page) > limit:
         body["NextMarker"] = page[limit - 1].qualifier

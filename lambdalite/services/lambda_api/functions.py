@@ -14,7 +14,6 @@ from lambdalite.services.http import AwsError, Request, Response, empty_response
 from lambdalite.services.lambda_api import config as cfg
 from lambdalite.services.lambda_api.common import (
     arn_of,
-    aws,
     body_object,
     get_bool,
     get_str,
@@ -26,18 +25,15 @@ from lambdalite.services.lambda_api.common import (
     require_function,
 )
 from lambdalite.store import code as code_store
-from lambdalite.store.sqlite.functions import AlreadyExists, Missing
+from lambdalite.store.errors import AlreadyExists, Missing
 
 log = logging.getLogger(__name__)
 CODE_PATH = "/_lambdalite/code/"
 
 
 async def _store_code(node: Node, zip_b64: object) -> code_store.StoredCode:
-    try:
-        data = code_store.decode_zip_file(zip_b64)
-        return await asyncio.to_thread(code_store.store_zip, node.settings.code_dir, data)
-    except code_store.CodeError as err:
-        raise aws(err) from None
+    data = code_store.decode_zip_file(zip_b64)  # CodeError is AWS's own error
+    return await asyncio.to_thread(code_store.store_zip, node.settings.code_dir, data)
 
 
 async def _forget_code(node: Node, shas: list[str]) -> None:
@@ -66,7 +62,7 @@ async def create_function(node: Node, request: Request) -> Response:
     params = cfg.validate_create(data)
     publish = get_bool(data, "Publish")
     source = _code_source(code)
-    if node.store.get_function(ref.name) is not None:
+    if await node.store.get_function(ref.name) is not None:
         raise _conflict(ref.name)
     stored = await _store_code(node, source)
     config = cfg.new_config(params, ref.name, arn_of(node, request, ref.name), stored)
@@ -84,12 +80,12 @@ def _conflict(name: str) -> AwsError:
     return AwsError(409, "ResourceConflictException", f"Function already exist: {name}")
 
 
-def _version_view(node: Node, request: Request, name: str, qualifier: str | None) -> dict[str, Any]:
+async def _version_view(node: Node, request: Request, name: str, qualifier: str | None) -> dict[str, Any]:
     """The configuration GetFunction(Configuration) shows for a qualifier."""
     if qualifier is None:
-        row = require_function(node, request, name)
+        row = await require_function(node, request, name)
         return row.config
-    target = node.store.find_target(name, qualifier)
+    target = await node.store.find_target(name, qualifier)
     if target is None:
         raise not_found(node, request, name, qualifier)
     return {**target.config, "FunctionArn": arn_of(node, request, name, qualifier)}
@@ -98,8 +94,8 @@ def _version_view(node: Node, request: Request, name: str, qualifier: str | None
 async def get_function(node: Node, request: Request, function_name: str) -> Response:
     ref = parse_ref(node, request, function_name)
     qualifier = qualifier_of(ref, request)
-    config = _version_view(node, request, ref.name, qualifier)
-    row = node.store.get_function(ref.name)
+    config = await _version_view(node, request, ref.name, qualifier)
+    row = await node.store.get_function(ref.name)
     location = f"http://{request.host}{CODE_PATH}{sha256_hex(config['CodeSha256'])}.zip"
     body: dict[str, Any] = {"Configuration": config, "Code": {"RepositoryType": "S3", "Location": location}}
     if row is not None and row.reserved_concurrency is not None:
@@ -109,7 +105,7 @@ async def get_function(node: Node, request: Request, function_name: str) -> Resp
 
 async def get_function_configuration(node: Node, request: Request, function_name: str) -> Response:
     ref = parse_ref(node, request, function_name)
-    return json_response(_version_view(node, request, ref.name, qualifier_of(ref, request)))
+    return json_response(await _version_view(node, request, ref.name, qualifier_of(ref, request)))
 
 
 def _marker(raw: str | None) -> tuple[str, int]:
@@ -133,14 +129,14 @@ async def list_functions(node: Node, request: Request) -> Response:
         )
     limit = max_items(request, 50, 10000)
     after = _marker(request.query.get("Marker"))
-    rows, _ = node.store.list_functions("", 1_000_000)
+    rows, _ = await node.store.list_functions("", 1_000_000)
     items: list[tuple[tuple[str, int], dict[str, Any]]] = []
     for row in rows:
         if everything == "ALL":
             items.append(
                 ((row.name, 0), {**row.config, "FunctionArn": row.config["FunctionArn"] + ":$LATEST"})
             )
-            items.extend(((row.name, int(v["Version"])), v) for v in node.store.list_versions(row.name))
+            items.extend(((row.name, int(v["Version"])), v) for v in await node.store.list_versions(row.name))
         else:
             items.append(((row.name, 0), row.config))
     items = [item for item in items if item[0] > after]
@@ -158,7 +154,7 @@ async def update_function_code(node: Node, request: Request, function_name: str)
     publish, dry_run = get_bool(data, "Publish"), get_bool(data, "DryRun")
     revision = get_str(data, "RevisionId")
     source = _code_source(data)
-    current = require_function(node, request, ref.name)
+    current = await require_function(node, request, ref.name)
     if revision and revision != current.config["RevisionId"]:
         raise AwsError(412, "PreconditionFailedException", cfg.PRECONDITION)
     architectures = cfg.check_architectures(data) if "Architectures" in data else None
@@ -187,7 +183,7 @@ async def update_function_configuration(node: Node, request: Request, function_n
     data = body_object(request)
     revision = get_str(data, "RevisionId")
     changes = cfg.apply_update(data)
-    require_function(node, request, ref.name)
+    await require_function(node, request, ref.name)
 
     def change(config: dict[str, Any]) -> dict[str, Any]:
         if revision and revision != config["RevisionId"]:
@@ -206,7 +202,7 @@ async def delete_function(node: Node, request: Request, function_name: str) -> R
     qualifier = qualifier_of(ref, request)
     if qualifier == LATEST:
         raise cfg.invalid("$LATEST version cannot be deleted without deleting the function.")
-    require_function(node, request, ref.name)
+    await require_function(node, request, ref.name)
     if qualifier is not None:
         await _delete_version(node, request, ref.name, qualifier)
         return empty_response(204)
@@ -225,7 +221,7 @@ async def _delete_version(node: Node, request: Request, name: str, version: str)
         raise cfg.invalid(
             f"Qualifier {version} is not a version: DeleteFunction deletes versions; use DeleteAlias."
         )
-    users = [a["Name"] for a in node.store.list_aliases(name) if a["FunctionVersion"] == version]
+    users = [a["Name"] for a in await node.store.list_aliases(name) if a["FunctionVersion"] == version]
     if users:
         raise AwsError(
             409,

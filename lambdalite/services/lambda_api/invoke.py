@@ -16,9 +16,9 @@ from lambdalite import lineage, metrics
 from lambdalite.model.run import InvokeRequest, InvokeResult, Status
 from lambdalite.node import Node
 from lambdalite.policy import recursion_stops
+from lambdalite.resolve import Resolved, resolve_function
 from lambdalite.services.http import AwsError, Request, Response, empty_response, new_request_id
 from lambdalite.services.lambda_api import invoke_async
-from lambdalite.services.lambda_api.resolve import Resolved, resolve_function
 
 MAX_SYNC_PAYLOAD_BYTES = 6_291_456
 MAX_CLIENT_CONTEXT_BYTES = 3583
@@ -121,8 +121,7 @@ def _invoked_arn(resolved: Resolved, function_name: str, request: Request) -> st
 
 async def run_sync(node: Node, resolved: Resolved, run: InvokeRequest) -> InvokeResult:
     """Take a concurrency slot (or 429), run in an environment, release the slot."""
-    floor = 0 if resolved.reserved_concurrency is not None else node.store.reserved_concurrency_total()
-    slot = await node.store.acquire_slot(resolved.name, resolved.reserved_concurrency, floor)
+    slot = await node.store.acquire_slot(resolved.name, resolved.reserved_concurrency)
     labels = (resolved.name,)
     if isinstance(slot, str):
         metrics.THROTTLES.labels(*labels).inc()

@@ -32,7 +32,7 @@ from lambdalite.services.lambda_api.common import (
     require_function,
 )
 from lambdalite.services.lambda_api.functions import delete_event_configs
-from lambdalite.store.sqlite.functions import AlreadyExists, Missing
+from lambdalite.store.errors import AlreadyExists, Missing
 
 _VERSION = re.compile(r"\$LATEST|[0-9]+")
 
@@ -43,7 +43,7 @@ async def publish_version(node: Node, request: Request, function_name: str) -> R
     description = get_str(data, "Description")
     if description is not None:
         cfg.check_description(description)
-    current = require_function(node, request, ref.name).config
+    current = (await require_function(node, request, ref.name)).config
     revision, sha = get_str(data, "RevisionId"), get_str(data, "CodeSha256")
     if revision and revision != current["RevisionId"]:
         raise AwsError(412, "PreconditionFailedException", cfg.PRECONDITION)
@@ -76,10 +76,10 @@ def _paged(request: Request, items: list[dict[str, Any]], key: str, root: str) -
 
 async def list_versions(node: Node, request: Request, function_name: str) -> Response:
     ref = parse_ref(node, request, function_name, allow_qualifier=False)
-    latest = require_function(node, request, ref.name).config
+    latest = (await require_function(node, request, ref.name)).config
     items = [
         {**latest, "FunctionArn": latest["FunctionArn"] + ":$LATEST"},
-        *node.store.list_versions(ref.name),
+        *await node.store.list_versions(ref.name),
     ]
     return _paged(request, items, "Version", "Versions")
 
@@ -94,12 +94,12 @@ def _alias_missing(node: Node, request: Request, name: str, alias: str) -> AwsEr
     )
 
 
-def _check_target(node: Node, request: Request, name: str, version: str) -> str:
+async def _check_target(node: Node, request: Request, name: str, version: str) -> str:
     if not _VERSION.fullmatch(version):
         raise validation_error(
             version, "functionVersion", r"Member must satisfy regular expression pattern: (\$LATEST|[0-9]+)"
         )
-    if version != "$LATEST" and node.store.get_version(name, version) is None:
+    if version != "$LATEST" and await node.store.get_version(name, version) is None:
         raise not_found(node, request, name, version)
     return version
 
@@ -123,8 +123,8 @@ async def create_alias(node: Node, request: Request, function_name: str) -> Resp
     version = get_str(data, "FunctionVersion", required=True) or ""
     description = cfg.check_description(get_str(data, "Description") or "")
     _check_routing(data)
-    require_function(node, request, ref.name)
-    _check_target(node, request, ref.name, version)
+    await require_function(node, request, ref.name)
+    await _check_target(node, request, ref.name, version)
     config = {
         "AliasArn": _alias_arn(node, request, ref.name, alias),
         "Name": alias,
@@ -143,8 +143,8 @@ async def create_alias(node: Node, request: Request, function_name: str) -> Resp
 
 async def get_alias(node: Node, request: Request, function_name: str, name: str) -> Response:
     ref = parse_ref(node, request, function_name, allow_qualifier=False)
-    require_function(node, request, ref.name)
-    config = node.store.get_alias(ref.name, name)
+    await require_function(node, request, ref.name)
+    config = await node.store.get_alias(ref.name, name)
     if config is None:
         raise _alias_missing(node, request, ref.name, name)
     return json_response(config)
@@ -153,8 +153,8 @@ async def get_alias(node: Node, request: Request, function_name: str, name: str)
 async def update_alias(node: Node, request: Request, function_name: str, name: str) -> Response:
     ref = parse_ref(node, request, function_name, allow_qualifier=False)
     data = body_object(request)
-    require_function(node, request, ref.name)
-    current = node.store.get_alias(ref.name, name)
+    await require_function(node, request, ref.name)
+    current = await node.store.get_alias(ref.name, name)
     if current is None:
         raise _alias_missing(node, request, ref.name, name)
     revision = get_str(data, "RevisionId")
@@ -163,7 +163,7 @@ async def update_alias(node: Node, request: Request, function_name: str, name: s
     _check_routing(data)
     config = dict(current)
     if (version := get_str(data, "FunctionVersion")) is not None:
-        config["FunctionVersion"] = _check_target(node, request, ref.name, version)
+        config["FunctionVersion"] = await _check_target(node, request, ref.name, version)
     if (description := get_str(data, "Description")) is not None:
         config["Description"] = cfg.check_description(description)
     config["RevisionId"] = str(uuid.uuid4())
@@ -176,7 +176,7 @@ async def update_alias(node: Node, request: Request, function_name: str, name: s
 
 async def delete_alias(node: Node, request: Request, function_name: str, name: str) -> Response:
     ref = parse_ref(node, request, function_name, allow_qualifier=False)
-    require_function(node, request, ref.name)
+    await require_function(node, request, ref.name)
     if await node.store.delete_alias(ref.name, name):
         await delete_event_configs(node, ref.name, name)
     return empty_response(204)
@@ -184,8 +184,8 @@ async def delete_alias(node: Node, request: Request, function_name: str, name: s
 
 async def list_aliases(node: Node, request: Request, function_name: str) -> Response:
     ref = parse_ref(node, request, function_name, allow_qualifier=False)
-    require_function(node, request, ref.name)
-    items = node.store.list_aliases(ref.name)
+    await require_function(node, request, ref.name)
+    items = await node.store.list_aliases(ref.name)
     version = request.query.get("FunctionVersion")
     if version:
         items = [a for a in items if a["FunctionVersion"] == version]

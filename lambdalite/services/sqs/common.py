@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from lambdalite.model.sqs import QueueRecord
 from lambdalite.node import Node
 from lambdalite.services.sqs import errors
-from lambdalite.store.sqlite import sqs as sqs_db
-from lambdalite.store.sqlite.sqs import QueueRecord
 
 KIND = "sqs"
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -105,12 +104,12 @@ def name_from_url(url: str) -> str:
     return name
 
 
-def queue_of(ctx: Ctx, params: Params) -> QueueRecord:
+async def queue_of(ctx: Ctx, params: Params) -> QueueRecord:
     """The queue a request's QueueUrl names; QueueDoesNotExist otherwise."""
     url = string(params, "QueueUrl", required=True)
     assert url is not None
     name = name_from_url(url)
-    record = ctx.node.store.db.read(lambda c: sqs_db.get(c, ctx.region, name))
+    record = await ctx.node.store.sqs_queue(ctx.region, name)
     if record is None:
         raise errors.no_queue()
     return record

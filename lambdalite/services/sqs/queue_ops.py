@@ -4,12 +4,13 @@ JSON-shaped (the JSON 1.0 protocol's), so the query protocol can reuse them afte
 from __future__ import annotations
 
 import base64
-import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from lambdalite.model.sqs import QueueRecord
 from lambdalite.services.sqs import errors
 from lambdalite.services.sqs import queue_attributes as qa
 from lambdalite.services.sqs.common import (
@@ -22,15 +23,22 @@ from lambdalite.services.sqs.common import (
     string_list,
     string_map,
 )
-from lambdalite.store.sqlite import queues
-from lambdalite.store.sqlite import sqs as sqs_db
-from lambdalite.store.sqlite.sqs import QueueRecord
 
 Result = dict[str, Any]
 
 
-def _dlq_exists(ctx: Ctx, arn: str) -> bool:
-    return ctx.node.store.db.read(lambda c: sqs_db.get_by_arn(c, arn)) is not None
+async def _dlq_exists(ctx: Ctx, given: dict[str, Any]) -> Callable[[str], bool]:
+    """Whether the dead-letter queue a RedrivePolicy names exists (looked up before validation runs)."""
+    known: set[str] = set()
+    raw = given.get("RedrivePolicy")
+    if isinstance(raw, str) and raw:
+        try:
+            target = orjson.loads(raw).get("deadLetterTargetArn")
+        except (orjson.JSONDecodeError, AttributeError):
+            target = None
+        if isinstance(target, str) and await ctx.node.store.sqs_queue_by_arn(target) is not None:
+            known.add(target)
+    return known.__contains__
 
 
 async def create_queue(ctx: Ctx, params: Params) -> Result:
@@ -41,32 +49,25 @@ async def create_queue(ctx: Ctx, params: Params) -> Result:
         raise errors.fifo_unsupported()
     check_queue_name(name)
     arn = ctx.arn(name)
-    settable = qa.check_settable(given, lambda target: _dlq_exists(ctx, target), own_arn=arn)
+    settable = qa.check_settable(given, await _dlq_exists(ctx, given), own_arn=arn)
     tags = _check_tags(params.get("tags") or {})
     now_s = int(time.time())
-    record = QueueRecord(ctx.region, name, arn, {**qa.DEFAULTS, **settable}, tags, now_s, now_s)
-
-    def write(conn: sqlite3.Connection) -> None:
-        existing = sqs_db.get(conn, ctx.region, name)
-        if existing is None:
-            record.attrs = {k: v for k, v in record.attrs.items() if v != ""}
-            sqs_db.insert(conn, record)
-            return
+    attrs = {k: v for k, v in {**qa.DEFAULTS, **settable}.items() if v != ""}
+    existing = await ctx.node.store.sqs_create_queue(QueueRecord(ctx.region, name, arn, attrs, tags, now_s, now_s))
+    if existing is not None:
         differing = [k for k, v in settable.items() if existing.attrs.get(k, "") != v]
         if differing:
             raise errors.SqsError(
                 "QueueNameExists",
                 f"A queue already exists with the same name and a different value for attribute {differing[0]}",
             )
-
-    await ctx.node.store.db.write(write)
     return {"QueueUrl": ctx.url(name)}
 
 
 async def get_queue_url(ctx: Ctx, params: Params) -> Result:
     name = string(params, "QueueName", required=True)
     assert name is not None
-    if ctx.node.store.db.read(lambda c: sqs_db.get(c, ctx.region, name)) is None:
+    if await ctx.node.store.sqs_queue(ctx.region, name) is None:
         raise errors.no_queue()
     return {"QueueUrl": ctx.url(name)}
 
@@ -79,7 +80,7 @@ async def list_queues(ctx: Ctx, params: Params) -> Result:
     token = string(params, "NextToken")
     after = _decode_token(token) if token else ""
     limit = max_results or 1000
-    names = ctx.node.store.db.read(lambda c: sqs_db.list_names(c, ctx.region, prefix, after, limit + 1))
+    names = await ctx.node.store.sqs_list_names(ctx.region, prefix, after, limit + 1)
     result: Result = {}
     page = names[:limit]
     if page:
@@ -97,24 +98,20 @@ def _decode_token(token: str) -> str:
 
 
 async def delete_queue(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
+    record = await queue_of(ctx, params)
 
-    def write(conn: sqlite3.Connection) -> None:
-        sqs_db.delete(conn, record.arn)
-        queues.purge(conn, record.arn)
-
-    await ctx.node.store.db.write(write)
+    await ctx.node.store.sqs_delete_queue(record.arn)
     return {}
 
 
 async def purge_queue(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
-    await ctx.node.store.db.write(lambda conn: queues.purge(conn, record.arn))
+    record = await queue_of(ctx, params)
+    await ctx.node.store.sqs_purge(record.arn)
     return {}
 
 
 async def get_queue_attributes(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
+    record = await queue_of(ctx, params)
     names = qa.requested(string_list(params, "AttributeNames"))
     if not names:
         return {}
@@ -125,7 +122,7 @@ async def get_queue_attributes(ctx: Ctx, params: Params) -> Result:
         "ApproximateNumberOfMessagesNotVisible",
         "ApproximateNumberOfMessagesDelayed",
     }:
-        counts = await ctx.node.store.db.write(lambda conn: _counts(conn, record))
+        counts = await ctx.node.store.sqs_counts(record.arn, int(record.attrs["MessageRetentionPeriod"]))
         out["ApproximateNumberOfMessages"] = str(counts.visible)
         out["ApproximateNumberOfMessagesNotVisible"] = str(counts.in_flight)
         out["ApproximateNumberOfMessagesDelayed"] = str(counts.delayed)
@@ -136,29 +133,15 @@ async def get_queue_attributes(ctx: Ctx, params: Params) -> Result:
     return {"Attributes": out if want_all else {k: v for k, v in out.items() if k in names}}
 
 
-def _counts(conn: sqlite3.Connection, record: QueueRecord) -> queues.QueueCounts:
-    retention_ms = int(record.attrs["MessageRetentionPeriod"]) * 1000
-    now = queues.now_ms()
-    queues.expire(conn, record.arn, now - retention_ms)
-    return queues.counts(conn, record.arn, at_ms=now)
-
-
 async def set_queue_attributes(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
+    record = await queue_of(ctx, params)
     given = params.get("Attributes")
     if not isinstance(given, dict):
         raise errors.missing("Attributes")
-    settable = qa.check_settable(given, lambda target: _dlq_exists(ctx, target), own_arn=record.arn)
+    settable = qa.check_settable(given, await _dlq_exists(ctx, given), own_arn=record.arn)
 
-    def write(conn: sqlite3.Connection) -> None:
-        current = sqs_db.get_by_arn(conn, record.arn)
-        if current is None:
-            raise errors.no_queue()
-        merged = {**current.attrs, **settable}
-        merged = {k: v for k, v in merged.items() if v != ""}
-        sqs_db.update_attrs(conn, record.arn, merged, int(time.time()))
-
-    await ctx.node.store.db.write(write)
+    if not await ctx.node.store.sqs_set_attributes(record.arn, settable, int(time.time())):
+        raise errors.no_queue()
     return {}
 
 
@@ -171,35 +154,34 @@ def _check_tags(tags: Any) -> dict[str, str]:
 
 
 async def tag_queue(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
+    record = await queue_of(ctx, params)
     added = _check_tags(params.get("Tags") or {})
-    await ctx.node.store.db.write(lambda conn: _merge_tags(conn, record.arn, added, []))
+    await _merge_tags(ctx, record.arn, added, [])
     return {}
 
 
 async def untag_queue(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
+    record = await queue_of(ctx, params)
     keys = string_list(params, "TagKeys")
-    await ctx.node.store.db.write(lambda conn: _merge_tags(conn, record.arn, {}, keys))
+    await _merge_tags(ctx, record.arn, {}, keys)
     return {}
 
 
-def _merge_tags(conn: sqlite3.Connection, arn: str, added: dict[str, str], removed: list[str]) -> None:
-    current = sqs_db.get_by_arn(conn, arn)
-    if current is None:
+async def _merge_tags(ctx: Ctx, arn: str, added: dict[str, str], removed: list[str]) -> None:
+    def merge(current: dict[str, str]) -> dict[str, str]:
+        return _check_tags({k: v for k, v in {**current, **added}.items() if k not in removed})
+
+    if not await ctx.node.store.sqs_set_tags(arn, merge):
         raise errors.no_queue()
-    tags = {k: v for k, v in {**current.tags, **added}.items() if k not in removed}
-    _check_tags(tags)
-    sqs_db.update_tags(conn, arn, tags)
 
 
 async def list_queue_tags(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
+    record = await queue_of(ctx, params)
     return {"Tags": record.tags} if record.tags else {}
 
 
 async def list_dead_letter_source_queues(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
-    records = ctx.node.store.db.read(lambda c: sqs_db.all_records(c, ctx.region))
+    record = await queue_of(ctx, params)
+    records = await ctx.node.store.sqs_queues(ctx.region)
     names = [r.name for r in records if (qa.redrive_of(r.attrs) or ("", 0))[0] == record.arn]
     return {"queueUrls": [ctx.url(n) for n in names]}

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from lambdalite.services.sqs import errors, receipts, wakeups
+from lambdalite.aio import wait_event
+from lambdalite.clock import now_ms
+from lambdalite.model.queue import Message
+from lambdalite.model.sqs import QueueRecord, VisibilityChange
+from lambdalite.services.sqs import errors, receipts
 from lambdalite.services.sqs import message_attributes as ma
 from lambdalite.services.sqs import queue_attributes as qa
 from lambdalite.services.sqs.common import Ctx, Params, in_range, queue_of, string, string_list
 from lambdalite.services.sqs.md5 import md5_hex, md5_of_attributes
 from lambdalite.services.sqs.send import check_batch, failed
-from lambdalite.store.sqlite import queues
-from lambdalite.store.sqlite import sqs as sqs_db
-from lambdalite.store.sqlite.sqs import QueueRecord
+from lambdalite.wakeups import sqs_topic
 
 # Long polls re-check at least this often, for messages sent by other processes on the same data folder.
 CROSS_PROCESS_POLL_S = 0.5
@@ -24,30 +26,7 @@ _SYSTEM_NAMES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "Approx
 Result = dict[str, Any]
 
 
-def _lease_batch(conn: sqlite3.Connection, record: QueueRecord, limit: int, visibility_ms: int) -> list[queues.Message]:
-    """Expire old messages, lease up to `limit`, and move the over-received ones to the dead-letter queue."""
-    now = queues.now_ms()
-    queues.expire(conn, record.arn, now - int(record.attrs["MessageRetentionPeriod"]) * 1000)
-    redrive = qa.redrive_of(record.attrs)
-    dlq = sqs_db.get_by_arn(conn, redrive[0]) if redrive else None
-    out: list[queues.Message] = []
-    while len(out) < limit:
-        leased = queues.lease(conn, lease_ms=visibility_ms, limit=limit - len(out), queue=record.arn, at_ms=now)
-        moved = 0
-        for message in leased:
-            if redrive and dlq is not None and message.receive_count > redrive[1]:
-                meta = orjson.loads(message.attrs or b"{}")
-                meta["src"] = record.arn
-                queues.move(conn, message.id, dlq.arn, visible_ms=now, attrs=orjson.dumps(meta))
-                moved += 1
-            else:
-                out.append(message)
-        if not moved or visibility_ms == 0:
-            break
-    return out
-
-
-def _render(message: queues.Message, system_names: set[str], attribute_names: list[str]) -> Result:
+def _render(message: Message, system_names: set[str], attribute_names: list[str]) -> Result:
     meta = orjson.loads(message.attrs or b"{}")
     body = message.body.decode() if isinstance(message.body, bytes) else str(message.body)
     assert message.receipt is not None
@@ -79,7 +58,7 @@ def _render(message: queues.Message, system_names: set[str], attribute_names: li
 
 
 async def receive_message(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
+    record = await queue_of(ctx, params)
     limit = in_range(params, "MaxNumberOfMessages", 1, 10, "Must be between 1 and 10, if provided.") or 1
     visibility_s = in_range(params, "VisibilityTimeout", 0, 43200)
     wait_s = in_range(params, "WaitTimeSeconds", 0, 20)
@@ -95,17 +74,21 @@ async def receive_message(ctx: Ctx, params: Params) -> Result:
     return {"Messages": [_render(m, system_names, attribute_names) for m in messages]}
 
 
-async def _poll(ctx: Ctx, record: QueueRecord, limit: int, visibility_ms: int, wait_s: int) -> list[queues.Message]:
+async def _poll(ctx: Ctx, record: QueueRecord, limit: int, visibility_ms: int, wait_s: int) -> list[Message]:
     """Lease at once; with wait_s, wait for an arrival (woken in-process, polled across processes)."""
-    db = ctx.node.store.db
+    store = ctx.node.store
+    topic = sqs_topic(record.arn)
+    retention_s = int(record.attrs["MessageRetentionPeriod"])
+    redrive = qa.redrive_of(record.attrs)
     deadline = time.monotonic() + wait_s
     first = True
     while True:
-        arrival = wakeups.current(record.arn)
-        next_due = db.read(lambda c: queues.queue_next_due_ms(c, record.arn))
-        if first or (next_due is not None and next_due <= queues.now_ms()):
+        arrival = ctx.node.wakeups.arrival(topic)
+        next_due = await store.sqs_next_due_ms(record.arn)
+        if first or (next_due is not None and next_due <= now_ms()):
             first = False
-            messages = await db.write(lambda c: _lease_batch(c, record, limit, visibility_ms))
+            messages = await store.sqs_receive(record.arn, retention_s=retention_s, redrive=redrive, limit=limit,
+                                               visibility_ms=visibility_ms)
             if messages:
                 return messages
             continue
@@ -114,8 +97,8 @@ async def _poll(ctx: Ctx, record: QueueRecord, limit: int, visibility_ms: int, w
             return []
         timeout_s = min(left_s, CROSS_PROCESS_POLL_S)
         if next_due is not None:
-            timeout_s = min(timeout_s, max(0.0, (next_due - queues.now_ms()) / 1000))
-        await wakeups.wait(arrival, timeout_s)
+            timeout_s = min(timeout_s, max(0.0, (next_due - now_ms()) / 1000))
+        await wait_event(arrival, timeout_s)
 
 
 def _handle(params: Params) -> tuple[str, tuple[str, str]]:
@@ -127,30 +110,11 @@ def _handle(params: Params) -> tuple[str, tuple[str, str]]:
     return handle, decoded
 
 
-def _delete_tx(conn: sqlite3.Connection, queue_arn: str, message_id: str) -> None:
-    message = queues.get(conn, message_id)
-    if message is not None and message.queue == queue_arn:
-        queues.delete(conn, message_id)
-
-
 async def delete_message(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
+    record = await queue_of(ctx, params)
     _, (message_id, _receipt) = _handle(params)
-    await ctx.node.store.db.write(lambda conn: _delete_tx(conn, record.arn, message_id))
+    await ctx.node.store.sqs_delete(record.arn, [message_id])
     return {}
-
-
-def _change_tx(conn: sqlite3.Connection, queue_arn: str, handle: str, decoded: tuple[str, str], timeout_s: int) -> None:
-    message_id, receipt = decoded
-    message = queues.get(conn, message_id)
-    now = queues.now_ms()
-    if message is None or message.queue != queue_arn:
-        raise errors.invalid_value(
-            "ReceiptHandle", handle, "Message does not exist or is not available for visibility timeout change."
-        )
-    if message.receipt != receipt or message.visible_ms <= now:
-        raise errors.SqsError("MessageNotInflight", "Message is not in flight.")
-    queues.reschedule(conn, message_id, receipt, visible_ms=now + timeout_s * 1000, release=False)
 
 
 def _visibility(params: Params) -> int:
@@ -160,54 +124,69 @@ def _visibility(params: Params) -> int:
     return timeout_s
 
 
+def _change_error(outcome: str, handle: str) -> errors.SqsError | None:
+    if outcome == "missing":
+        return errors.invalid_value(
+            "ReceiptHandle", handle, "Message does not exist or is not available for visibility timeout change."
+        )
+    if outcome == "not_in_flight":
+        return errors.SqsError("MessageNotInflight", "Message is not in flight.")
+    return None
+
+
 async def change_message_visibility(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
-    handle, decoded = _handle(params)
+    record = await queue_of(ctx, params)
+    handle, (message_id, receipt) = _handle(params)
     timeout_s = _visibility(params)
-    await ctx.node.store.db.write(lambda conn: _change_tx(conn, record.arn, handle, decoded, timeout_s))
+    (outcome,) = await ctx.node.store.sqs_change_visibility(record.arn, [VisibilityChange(message_id, receipt, timeout_s)])
+    error = _change_error(outcome, handle)
+    if error is not None:
+        raise error
     if timeout_s == 0:
-        wakeups.notify(record.arn)
+        ctx.node.wakeups.notify(sqs_topic(record.arn))
     return {}
 
 
-async def _per_entry(ctx: Ctx, entries: list[Params], apply: Any) -> tuple[list[str], list[Result]]:
-    """Run `apply(conn, entry)` for each batch entry in one write; an entry's SqsError fails it alone."""
-    ok: list[str] = []
+def _checked(entries: list[Params], check: Callable[[Params], Any]) -> tuple[list[tuple[str, Any]], list[Result]]:
+    """Each batch entry's checked value, or its failure (an SqsError fails that entry alone)."""
+    ok: list[tuple[str, Any]] = []
     failures: list[Result] = []
-
-    def write(conn: sqlite3.Connection) -> None:
-        for entry in entries:
-            try:
-                apply(conn, entry)
-                ok.append(entry["Id"])
-            except errors.SqsError as err:
-                failures.append(failed(entry["Id"], err))
-
-    await ctx.node.store.db.write(write)
+    for entry in entries:
+        try:
+            ok.append((entry["Id"], check(entry)))
+        except errors.SqsError as err:
+            failures.append(failed(entry["Id"], err))
     return ok, failures
 
 
 async def delete_message_batch(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
+    record = await queue_of(ctx, params)
     entries = check_batch(params.get("Entries"), "DeleteMessageBatchRequestEntry")
-
-    def delete(conn: sqlite3.Connection, entry: Params) -> None:
-        _, (message_id, _receipt) = _handle(entry)
-        _delete_tx(conn, record.arn, message_id)
-
-    ok, failures = await _per_entry(ctx, entries, delete)
-    return {"Successful": [{"Id": i} for i in ok], "Failed": failures}
+    ok, failures = _checked(entries, lambda entry: _handle(entry)[1][0])
+    if ok:
+        await ctx.node.store.sqs_delete(record.arn, [message_id for _, message_id in ok])
+    return {"Successful": [{"Id": i} for i, _ in ok], "Failed": failures}
 
 
 async def change_message_visibility_batch(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
+    record = await queue_of(ctx, params)
     entries = check_batch(params.get("Entries"), "ChangeMessageVisibilityBatchRequestEntry")
 
-    def change(conn: sqlite3.Connection, entry: Params) -> None:
-        handle, decoded = _handle(entry)
-        _change_tx(conn, record.arn, handle, decoded, _visibility(entry))
+    def check(entry: Params) -> tuple[str, VisibilityChange]:
+        handle, (message_id, receipt) = _handle(entry)
+        return handle, VisibilityChange(message_id, receipt, _visibility(entry))
 
-    ok, failures = await _per_entry(ctx, entries, change)
-    if ok:
-        wakeups.notify(record.arn)
-    return {"Successful": [{"Id": i} for i in ok], "Failed": failures}
+    checked, failures = _checked(entries, check)
+    outcomes = await ctx.node.store.sqs_change_visibility(record.arn, [change for _, (_, change) in checked])
+    succeeded: list[str] = []
+    for (entry_id, (handle, _)), outcome in zip(checked, outcomes, strict=True):
+        error = _change_error(outcome, handle)
+        if error is None:
+            succeeded.append(entry_id)
+        else:
+            failures.append(failed(entry_id, error))
+    if succeeded:
+        ctx.node.wakeups.notify(sqs_topic(record.arn))
+    order = {entry["Id"]: i for i, entry in enumerate(entries)}
+    failures.sort(key=lambda f: order[f["Id"]])
+    return {"Successful": [{"Id": i} for i in succeeded], "Failed": failures}

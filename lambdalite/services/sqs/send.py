@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from lambdalite.services.sqs import errors, wakeups
+from lambdalite.model.queue import NewMessage
+from lambdalite.model.sqs import QueueRecord
+from lambdalite.node import Node
+from lambdalite.services.sqs import errors
 from lambdalite.services.sqs import message_attributes as ma
 from lambdalite.services.sqs.common import KIND, Ctx, Params, integer, queue_of
 from lambdalite.services.sqs.md5 import md5_hex, md5_of_attributes
-from lambdalite.store.sqlite import queues
-from lambdalite.store.sqlite.sqs import QueueRecord
+from lambdalite.wakeups import sqs_topic
 
 MAX_BATCH = 10
 _INVALID_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -97,16 +98,19 @@ def _check_system(given: Any) -> dict[str, dict[str, Any]]:
     return {"AWSTraceHeader": {"DataType": "String", "StringValue": str(value["StringValue"])}}
 
 
-def insert(conn: sqlite3.Connection, queue_arn: str, prepared: list[Prepared]) -> None:
-    for p in prepared:
-        queues.send(conn, kind=KIND, queue=queue_arn, id=p.id, body=p.body, attrs=p.attrs_blob, delay_ms=p.delay_ms)
+async def store_messages(node: Node, queue_arn: str, prepared: list[Prepared]) -> None:
+    """Commit validated messages, then wake this process's long polls on the queue."""
+    messages = [NewMessage(kind=KIND, queue=queue_arn, id=p.id, body=p.body, attrs=p.attrs_blob, delay_ms=p.delay_ms)
+                for p in prepared]
+    if not await node.store.sqs_send(queue_arn, messages):
+        raise errors.no_queue()
+    node.wakeups.notify(sqs_topic(queue_arn))
 
 
 async def send_message(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
+    record = await queue_of(ctx, params)
     prepared = prepare(record, params, ctx.sender_id)
-    await ctx.node.store.db.write(lambda conn: insert(conn, record.arn, [prepared]))
-    wakeups.notify(record.arn)
+    await store_messages(ctx.node, record.arn, [prepared])
     return prepared.result()
 
 
@@ -141,7 +145,7 @@ def failed(entry_id: str, error: errors.SqsError) -> Result:
 
 
 async def send_message_batch(ctx: Ctx, params: Params) -> Result:
-    record = queue_of(ctx, params)
+    record = await queue_of(ctx, params)
     entries = check_batch(params.get("Entries"), "SendMessageBatchRequestEntry")
     limit = int(record.attrs["MaximumMessageSize"])
     total = sum(len(str(e.get("MessageBody") or "").encode()) + _attr_size(e) for e in entries)
@@ -157,8 +161,7 @@ async def send_message_batch(ctx: Ctx, params: Params) -> Result:
         except errors.SqsError as err:
             failures.append(failed(entry["Id"], err))
     if ok:
-        await ctx.node.store.db.write(lambda conn: insert(conn, record.arn, [p for _, p in ok]))
-        wakeups.notify(record.arn)
+        await store_messages(ctx.node, record.arn, [p for _, p in ok])
     return {"Successful": [{"Id": entry_id, **p.result()} for entry_id, p in ok], "Failed": failures}
 
 

@@ -8,10 +8,12 @@ client sent. Rows are per region; the `default` bus row is created on first use 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from lambdalite.model.bus import MAX_TARGETS_PER_RULE, BusRecord, RoutedTarget, RuleRecord
+from lambdalite.store.errors import AlreadyExists, BusMissing, InUse, RuleMissing, TooManyTargets
 
 if TYPE_CHECKING:
     from lambdalite.store.sqlite.db import Database
@@ -49,60 +51,6 @@ SCHEMA: list[str] = [
         UNIQUE (region, bus, rule, id)
     )""",
 ]
-
-
-class BusMissing(Exception):
-    """The event bus does not exist."""
-
-
-class RuleMissing(Exception):
-    """The rule does not exist on that bus."""
-
-
-class AlreadyExists(Exception):
-    """An event bus of that name exists already."""
-
-
-class InUse(Exception):
-    """The bus still has rules, or the rule still has targets."""
-
-
-class TooManyTargets(Exception):
-    """The rule would have more targets than AWS allows."""
-
-
-MAX_TARGETS_PER_RULE = 5
-
-
-@dataclass(slots=True)
-class BusRecord:
-    name: str
-    arn: str
-    description: str | None
-    created_s: int
-    modified_s: int
-
-
-@dataclass(slots=True)
-class RuleRecord:
-    bus: str
-    name: str
-    arn: str
-    pattern: str | None
-    schedule: str | None
-    state: str
-    description: str | None
-    role_arn: str | None
-
-
-@dataclass(slots=True)
-class RoutedTarget:
-    """One target of one enabled rule with a pattern (what PutEvents routes to)."""
-
-    rule: str
-    rule_arn: str
-    pattern: str
-    target: dict[str, Any]
 
 
 # ---- buses ------------------------------------------------------------------------------------------
@@ -272,6 +220,55 @@ def routed_targets(conn: sqlite3.Connection, region: str, bus: str) -> list[Rout
 
 
 class BusesStore:
-    """Facade mixin (the service calls the module functions through `db.read` / `db.write`)."""
+    """EventBridge buses, rules and targets on the facade: one read or write each."""
 
     db: Database
+
+    async def ensure_bus(self, region: str, name: str, arn: str, now_s: int) -> None:
+        await self.db.write(lambda c: ensure_bus(c, region, name, arn, now_s))
+
+    async def create_bus(self, region: str, record: BusRecord) -> None:
+        await self.db.write(lambda c: create_bus(c, region, record))
+
+    async def delete_bus(self, region: str, name: str) -> bool:
+        return await self.db.write(lambda c: delete_bus(c, region, name))
+
+    async def get_bus(self, region: str, name: str) -> BusRecord | None:
+        return self.db.read(lambda c: get_bus(c, region, name))
+
+    async def list_buses(self, region: str, prefix: str, after: str, limit: int) -> list[BusRecord]:
+        return self.db.read(lambda c: list_buses(c, region, prefix, after, limit))
+
+    async def put_rule(self, region: str, rule: RuleRecord, now_s: int) -> None:
+        await self.db.write(lambda c: put_rule(c, region, rule, now_s))
+
+    async def get_rule(self, region: str, bus: str, name: str) -> RuleRecord | None:
+        return self.db.read(lambda c: get_rule(c, region, bus, name))
+
+    async def list_rules(self, region: str, bus: str, prefix: str, after: str,
+                         limit: int) -> list[RuleRecord] | None:
+        def read(c: sqlite3.Connection) -> list[RuleRecord] | None:
+            if get_bus(c, region, bus) is None:
+                return None
+            return list_rules(c, region, bus, prefix, after, limit)
+
+        return self.db.read(read)
+
+    async def set_rule_state(self, region: str, bus: str, name: str, state: str) -> None:
+        await self.db.write(lambda c: set_rule_state(c, region, bus, name, state))
+
+    async def delete_rule(self, region: str, bus: str, name: str) -> None:
+        await self.db.write(lambda c: delete_rule(c, region, bus, name))
+
+    async def put_targets(self, region: str, bus: str, rule: str, targets: list[dict[str, Any]]) -> None:
+        await self.db.write(lambda c: put_targets(c, region, bus, rule, targets))
+
+    async def remove_targets(self, region: str, bus: str, rule: str, ids: list[str]) -> None:
+        await self.db.write(lambda c: remove_targets(c, region, bus, rule, ids))
+
+    async def list_targets(self, region: str, bus: str, rule: str, after_seq: int,
+                           limit: int) -> list[tuple[int, dict[str, Any]]]:
+        return self.db.read(lambda c: list_targets(c, region, bus, rule, after_seq, limit))
+
+    async def routed_targets(self, region: str, bus: str) -> list[RoutedTarget]:
+        return self.db.read(lambda c: routed_targets(c, region, bus))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from lambdalite.model.event_config import EventConfig
 
 if TYPE_CHECKING:
     from lambdalite.store.sqlite.db import Database
@@ -32,30 +33,6 @@ SCHEMA: list[str] = [
         for op in ("INSERT", "UPDATE", "DELETE")
     ],
 ]
-
-
-@dataclass(slots=True)
-class EventConfig:
-    function: str
-    qualifier: str
-    config: dict[str, Any]  # MaximumRetryAttempts?, MaximumEventAgeInSeconds?, DestinationConfig?
-    last_modified_ms: int
-
-    @property
-    def max_retry_attempts(self) -> int | None:
-        value = self.config.get("MaximumRetryAttempts")
-        return int(value) if value is not None else None
-
-    @property
-    def max_event_age_s(self) -> int | None:
-        value = self.config.get("MaximumEventAgeInSeconds")
-        return int(value) if value is not None else None
-
-    def destination(self, which: str) -> str | None:
-        """The OnSuccess / OnFailure destination ARN, if set."""
-        target = (self.config.get("DestinationConfig") or {}).get(which) or {}
-        arn = target.get("Destination")
-        return str(arn) if arn else None
 
 
 def _row(row: tuple[Any, ...]) -> EventConfig:
@@ -122,7 +99,7 @@ def list_for_function(conn: sqlite3.Connection, function: str, after: str | None
 class EventConfigsStore:
     db: Database
 
-    def get_event_config(self, function: str, qualifier: str) -> EventConfig | None:
+    async def get_event_config(self, function: str, qualifier: str) -> EventConfig | None:
         return self.db.read(lambda c: get(c, function, qualifier))
 
     async def put_event_config(
@@ -144,5 +121,5 @@ class EventConfigsStore:
             return await self.db.write(lambda c: delete_for_function(c, function))
         return await self.db.write(lambda c: delete_for_qualifier(c, function, qualifier))
 
-    def list_event_configs(self, function: str, after: str | None, limit: int) -> list[EventConfig]:
+    async def list_event_configs(self, function: str, after: str | None, limit: int) -> list[EventConfig]:
         return self.db.read(lambda c: list_for_function(c, function, after, limit))

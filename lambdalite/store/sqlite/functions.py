@@ -12,10 +12,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from lambdalite.model.function import FunctionRow
+from lambdalite.model.function import FunctionTarget as Target
+from lambdalite.store.errors import AlreadyExists, LimitExceeded, Missing
 
 if TYPE_CHECKING:
     from lambdalite.store.sqlite.db import Database
@@ -61,33 +64,6 @@ GENERATION_MAX_AGE_S = 0.1
 # The counter only grows; the writer thread and the readers store it under this lock, keeping the larger
 # value, so a reader's slower re-read cannot put back a value older than the writer's last commit.
 _GENERATION_LOCK = threading.Lock()
-
-
-class AlreadyExists(Exception):
-    """The function (or alias) exists already."""
-
-
-class Missing(Exception):
-    """The function, version or alias does not exist."""
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionRow:
-    name: str
-    config: dict[str, Any]  # $LATEST
-    reserved_concurrency: int | None
-    recursion: str
-    next_version: int
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One lookup of function + qualifier, read in one snapshot (the Invoke hot path)."""
-
-    function: FunctionRow
-    config: dict[str, Any]  # the version the qualifier names (alias resolved)
-    executed_version: str
-    alias: dict[str, Any] | None
 
 
 def _row(r: tuple[Any, ...]) -> FunctionRow:
@@ -221,19 +197,22 @@ class FunctionsStore:
 
         self.db.after_commit.append(refresh)
 
-    def get_function(self, name: str) -> FunctionRow | None:
+    async def get_function(self, name: str) -> FunctionRow | None:
         return self.db.read(lambda c: get_function(c, name))
 
-    def find_target(self, name: str, qualifier: str) -> Target | None:
+    async def function_exists(self, name: str) -> bool:
+        return self.db.read_value("SELECT 1 FROM functions WHERE name = ?", (name,)) is not None
+
+    async def find_target(self, name: str, qualifier: str) -> Target | None:
         return self.db.read(lambda c: find_target(c, name, qualifier))
 
-    def get_version(self, name: str, version: str) -> dict[str, Any] | None:
+    async def get_version(self, name: str, version: str) -> dict[str, Any] | None:
         return self.db.read(lambda c: _version_config(c, name, version))
 
-    def get_alias(self, name: str, alias: str) -> dict[str, Any] | None:
+    async def get_alias(self, name: str, alias: str) -> dict[str, Any] | None:
         return self.db.read(lambda c: _alias_config(c, name, alias))
 
-    def reserved_concurrency_total(self, excluding: str | None = None) -> int:
+    async def reserved_concurrency_total(self, excluding: str | None = None) -> int:
         """Sum of every function's reserved concurrency (the unreserved pool's floor)."""
         (total,) = self.db.read(
             lambda c: c.execute(
@@ -243,7 +222,7 @@ class FunctionsStore:
         )
         return int(total)
 
-    def list_functions(self, after: str, limit: int) -> tuple[list[FunctionRow], bool]:
+    async def list_functions(self, after: str, limit: int) -> tuple[list[FunctionRow], bool]:
         rows = self.db.read(
             lambda c: c.execute(
                 _SELECT + " WHERE name > ? ORDER BY name LIMIT ?", (after, limit + 1)
@@ -252,7 +231,7 @@ class FunctionsStore:
         page, more = _page(rows, limit)
         return [_row(r) for r in page], more
 
-    def list_versions(self, name: str) -> list[dict[str, Any]]:
+    async def list_versions(self, name: str) -> list[dict[str, Any]]:
         rows = self.db.read(
             lambda c: c.execute(
                 "SELECT config FROM function_versions WHERE name = ? ORDER BY version", (name,)
@@ -260,7 +239,7 @@ class FunctionsStore:
         )
         return [orjson.loads(r[0]) for r in rows]
 
-    def list_aliases(self, name: str) -> list[dict[str, Any]]:
+    async def list_aliases(self, name: str) -> list[dict[str, Any]]:
         rows = self.db.read(
             lambda c: c.execute(
                 "SELECT config FROM function_aliases WHERE name = ? ORDER BY alias", (name,)
@@ -268,7 +247,7 @@ class FunctionsStore:
         )
         return [orjson.loads(r[0]) for r in rows]
 
-    def code_usage(self) -> tuple[int, int]:
+    async def code_usage(self) -> tuple[int, int]:
         """(function count, total code bytes of every stored version) for GetAccountSettings."""
 
         def fn(c: sqlite3.Connection) -> tuple[int, int]:
@@ -377,7 +356,7 @@ class FunctionsStore:
     async def set_reserved_concurrency(
         self, name: str, reserved: int | None, max_total: int | None = None
     ) -> None:
-        """Set (or clear with None) reserved concurrency; with max_total, refuse (ValueError) past it."""
+        """Set (or clear with None) reserved concurrency; with max_total, refuse (LimitExceeded) past it."""
 
         def fn(c: sqlite3.Connection) -> None:
             if max_total is not None and reserved is not None:
@@ -385,7 +364,7 @@ class FunctionsStore:
                     "SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions WHERE name != ?", (name,)
                 ).fetchone()
                 if others + reserved > max_total:
-                    raise ValueError("reserved concurrency over the account's limit")
+                    raise LimitExceeded("reserved concurrency over the account's limit")
             cur = c.execute("UPDATE functions SET reserved_concurrency = ? WHERE name = ?", (reserved, name))
             if cur.rowcount == 0:
                 raise Missing(name)

@@ -61,7 +61,7 @@ def prune(conn: sqlite3.Connection, ended_before_ms: int, limit: int = 5000) -> 
 class OutcomesStore:
     db: Database
 
-    def get_outcome(self, request_id: str) -> Outcome | None:
+    async def get_outcome(self, request_id: str) -> Outcome | None:
         return self.db.read(lambda c: get(c, request_id))
 
     async def prune_outcomes(self, ended_before_ms: int) -> int:

@@ -10,9 +10,10 @@ callers can combine several steps (finish an event + enqueue its deliveries) ato
 from __future__ import annotations
 
 import sqlite3
-import time
-from dataclasses import dataclass
 from typing import Any
+
+from lambdalite.clock import now_ms
+from lambdalite.model.queue import Message, QueueCounts
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS messages (
@@ -36,25 +37,6 @@ SCHEMA = [
 _COLUMNS = "seq, kind, queue, id, body, attrs, sent_ms, visible_ms, receive_count, first_receive_ms, receipt"
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-@dataclass(slots=True)
-class Message:
-    seq: int
-    kind: str
-    queue: str
-    id: str
-    body: bytes
-    attrs: bytes | None
-    sent_ms: int
-    visible_ms: int
-    receive_count: int
-    first_receive_ms: int | None
-    receipt: str | None
-
-
 def _row(row: tuple[Any, ...]) -> Message:
     return Message(*row)
 
@@ -69,10 +51,13 @@ def send(
     attrs: bytes | None = None,
     delay_ms: int = 0,
     at_ms: int | None = None,
+    keep_existing: bool = False,
 ) -> None:
+    """Insert a message; `keep_existing`: a message with that id already queued stays as it is."""
     sent = now_ms() if at_ms is None else at_ms
     conn.execute(
-        "INSERT INTO messages(kind, queue, id, body, attrs, sent_ms, visible_ms) VALUES (?,?,?,?,?,?,?)",
+        "INSERT INTO messages(kind, queue, id, body, attrs, sent_ms, visible_ms) VALUES (?,?,?,?,?,?,?)"
+        + (" ON CONFLICT(id) DO NOTHING" if keep_existing else ""),
         (kind, queue, id, body, attrs, sent, sent + delay_ms),
     )
 
@@ -174,14 +159,6 @@ def get(conn: sqlite3.Connection, id: str) -> Message | None:
 
 def purge(conn: sqlite3.Connection, queue: str) -> int:
     return conn.execute("DELETE FROM messages WHERE queue = ?", (queue,)).rowcount
-
-
-@dataclass(slots=True)
-class QueueCounts:
-    visible: int
-    in_flight: int
-    delayed: int
-    oldest_sent_ms: int | None
 
 
 def counts(conn: sqlite3.Connection, queue: str, at_ms: int | None = None) -> QueueCounts:

@@ -1,6 +1,6 @@
 """Resolve FunctionName + Qualifier to the function version an invocation runs.
 
-Used by sync Invoke, async accept and the dispatcher (which resolves again when an event runs, so queued
+Below services and worker alike: used by sync Invoke, async accept, the dispatcher (which resolves again when an event runs, so queued
 events see the function's current code and configuration).
 """
 
@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lambdalite.arn import LATEST, NameError_, check_scope, merge_qualifier, parse_function_name
+from lambdalite.arn import LATEST, check_scope, merge_qualifier, parse_function_name
+from lambdalite.faults import Fault
 from lambdalite.model.function import dead_letter_arn, to_run_spec, unqualified
 from lambdalite.model.run import RunSpec
 from lambdalite.node import Node
-from lambdalite.services.http import AwsError
-from lambdalite.services.lambda_api.common import aws
 
 
 @dataclass
@@ -38,27 +37,24 @@ def _region_of(arn: str) -> str:
 
 
 async def resolve_function(node: Node, function_name: str, qualifier: str | None, region: str) -> Resolved:
-    """Raises AwsError as Invoke would: 400 for a bad name/qualifier, 404 for a missing function/version/alias.
+    """Raises Fault as Invoke would: 400 for a bad name/qualifier, 404 for a missing function/version/alias.
 
     On the hot path (every accept and every attempt) the result comes from the store's configuration
     cache until any function, version or alias changes. Callers must not mutate it.
     """
-    return node.store.cached(
+    return await node.store.cached(
         ("resolved", function_name, qualifier, region), lambda: _resolve(node, function_name, qualifier, region)
     )
 
 
-def _resolve(node: Node, function_name: str, qualifier: str | None, region: str) -> Resolved:
-    try:
-        ref = parse_function_name(function_name)
-        check_scope(ref, region, node.settings.account_id)
-        invoked = merge_qualifier(ref, qualifier) or LATEST
-    except NameError_ as err:
-        raise aws(err) from None
-    target = node.store.find_target(ref.name, invoked)
+async def _resolve(node: Node, function_name: str, qualifier: str | None, region: str) -> Resolved:
+    ref = parse_function_name(function_name)  # NameError_ (a Fault) for a bad name or qualifier
+    check_scope(ref, region, node.settings.account_id)
+    invoked = merge_qualifier(ref, qualifier) or LATEST
+    target = await node.store.find_target(ref.name, invoked)
     if target is None:
         arn = f"arn:aws:lambda:{region}:{node.settings.account_id}:function:{ref.name}:{invoked}"
-        raise AwsError(404, "ResourceNotFoundException", f"Function not found: {arn}")
+        raise Fault(404, "ResourceNotFoundException", f"Function not found: {arn}")
     base_arn = unqualified(target.function.config["FunctionArn"])
     spec = to_run_spec(
         target.config,

@@ -1,0 +1,116 @@
+"""The one job loop: every kind of background delivery (destination and DLQ deliveries, EventBridge
+rule targets, and whatever a new source queues) is leased, run and retried here.
+
+At-least-once: a job is leased, not taken, so a process that dies mid-delivery leaves it to run again
+after the lease (a duplicate, never a loss). A failed delivery is retried after the pure policy's delay
+(`policy.job_retry_delay_ms`, with the kind's own limits) or given up: the handler then counts and logs
+it with what it carried, so nothing vanishes silently. The loop sleeps until a new job is announced
+(`wakeups.JOBS`), the next job is due, or a short fallback poll (jobs queued by other processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from lambdalite.aio import wait_event
+from lambdalite.clock import now_ms
+from lambdalite.destinations.targets import DeliveryError
+from lambdalite.model.queue import Message
+from lambdalite.node import Node
+from lambdalite.policy import JobLimits, job_retry_delay_ms
+from lambdalite.wakeups import JOBS
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 64
+POLL_MIN_S = 0.02
+POLL_MAX_S = 0.25  # idle poll cap: jobs may come from another process on the same store
+
+
+class JobHandler(Protocol):
+    """One kind of job: how to deliver it, how long to keep trying, what to say when giving up."""
+
+    kind: str
+
+    def limits(self, job: Message) -> JobLimits: ...
+
+    async def deliver(self, job: Message) -> None:
+        """Deliver one job; raise DeliveryError when it did not arrive."""
+        ...
+
+    def gave_up(self, job: Message, reason: str) -> None:
+        """Count and log a job that will not be tried again."""
+        ...
+
+
+class JobLoop:
+    def __init__(self, node: Node, handlers: Sequence[JobHandler]):
+        self.node = node
+        self.handlers = list(handlers)
+        self.lease_ms = int(node.settings.lease_s * 1000)
+        self._wake = asyncio.Event()
+        node.wakeups.listen(JOBS, self._wake.set)
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        if self.node.settings.delivery_start_delay_s > 0:
+            await asyncio.sleep(self.node.settings.delivery_start_delay_s)
+        idle_s = POLL_MIN_S
+        while True:
+            self._wake.clear()
+            try:
+                handled = await self.run_once()
+            except Exception:  # noqa: BLE001 - keep delivering; leased jobs come back after their lease
+                log.exception("job loop failed")
+                handled = 0
+            if handled:
+                idle_s = POLL_MIN_S
+                continue
+            await self._idle(idle_s)
+            idle_s = min(idle_s * 2, POLL_MAX_S)
+
+    async def _idle(self, idle_s: float) -> None:
+        """Sleep until woken, the next job is due, or the poll interval passed."""
+        for handler in self.handlers:
+            due_ms = await self.node.store.next_due_ms(handler.kind)
+            if due_ms is not None:
+                idle_s = min(idle_s, max(0.0, (due_ms - now_ms()) / 1000))
+        if idle_s > 0:
+            await wait_event(self._wake, idle_s)
+
+    async def run_once(self) -> int:
+        """Lease due jobs of every kind and handle them concurrently; returns how many were leased."""
+        handled = 0
+        for handler in self.handlers:
+            jobs = await self.node.store.lease_jobs(handler.kind, self.lease_ms, BATCH_SIZE)
+            if not jobs:
+                continue
+            handled += len(jobs)
+            results = await asyncio.gather(*(self.handle(handler, job) for job in jobs), return_exceptions=True)
+            for job, result in zip(jobs, results, strict=True):
+                if isinstance(result, Exception):  # its lease lapses and it comes back; the rest went on
+                    log.error("job %s failed: %r", job.id, result)
+        return handled
+
+    async def handle(self, handler: JobHandler, job: Message) -> None:
+        try:
+            await handler.deliver(job)
+        except DeliveryError as err:
+            await self._failed(handler, job, str(err), permanent=err.permanent)
+        except Exception as err:  # noqa: BLE001 - a target's bug is a failed delivery, retried
+            log.exception("delivery of job %s raised", job.id)
+            await self._failed(handler, job, repr(err), permanent=False)
+        else:
+            await self.node.store.delete_job(job.id, job.receipt)
+
+    async def _failed(self, handler: JobHandler, job: Message, reason: str, *, permanent: bool) -> None:
+        age_ms = now_ms() - job.sent_ms
+        delay_ms = job_retry_delay_ms(job.receive_count, age_ms, handler.limits(job), permanent=permanent)
+        if delay_ms is not None:
+            await self.node.store.retry_job(job.id, job.receipt, now_ms() + delay_ms)
+            return
+        await self.node.store.delete_job(job.id, job.receipt)
+        handler.gave_up(job, reason)
