@@ -41,7 +41,7 @@ _BARE_NAME = re.compile(r"[a-zA-Z0-9-_]{1,64}")
 _ALIAS = re.compile(ALIAS_PATTERN)
 
 
-class NameError_(Fault):  # noqa: N801 - avoid shadowing the builtin NameError
+class NameError_(Fault):
     """A function name or qualifier AWS would refuse: `code` is the AWS error name."""
 
     def __init__(self, code: str, message: str, status: int = 400):

@@ -353,7 +353,7 @@ def _numeric_range(arg: list[Any], low: float, *, low_open: bool) -> ValueTest:
             return False
         above = v > low if low_open else v >= low
         below = v < high if high_open else v <= high
-        return above and below
+        return bool(above and below)
 
     return test
 

@@ -78,7 +78,7 @@ async def _maintenance(node: Node) -> None:
             await node.store.renew_slots()
             await node.pool.reap_idle()
             await node.store.prune_outcomes(now_ms() - int(node.settings.outcome_retention_s * 1000))
-        except Exception:  # noqa: BLE001 - keep the loop alive, say why
+        except Exception:
             log.exception("maintenance failed")
 
 

@@ -13,8 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 from urllib.parse import unquote
 
-from lambdalite.services.http import AwsError, Request, Response, new_request_id
-from lambdalite.services.httpserver import MAX_BODY_BYTES
+from lambdalite.services.http import MAX_BODY_BYTES, AwsError, Request, Response, new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ class App:
             return await service.handle(request)
         except AwsError as err:
             return service.error_response(err, new_request_id())
-        except Exception:  # noqa: BLE001 - never a traceback to the client
+        except Exception:
             log.exception("internal error on %s %s", request.method, request.path)
             fault = AwsError(500, "ServiceException", "An internal error occurred.", type_="Service")
             return service.error_response(fault, new_request_id())

@@ -52,6 +52,7 @@ def empty_response(status: int = 204, headers: list[tuple[str, str]] | None = No
 
 
 AwsError = Fault  # services raise it by this name; one error tree (faults.py)
+MAX_BODY_BYTES = 70 * 1024 * 1024  # a 50 MB zip, base64 in JSON
 
 
 def parse_json_body(body: bytes, *, code: str = "InvalidRequestContentException") -> Any:

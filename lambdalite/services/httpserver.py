@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
-from lambdalite.services.http import Response
+from lambdalite.services.http import MAX_BODY_BYTES, Response
 
 if TYPE_CHECKING:
     from lambdalite.services.app import App
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 70 * 1024 * 1024  # a 50 MB zip, base64 in JSON
 MAX_URL_BYTES = 16 * 1024
 MAX_HEADER_BYTES = 64 * 1024  # all header names and values of one request
 MAX_PIPELINED = 32  # requests queued on one connection before we stop reading from it
@@ -207,7 +206,7 @@ class HttpConnection(asyncio.Protocol):
                     response = await self._respond(pending)
                     close = not pending.keep_alive
                     data = encode_response(response, head=pending.method == "HEAD", close=close)
-                except Exception:  # noqa: BLE001 - answer, and keep serving the connection
+                except Exception:
                     log.exception("could not answer %s %r", pending.method, pending.url[:200])
                     close = not pending.keep_alive
                     data = encode_response(_INTERNAL_ERROR, close=close)

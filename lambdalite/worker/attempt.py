@@ -92,7 +92,7 @@ class Attempt:
     async def run(self) -> Finish:
         try:
             return await self._run()
-        except Exception:  # noqa: BLE001 - lambdalite's own failure: back off as for a system error
+        except Exception:
             log.exception("event %s: attempt failed inside lambdalite; retried with backoff", self.event.request_id)
             return self._system_error()
         except BaseException:

@@ -59,7 +59,7 @@ class Dispatcher:
             while True:
                 try:
                     more_due, poll_s = await self._step(min_batch, more_due, poll_s)
-                except Exception:  # noqa: BLE001 - a dispatcher that stops silently strands every event
+                except Exception:
                     log.exception("dispatcher step failed; retrying in %.1f s", ERROR_PAUSE_S)
                     more_due = False
                     await asyncio.sleep(ERROR_PAUSE_S)
@@ -109,7 +109,7 @@ class Dispatcher:
         """Lease due events with their concurrency slots (one store operation)."""
         try:
             return await self.node.store.lease_events(limit, self.lease_ms)
-        except Exception:  # noqa: BLE001 - the store is unavailable for now: the loop tries again
+        except Exception:
             log.exception("leasing events failed")
             return []
 
@@ -133,7 +133,7 @@ class Dispatcher:
     async def _next_due_ms(self) -> int | None:
         try:
             return await self.node.store.next_due_ms(EVENT_KIND)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("reading the event queue failed")
             return None
 
@@ -165,7 +165,7 @@ class Dispatcher:
             await self._commit(message, finish)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - the lease lapses and the event runs again
+        except Exception:
             log.exception("event %s failed in the dispatcher; it will run again when its lease ends", message.id)
             if finish is not None and finish.slot_id is not None:
                 with contextlib.suppress(Exception):
@@ -205,7 +205,7 @@ class Dispatcher:
                 continue
             try:
                 await self.node.store.renew_leases(held, now_ms() + self.lease_ms)
-            except Exception:  # noqa: BLE001 - keep renewing: a dead renewer would run long events twice
+            except Exception:
                 log.exception("renewing leases failed")
 
 

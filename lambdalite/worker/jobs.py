@@ -63,7 +63,7 @@ class JobLoop:
             self._wake.clear()
             try:
                 handled = await self.run_once()
-            except Exception:  # noqa: BLE001 - keep delivering; leased jobs come back after their lease
+            except Exception:
                 log.exception("job loop failed")
                 handled = 0
             if handled:
@@ -100,7 +100,7 @@ class JobLoop:
             await handler.deliver(job)
         except DeliveryError as err:
             await self._failed(handler, job, str(err), permanent=err.permanent)
-        except Exception as err:  # noqa: BLE001 - a target's bug is a failed delivery, retried
+        except Exception as err:
             log.exception("delivery of job %s raised", job.id)
             await self._failed(handler, job, repr(err), permanent=False)
         else:

@@ -69,6 +69,10 @@ def pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def pid_dead(pid: int) -> bool:
+    return not pid_alive(pid)
+
+
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(data_dir=tmp_path / "data", **overrides)
 

@@ -21,7 +21,7 @@ def error_of(exc: ClientError) -> tuple[str, str, int]:
 
 
 def attrs(sqs: Any, url: str, *names: str) -> dict[str, str]:
-    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(names) or ["All"])["Attributes"]
+    return dict(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(names) or ["All"])["Attributes"])
 
 
 def long_poll_with_late_send(receiver: Any, sender: Any, url: str, body: str) -> tuple[dict[str, Any], float]:

@@ -357,7 +357,7 @@ def test_wrong_json_types_in_lambda_bodies(server: LambdaliteProcess, lam: Any) 
     zipped = base64.b64encode(python_zip(ECHO)).decode()
     create_base = {"FunctionName": "conf-fuzz", "Runtime": "python3.12", "Role": ROLE, "Handler": "h.h"}
     ops: list[tuple[str, str, dict[str, str], dict[str, Any], list[str]]] = []
-    for name, base in [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("CreateFunction", {**create_base, "Code": {"ZipFile": zipped}}),
         ("UpdateFunctionConfiguration", {"Timeout": 5}),
         ("UpdateFunctionCode", {"ZipFile": zipped}),
@@ -367,7 +367,8 @@ def test_wrong_json_types_in_lambda_bodies(server: LambdaliteProcess, lam: Any) 
         ("PutFunctionEventInvokeConfig", {"MaximumRetryAttempts": 1}),
         ("UpdateFunctionEventInvokeConfig", {"MaximumRetryAttempts": 1}),
         ("PutFunctionRecursionConfig", {"RecursiveLoop": "Allow"}),
-    ]:
+    ]
+    for name, base in cases:
         http_spec = model["operations"][name]["http"]
         path = http_spec["requestUri"].split("?")[0].replace("{FunctionName}", "conf-fn")
         ops.append((http_spec["method"], path, {}, base, _body_members(model, name)))

@@ -37,11 +37,13 @@ def receive_all(sqs: Any, url: str, expected: int, timeout_s: float = 30) -> lis
     """Receive (and delete) until `expected` bodies arrived; then one more short poll for strays."""
     bodies: list[dict[str, Any]] = []
 
-    def poll(wait_s: int) -> None:
+    def poll(wait_s: int) -> bool:
+        """Receive and delete what arrived; False, so that the caller's condition reads the count."""
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s).get("Messages", [])
         for message in messages:
             bodies.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return False
 
     wait_until(lambda: poll(1) or len(bodies) >= expected, timeout_s=timeout_s, what=f"{expected} messages")
     poll(1)

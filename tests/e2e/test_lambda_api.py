@@ -206,7 +206,7 @@ def test_bad_requests(server: LambdaliteProcess) -> None:
         server, "POST", "/2015-03-31/functions", b"{not json", 400, "InvalidRequestContentException"
     )
     assert body["message"].startswith("Could not parse request body into json:")
-    typed = {
+    typed: dict[str, Any] = {
         "FunctionName": "api-types",
         "Role": ROLE,
         "Runtime": "python3.12",

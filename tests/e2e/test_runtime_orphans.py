@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.e2e.runtime_support import pid_alive, write_code
+from tests.e2e.runtime_support import pid_alive, pid_dead, write_code
 from tests.support.server import wait_until
 
 PARENT = textwrap.dedent("""
@@ -69,7 +70,7 @@ def test_environments_die_with_a_killed_parent(tmp_path: Path) -> None:
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=10)
         for pid in pids:
-            wait_until(lambda pid=pid: not pid_alive(pid), timeout_s=15, what=f"environment {pid} to die")
+            wait_until(functools.partial(pid_dead, pid), timeout_s=15, what=f"environment {pid} to die")
     finally:
         if parent.poll() is None:
             parent.kill()

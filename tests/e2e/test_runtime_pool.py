@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -17,6 +18,7 @@ from tests.e2e.runtime_support import (
     log_text,
     make_spec,
     pid_alive,
+    pid_dead,
     request,
     run_with_pool,
     settings_for,
@@ -372,7 +374,7 @@ def test_concurrent_invokes_get_separate_environments_then_reap(tmp_path: Path) 
     pids = {body(r) for r in results}
     assert len(pids) == 3 and before["idle"] == 3
     for pid in pids:
-        wait_until(lambda pid=pid: not pid_alive(pid), timeout_s=10, what="idle environment stopped")
+        wait_until(functools.partial(pid_dead, pid), timeout_s=10, what="idle environment stopped")
 
 
 def test_close_stops_everything(tmp_path: Path, code: Path) -> None:

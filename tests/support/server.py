@@ -74,7 +74,7 @@ class LambdaliteProcess:
             raise AssertionError(f"lambdalite exited with {self.proc.returncode}: {self.log_text()[-3000:]}")
         try:
             with urllib.request.urlopen(self.endpoint + HEALTH_PATH, timeout=1) as r:
-                return r.status == 200
+                return bool(r.status == 200)
         except OSError:
             return False
 

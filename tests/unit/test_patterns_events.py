@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from lambdalite.services.events_delivery import target_payload
 
 from lambdalite.node import Node
-from lambdalite.services.events_delivery import target_payload
 from lambdalite.services.events_put import build_event, iso_time, select, valid_json_path
 from lambdalite.settings import Settings
 

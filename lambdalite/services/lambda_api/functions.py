@@ -237,7 +237,7 @@ async def delete_event_configs(node: Node, name: str, qualifier: str | None) -> 
     """Remove event invoke configs with their function/qualifier."""
     try:
         await node.store.delete_event_invoke_configs(name, qualifier)
-    except Exception:  # noqa: BLE001 - the function is gone either way; say why configs stayed
+    except Exception:
         log.exception("could not delete event invoke configs of %s", name)
 
 

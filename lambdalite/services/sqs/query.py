@@ -53,7 +53,7 @@ async def handle(ctx: Ctx, request: Request, operations: Mapping[str, Operation]
         return Response(200, _document(action, result, request_id).encode(), [("x-amzn-RequestId", request_id)], _XML)
     except AwsError as err:
         return error_response(err, request_id)
-    except Exception:  # noqa: BLE001 - never a traceback to the client
+    except Exception:
         log.exception("internal error in SQS query request")
         return error_response(AwsError(500, "InternalFailure", "An internal error occurred.", type_="Receiver"), request_id)
 

@@ -159,10 +159,10 @@ class Database:
         except _JobFailed:
             try:
                 results = self._run_batch(batch, isolate=True)
-            except BaseException as exc:  # noqa: BLE001 - the commit itself failed: tell every caller
+            except BaseException as exc:
                 log.exception("sqlite commit failed")
                 results = [(job, None, exc) for job in batch]
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             log.exception("sqlite commit failed")
             results = [(job, None, exc) for job in batch]
         _resolve_all(results)
@@ -180,7 +180,7 @@ class Database:
                 if not isolate:
                     try:
                         results.append((job, job.fn(conn), None))
-                    except BaseException as exc:  # noqa: BLE001
+                    except BaseException as exc:
                         raise _JobFailed from exc
                     continue
                 conn.execute("SAVEPOINT job")
@@ -207,7 +207,7 @@ class Database:
         for hook in self.after_commit:
             try:
                 hook(conn)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("after-commit hook %r failed", hook)
 
     # ---- reads --------------------------------------------------------------------------------
