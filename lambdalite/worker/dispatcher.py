@@ -182,19 +182,18 @@ class Dispatcher:
     async def _commit(self, message: Message, finish: Finish) -> None:
         """One write: retry (reschedule) or end (delete + outcome + deliveries), and free the slot."""
         decision = finish.decision
-        held = await self.node.store.finish_attempt(message, _end_of(finish))
-        if not held:
+        end = _end_of(finish)
+        if not await self.node.store.finish_attempt(message, end):
             log.info("event %s: lease lost before its result was committed (another run owns it)", message.id)
             return
-        if isinstance(decision, Done):
-            if finish.outcome is not None and (finish.on_success or finish.on_failure or finish.dead_letter):
-                self.node.wakeups.notify(JOBS)
-            if decision.condition is not Condition.SUCCESS:
-                metrics.ASYNC_DROPPED.labels(finish.event.function).inc()
-                log.info(
-                    "event %s of %s ended: %s after %d attempt(s)",
-                    message.id, finish.event.function, decision.condition.value, decision.approximate_invoke_count,
-                )
+        if end.jobs:
+            self.node.wakeups.notify(JOBS)  # its deliveries start now, not at the job loop's next poll
+        if isinstance(decision, Done) and decision.condition is not Condition.SUCCESS:
+            metrics.ASYNC_DROPPED.labels(finish.event.function).inc()
+            log.info(
+                "event %s of %s ended: %s after %d attempt(s)",
+                message.id, finish.event.function, decision.condition.value, decision.approximate_invoke_count,
+            )
 
     async def _renew_forever(self) -> None:
         period_s = max(0.05, self.node.settings.lease_s / 3)
