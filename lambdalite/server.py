@@ -15,7 +15,7 @@ from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.services.app import App
 from lambdalite.services.events import EventsService
 from lambdalite.services.http import AwsError, Request, Response
-from lambdalite.services.httpserver import HttpServer
+from lambdalite.services.httpserver import HttpLimits, HttpServer
 from lambdalite.services.lambda_api import LambdaService
 from lambdalite.services.ports import ServicePorts
 from lambdalite.services.sqs import SqsService
@@ -92,11 +92,11 @@ async def run(settings: Settings) -> None:
     http: HttpServer | None = None
     try:
         if settings.serve_api:
-            http = HttpServer(build_app(node))
+            http = HttpServer(build_app(node), HttpLimits.from_settings(settings))
             await http.start(settings.host, settings.port)
             log.info("lambdalite listening on http://%s:%d", settings.host, settings.port)
         elif settings.metrics_port:
-            http = HttpServer(build_app(node, api=False))
+            http = HttpServer(build_app(node, api=False), HttpLimits.from_settings(settings))
             await http.start(settings.host, settings.metrics_port)
         await _until_signalled()
     finally:

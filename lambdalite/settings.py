@@ -56,6 +56,22 @@ class Settings:
     # end and its delivery, e.g. to kill the server there). 0 in production.
     delivery_start_delay_s: float = field(default=0.0, metadata={"env": "LAMBDALITE_DELIVERY_START_DELAY"})
 
+    # Recycling of warm environments, a safety net for functions that leak: an environment is stopped
+    # instead of reused once it has served env_max_invocations invocations, or once its RSS after an
+    # invocation exceeds env_recycle_rss_percent of its MemorySize (checked after every invocation: one
+    # read of /proc/PID/statm). 0 turns either off (the default: AWS keeps warm environments as they are).
+    env_max_invocations: int = field(default=0, metadata={"env": "LAMBDALITE_ENV_MAX_INVOCATIONS"})
+    env_recycle_rss_percent: float = field(default=0.0, metadata={"env": "LAMBDALITE_ENV_RECYCLE_RSS_PERCENT"})
+    # HTTP API limits against slow or greedy clients (services/httpserver.py). A request's headers must all
+    # arrive within http_header_timeout_s of its first byte and its body within http_body_timeout_s of the
+    # headers' end (bytes trickling in do not extend either; the connection gets a 408 and is closed). A
+    # keep-alive connection idle for http_idle_timeout_s is closed. Connections past http_max_connections
+    # get a 503 ServiceUnavailableException and are closed (keep it below the process's open-file limit).
+    http_header_timeout_s: float = field(default=30.0, metadata={"env": "LAMBDALITE_HTTP_HEADER_TIMEOUT"})
+    http_body_timeout_s: float = field(default=300.0, metadata={"env": "LAMBDALITE_HTTP_BODY_TIMEOUT"})
+    http_idle_timeout_s: float = field(default=75.0, metadata={"env": "LAMBDALITE_HTTP_IDLE_TIMEOUT"})
+    http_max_connections: int = field(default=1000, metadata={"env": "LAMBDALITE_HTTP_MAX_CONNECTIONS"})
+
     @property
     def function_endpoint_url(self) -> str:
         """Where functions' AWS SDKs send their calls: this server's API (AWS_ENDPOINT_URL)."""

@@ -152,6 +152,10 @@ class Environment:
         return self._init_duration_ms if self._served == 1 else None
 
     @property
+    def invocations(self) -> int:
+        return self._served
+
+    @property
     def reusable(self) -> bool:
         return not self.gone and self.process is not None and self.process.alive
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 
@@ -21,6 +22,8 @@ from lambdalite.model.run import InvokeRequest, InvokeResult, RunSpec, Status
 from lambdalite.runtime.environment import Environment, EnvironmentLost, force_kill_all
 from lambdalite.runtime.logs import LogBook
 from lambdalite.settings import Settings
+
+log = logging.getLogger(__name__)
 
 MEMORY_POLL_S = 0.05
 MONITOR_LINGER_S = 2.0
@@ -52,6 +55,7 @@ class EnvironmentPool:
         self._init_s: dict[PoolKey, float] = {}  # moving average of measured cold starts
         self._run_s: dict[PoolKey, float] = {}  # moving average of invocation durations
         self._starting: dict[PoolKey, int] = {}  # environments in their first invocation (cold)
+        self._recycling = bool(settings.env_max_invocations or settings.env_recycle_rss_percent)
 
     async def invoke(self, spec: RunSpec, request: InvokeRequest, *, prefer_warm: bool = False) -> InvokeResult:
         if self._closed:
@@ -139,6 +143,9 @@ class EnvironmentPool:
         if self._closed or not env.reusable or current != spec.revision_id:
             env.stop(None)
             return
+        if self._recycling and self._worn_out(env):
+            env.stop(None)  # the next caller starts a fresh one
+            return
         init_ms = env.cold_init_ms
         if init_ms is not None:
             previous_s = self._init_s.get(spec.pool_key, init_ms / 1000)
@@ -148,6 +155,23 @@ class EnvironmentPool:
                 waiter.set_result(env)  # straight to a waiting caller: it stays warm and busy
                 return
         self._idle.setdefault(spec.pool_key, []).append(env)
+
+    def _worn_out(self, env: Environment) -> bool:
+        """Whether a warm environment is due for recycling (settings env_max_invocations and
+        env_recycle_rss_percent): a safety net against functions, or runtimes, that leak."""
+        max_invocations = self.settings.env_max_invocations
+        if max_invocations and env.invocations >= max_invocations:
+            log.info("recycling an environment of %s after %d invocations", env.spec.function_name,
+                     env.invocations)
+            return True
+        percent = self.settings.env_recycle_rss_percent
+        if percent and env.process is not None:
+            rss_kb = env.process.rss_kb()
+            if rss_kb > env.spec.memory_mb * 1024 * percent / 100:
+                log.info("recycling an environment of %s: RSS %d MB is past %g%% of MemorySize %d MB",
+                         env.spec.function_name, rss_kb // 1024, percent, env.spec.memory_mb)
+                return True
+        return False
 
     def _note_revision(self, spec: RunSpec) -> None:
         key = (spec.function_name, spec.version)

@@ -7,6 +7,12 @@ parsed request goes straight to `App.respond`. httptools (llhttp) still does all
 Per connection, requests are answered in order (HTTP/1.1 pipelining), keep-alive is the default, and
 `Expect: 100-continue` is honoured. A request whose client went away still runs to the end (an accepted
 write is never cut in half); only its response is dropped.
+
+Slow clients are bounded (HttpLimits): a request's headers must arrive within a deadline counted from its
+first byte, its body within one counted from the end of its headers (bytes arriving do not extend
+either), an idle keep-alive connection is closed, and connections past a maximum are refused with a 503.
+One sweeper task checks the deadlines from timestamps the parser already takes, so a request costs no
+timer.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import TYPE_CHECKING, cast
@@ -25,6 +32,7 @@ from lambdalite.services.http import MAX_BODY_BYTES, Response
 
 if TYPE_CHECKING:
     from lambdalite.services.app import App
+    from lambdalite.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +45,36 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _INTERNAL_ERROR = Response(
     500, b'{"Type":"Service","Message":"An internal error occurred."}', [("x-amzn-ErrorType", "ServiceException")]
 )
+
+
+_TOO_MANY_BODY = b'{"__type":"ServiceUnavailableException","message":"Too many connections; retry later."}'
+_TOO_MANY_CONNECTIONS = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-amz-json-1.1\r\n"
+    b"x-amzn-ErrorType: ServiceUnavailableException\r\nRetry-After: 1\r\nConnection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_TOO_MANY_BODY), _TOO_MANY_BODY)
+)
+_LOG_EVERY_S = 10.0  # refusals and timeouts are logged in batches: an attack must not flood the log
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """Bounds on what one client can hold (settings: LAMBDALITE_HTTP_*)."""
+
+    header_timeout_s: float = 30.0
+    body_timeout_s: float = 300.0
+    idle_timeout_s: float = IDLE_TIMEOUT_S
+    max_connections: int = 1000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HttpLimits:
+        return cls(settings.http_header_timeout_s, settings.http_body_timeout_s, settings.http_idle_timeout_s,
+                   settings.http_max_connections)
+
+    @property
+    def sweep_every_s(self) -> float:
+        """How often deadlines are checked: a quarter of the shortest, between 50 ms and 1 s."""
+        shortest_s = min(self.header_timeout_s, self.body_timeout_s, self.idle_timeout_s)
+        return min(1.0, max(0.05, shortest_s / 4))
 
 
 def _plain(status: int) -> bytes:
@@ -90,9 +128,10 @@ class _Reject(Exception):
 
 
 class HttpConnection(asyncio.Protocol):
-    def __init__(self, app: App, connections: set[HttpConnection]):
+    def __init__(self, app: App, server: HttpServer):
         self.app = app
-        self.connections = connections
+        self.server = server
+        self.connections = server.connections
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.current = _Pending()
@@ -101,11 +140,20 @@ class HttpConnection(asyncio.Protocol):
         self.worker: asyncio.Task[None] | None = None
         self.paused = False
         self.closing = False  # answered early (an error); nothing more is read
-        self.last_active_s = time.monotonic()
+        self.last_active_s = time.monotonic()  # when bytes last arrived (or a response left)
+        # Where the request being read is: 0 between requests, 1 in its headers, 2 in its body; and since when.
+        self.phase = 0
+        self.phase_since_s = 0.0
 
     # ---- transport events ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        if len(self.connections) >= self.server.limits.max_connections:
+            self.closing = True
+            self.server.note("refused (too many connections)")
+            self.transport.write(_TOO_MANY_CONNECTIONS)
+            self.transport.close()
+            return
         self.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -136,10 +184,15 @@ class HttpConnection(asyncio.Protocol):
     def idle(self) -> bool:
         return self.worker is None and not self.queue
 
+    def close_idle(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
     # ---- parser callbacks ---------------------------------------------------------------------------
     def on_message_begin(self) -> None:
         self.current = _Pending()
         self.size = 0
+        self.phase, self.phase_since_s = 1, self.last_active_s  # the headers' deadline starts at their first byte
 
     def on_url(self, url: bytes) -> None:
         self.current.url += url
@@ -158,6 +211,7 @@ class HttpConnection(asyncio.Protocol):
         headers[key] = f"{headers[key]},{text}" if key in headers else text
 
     def on_headers_complete(self) -> None:
+        self.phase, self.phase_since_s = 2, self.last_active_s
         declared = self.current.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             # Answer now (the service's own 413 envelope) instead of reading a body we would drop.
@@ -181,6 +235,7 @@ class HttpConnection(asyncio.Protocol):
             self.current.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.phase = 0
         pending = self.current
         pending.method = self.parser.get_method().decode("latin-1")
         pending.keep_alive = self.parser.should_keep_alive()
@@ -220,6 +275,32 @@ class HttpConnection(asyncio.Protocol):
         finally:
             self.worker = None
 
+    def overdue(self, now_s: float) -> str | None:
+        """Why this connection must be closed now, if it must."""
+        if self.transport is None or self.closing:
+            return None
+        limits = self.server.limits
+        if self.phase == 0:
+            if self.idle and now_s - self.last_active_s > limits.idle_timeout_s:
+                return "idle"
+            return None
+        if self.paused:  # we stopped reading (pipelined backlog): the client is not the slow one
+            return None
+        if self.phase == 1 and now_s - self.phase_since_s > limits.header_timeout_s:
+            return "request headers not complete in time (LAMBDALITE_HTTP_HEADER_TIMEOUT)"
+        if self.phase == 2 and now_s - self.phase_since_s > limits.body_timeout_s:
+            return "request body not complete in time (LAMBDALITE_HTTP_BODY_TIMEOUT)"
+        return None
+
+    def time_out(self) -> None:
+        """Close a connection whose request is overdue: a 408 when nothing earlier is still being answered."""
+        self.closing = True
+        if self.transport is None:
+            return
+        if self.idle:
+            self.transport.write(_plain(408))
+        self.transport.close()
+
     async def _respond(self, pending: _Pending) -> Response:
         body = pending.body[0] if len(pending.body) == 1 else b"".join(pending.body)
         raw = pending.url.decode("latin-1").partition("#")[0]
@@ -233,27 +314,51 @@ class HttpConnection(asyncio.Protocol):
 class HttpServer:
     """Owns the listening socket and its connections."""
 
-    def __init__(self, app: App):
+    def __init__(self, app: App, limits: HttpLimits | None = None):
         self.app = app
+        self.limits = limits or HttpLimits()
         self.connections: set[HttpConnection] = set()
         self.server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._noted: dict[str, int] = {}
+        self._noted_at_s = 0.0
 
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: HttpConnection(self.app, self.connections), host, port, backlog=4096, reuse_address=True
+            lambda: HttpConnection(self.app, self), host, port, backlog=4096, reuse_address=True
         )
-        self._sweeper = loop.create_task(self._close_idle_forever())
+        self._sweeper = loop.create_task(self._sweep_forever())
 
-    async def _close_idle_forever(self) -> None:
-        """Keep-alive connections left idle too long are closed (a stalled client holds a descriptor)."""
+    def note(self, what: str) -> None:
+        """Count a refused or timed-out connection; log the counts at most every _LOG_EVERY_S."""
+        self._noted[what] = self._noted.get(what, 0) + 1
+        now_s = time.monotonic()
+        if now_s - self._noted_at_s >= _LOG_EVERY_S:
+            self._flush_notes(now_s)
+
+    def _flush_notes(self, now_s: float) -> None:
+        if self._noted:
+            summary = ", ".join(f"{count} {what}" for what, count in sorted(self._noted.items()))
+            log.warning("HTTP connections closed: %s (%d open, limit %d)", summary, len(self.connections),
+                        self.limits.max_connections)
+            self._noted.clear()
+        self._noted_at_s = now_s
+
+    async def _sweep_forever(self) -> None:
+        """Close connections past a deadline (headers, body, idle): a stalled client holds a descriptor."""
         while True:
-            await asyncio.sleep(IDLE_TIMEOUT_S / 5)
-            cutoff_s = time.monotonic() - IDLE_TIMEOUT_S
+            await asyncio.sleep(self.limits.sweep_every_s)
+            now_s = time.monotonic()
             for connection in list(self.connections):
-                if connection.idle and connection.last_active_s < cutoff_s and connection.transport is not None:
-                    connection.transport.close()
+                reason = connection.overdue(now_s)
+                if reason == "idle":
+                    connection.close_idle()
+                elif reason is not None:
+                    self.note(f"timed out: {reason}")
+                    connection.time_out()
+            if self._noted and now_s - self._noted_at_s >= _LOG_EVERY_S:
+                self._flush_notes(now_s)
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop accepting, let answers in progress finish (up to grace_s), then close connections."""

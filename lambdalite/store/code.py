@@ -127,6 +127,7 @@ def _unpack(data: bytes, target: Path) -> None:
         if sum(info.file_size for info in members) > MAX_UNZIPPED_BYTES:
             raise _invalid(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")
         checked = [(info, _safe_member(info)) for info in members]
+        _refuse_file_folder_clashes(checked)
         target.mkdir(parents=True)
         written = 0
         for info, rel in checked:
@@ -134,6 +135,21 @@ def _unpack(data: bytes, target: Path) -> None:
                 (target / info.filename.replace("\\", "/")).mkdir(parents=True, exist_ok=True)
                 continue
             written += _extract_one(archive, info, target / rel, MAX_UNZIPPED_BYTES - written)
+
+
+def _refuse_file_folder_clashes(checked: list[tuple[zipfile.ZipInfo, PurePosixPath | None]]) -> None:
+    """A name used both as a file and as a folder (`a` and `a/b`) cannot be unpacked: 400, not a crash."""
+    files: set[PurePosixPath] = set()
+    folders: set[PurePosixPath] = set()
+    for info, rel in checked:
+        path = rel if rel is not None else PurePosixPath(info.filename.replace("\\", "/"))
+        if rel is not None:
+            files.add(path)
+        elif path.parts:
+            folders.add(path)
+        folders.update(path.parents)
+    for clash in sorted(files & folders):
+        raise _invalid(f"{CORRUPT_MESSAGE} The entry {clash} is both a file and a folder.")
 
 
 def _extract_one(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, budget_bytes: int) -> int:

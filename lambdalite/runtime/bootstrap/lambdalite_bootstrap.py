@@ -141,6 +141,55 @@ class Client:
         return extra
 
 
+class TraceIdVariable:
+    """Keeps `_X_AMZN_TRACE_ID` set to the current invocation's trace header without leaking memory.
+
+    `os.environ[name] = value` calls setenv(), and glibc never frees a value it replaces (a caller may still
+    hold it): a new trace id per invocation grew a warm process by ~160 B each time until a function near
+    its MemorySize was OOM-killed. So Python readers (botocore reads `os.environ.get`) see os.environ's
+    mapping updated directly, without setenv; C readers and child processes see one buffer handed to
+    putenv(), which keeps the pointer itself, rewritten in place. The buffer is replaced by one twice as
+    large only when a longer value arrives, so memory stays bounded by the longest trace header seen.
+    """
+
+    NAME = "_X_AMZN_TRACE_ID"
+
+    def __init__(self):
+        self._key = os.fsencode(self.NAME)  # os.environ's own encoding of keys and values on POSIX
+        self._prefix = self._key + b"="
+        self._buffers = []  # every buffer given to putenv stays alive: C code may hold a pointer into one
+        self._ctypes = None
+        try:
+            import ctypes
+
+            self._putenv = ctypes.CDLL(None).putenv
+            self._ctypes = ctypes
+        except (ImportError, OSError, AttributeError):  # Python readers are served all the same
+            pass
+
+    def set(self, value):
+        data = os.environ._data  # type: ignore[attr-defined]  # what os.environ.get reads; no setenv()
+        if value:
+            encoded = os.fsencode(value)
+            data[self._key] = encoded
+        else:
+            data.pop(self._key, None)
+            encoded = b""
+        ctypes = self._ctypes
+        if ctypes is not None and (encoded or self._buffers):
+            self._set_c(ctypes, self._prefix + encoded + b"\0")
+
+    def _set_c(self, ctypes, entry):
+        if not self._buffers or len(entry) > len(self._buffers[-1]):
+            size = max(256, len(entry), 2 * len(self._buffers[-1]) if self._buffers else 0)
+            self._buffers.append(ctypes.create_string_buffer(size))
+        buffer = self._buffers[-1]
+        ctypes.memmove(buffer, entry, len(entry))
+        # Every time, in case the function's own code replaced the variable: putenv() of an existing name
+        # only swaps the pointer in `environ` (it allocates nothing that it keeps).
+        self._putenv(buffer)
+
+
 class Context:
     """The `context` argument, as the AWS python runtime builds it."""
 
@@ -271,15 +320,11 @@ def encode_result(result):
         raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {e}") from None
 
 
-def handle(client, handler, headers, body):
+def handle(client, handler, headers, body, trace_variable):
     """Run one invocation, report it, and return the next one's (headers, body)."""
     request_id = headers.get("lambda-runtime-aws-request-id", "")
     RequestIdFilter.request_id = request_id
-    trace_id = headers.get("lambda-runtime-trace-id")
-    if trace_id:
-        os.environ["_X_AMZN_TRACE_ID"] = trace_id
-    else:
-        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    trace_variable.set(headers.get("lambda-runtime-trace-id"))
     try:
         try:
             client_context = client_context_from(headers.get("lambda-runtime-client-context"))
@@ -327,9 +372,10 @@ def main():
         log_error(error)
         client.post("/init/error", json.dumps(error).encode(), error["errorType"])
         sys.exit(1)
+    trace_variable = TraceIdVariable()
     headers, body = client.next()
     while True:
-        headers, body = handle(client, handler, headers, body)
+        headers, body = handle(client, handler, headers, body, trace_variable)
 
 
 if __name__ == "__main__":

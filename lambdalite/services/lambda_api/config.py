@@ -164,6 +164,66 @@ def check_architectures(data: dict[str, Any]) -> list[str]:
     return list(archs)
 
 
+LAYER_PATTERN = (
+    r"((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:"
+    r"[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+))"
+)
+_LAYER = re.compile(LAYER_PATTERN)
+
+
+def _strings(value: Any, member: str) -> list[str]:
+    """A JSON list of strings (botocore's list-of-string shapes), else AWS's body-parse error."""
+    if not isinstance(value, list):
+        raise wrong_type(member, "a list")
+    for item in value:
+        if not isinstance(item, str):
+            raise wrong_type(f"{member} member", "a string")
+    return value
+
+
+def check_tags(tags: Any) -> None:
+    """Tags: a map of string to string (TagKey 1-128 characters, TagValue up to 256). Not stored."""
+    if not isinstance(tags, dict):
+        raise wrong_type("Tags", "an object")
+    for key, value in tags.items():
+        if not isinstance(value, str):
+            raise wrong_type(f"Tags.{key}", "a string")
+        if not 1 <= len(key) <= 128:
+            raise validation_error(key, "tags", "Map keys must satisfy constraint: [Member must have length "
+                                   "less than or equal to 128, Member must have length greater than or equal to 1]")
+        if len(value) > 256:
+            raise validation_error(value, f"tags.{key}", "Member must have length less than or equal to 256")
+
+
+def check_layers(layers: Any) -> None:
+    """Layers: a list of layer version ARNs (botocore's LayerVersionArn pattern). Not run by lambdalite."""
+    for arn in _strings(layers, "Layers"):
+        if not 1 <= len(arn) <= 2048 or not _LAYER.fullmatch(arn):
+            raise validation_error(
+                "[" + ", ".join(layers) + "]", "layers",
+                "Member must satisfy constraint: [Member must have length less than or equal to 2048, Member must "
+                f"have length greater than or equal to 1, Member must satisfy regular expression pattern: "
+                f"{LAYER_PATTERN}, Member must not be null]",
+            )
+
+
+def check_vpc(vpc: Any) -> None:
+    """VpcConfig: {SubnetIds: <= 16 strings, SecurityGroupIds: <= 5 strings, Ipv6AllowedForDualStack}."""
+    if not isinstance(vpc, dict):
+        raise wrong_type("VpcConfig", "an object")
+    for key, member, most in (("SubnetIds", "vpcConfig.subnetIds", 16),
+                              ("SecurityGroupIds", "vpcConfig.securityGroupIds", 5)):
+        if vpc.get(key) is None:
+            continue
+        ids = _strings(vpc[key], f"VpcConfig.{key}")
+        if len(ids) > most:
+            raise validation_error("[" + ", ".join(ids) + "]", member,
+                                   f"Member must have length less than or equal to {most}")
+    dual_stack = vpc.get("Ipv6AllowedForDualStack")
+    if dual_stack is not None and not isinstance(dual_stack, bool):
+        raise wrong_type("VpcConfig.Ipv6AllowedForDualStack", "a boolean")
+
+
 def new_config(data: dict[str, Any], name: str, arn: str, code: StoredCode) -> dict[str, Any]:
     """The $LATEST FunctionConfiguration for a validated CreateFunction."""
     config: dict[str, Any] = {
@@ -211,6 +271,8 @@ def validate_create(data: dict[str, Any]) -> dict[str, Any]:
             "Runtime and Handler are mandatory parameters for functions created with deployment packages."
         )
     check_runtime(runtime)
+    if data.get("Tags") is not None:
+        check_tags(data["Tags"])
     validate_common(data, out)
     out["Architectures"] = check_architectures(data)
     return out
@@ -230,6 +292,10 @@ def validate_common(data: dict[str, Any], out: dict[str, Any]) -> None:
         out["Environment"] = check_environment(env)
     if (dlq := get_obj(data, "DeadLetterConfig")) is not None:
         out["DeadLetterConfig"] = check_dead_letter(dlq)
+    if data.get("Layers") is not None:
+        check_layers(data["Layers"])
+    if data.get("VpcConfig") is not None:
+        check_vpc(data["VpcConfig"])
 
 
 def apply_update(data: dict[str, Any]) -> dict[str, Any]:
