@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import signal
+import sys
 
 from lambdalite import metrics
 from lambdalite.clock import now_ms
@@ -28,6 +31,7 @@ log = logging.getLogger("lambdalite")
 
 HEALTH_PATH = "/_lambdalite/health"
 SHUTDOWN_GRACE_S = 10.0
+_BIND_ERRORS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
 
 
 def build_node(settings: Settings) -> Node:
@@ -94,10 +98,10 @@ async def run(settings: Settings) -> None:
         if settings.serve_api:
             http = HttpServer(build_app(node), HttpLimits.from_settings(settings))
             await http.start(settings.host, settings.port)
-            log.info("lambdalite listening on http://%s:%d", settings.host, settings.port)
         elif settings.metrics_port:
             http = HttpServer(build_app(node, api=False), HttpLimits.from_settings(settings))
             await http.start(settings.host, settings.metrics_port)
+        _say(_started_line(settings))
         await _until_signalled()
     finally:
         if http is not None:
@@ -119,6 +123,20 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
+def _started_line(settings: Settings) -> str:
+    """What `serve` / `worker` say once ready, whatever the log level: where to point clients, where data is."""
+    data = settings.data_dir.resolve()
+    if settings.serve_api:
+        role = "API and dispatcher" if settings.dispatch else "API only (run `lambdalite worker`s to dispatch)"
+        return f"lambdalite: listening on http://{settings.host}:{settings.port} ({role}); data folder {data}"
+    metrics_at = f"; metrics on http://{settings.host}:{settings.metrics_port}/metrics" if settings.metrics_port else ""
+    return f"lambdalite worker: dispatching from data folder {data}{metrics_at}"
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def serve(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -127,5 +145,12 @@ def serve(settings: Settings) -> None:
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         runner = asyncio.Runner()
-    with runner:
-        runner.run(run(settings))
+    try:
+        with runner:
+            runner.run(run(settings))
+    except OSError as err:
+        if err.errno not in _BIND_ERRORS:
+            raise
+        port = settings.port if settings.serve_api else settings.metrics_port
+        _say(f"lambdalite: cannot listen on {settings.host}:{port}: {os.strerror(err.errno)}")
+        raise SystemExit(1) from None

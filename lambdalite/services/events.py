@@ -62,7 +62,7 @@ class EventsService:
         op = target.partition(".")[2]
         handler = _OPS.get(op)
         if handler is None:
-            raise AwsError(400, "UnknownOperationException", f"Unknown operation {op or target!r}")
+            raise AwsError(400, "UnknownOperationException", f"{op or target or 'This operation'} is not supported by lambdalite.")
         body = parse_json_body(request.body, code="SerializationException")
         if not isinstance(body, dict):
             raise AwsError(400, "SerializationException", "Request body must be a JSON object")

@@ -24,6 +24,7 @@ from lambdalite.services.lambda_api import (
     invoke_async,
     versions,
 )
+from lambdalite.services.lambda_api.operations import operation_of
 
 Handler = Callable[..., Awaitable[Response]]
 F = r"(?P<function_name>[^/]+)"
@@ -97,6 +98,9 @@ class LambdaService:
                 return await invoke.invoke(self.node, request, unquote(found.group("function_name")))
         route = self.router.match(request.method, path)
         if route is None:
+            operation = operation_of(request.method, path, request.query)
+            if operation is not None:
+                raise AwsError(404, "UnknownOperationException", f"{operation} is not supported by lambdalite.")
             if self.router.knows_path(path) or _INVOKE.fullmatch(path):
                 raise AwsError(
                     405, "MethodNotAllowedException", f"{request.method} is not allowed on {request.path}"

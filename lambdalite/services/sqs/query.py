@@ -47,7 +47,7 @@ async def handle(ctx: Ctx, request: Request, operations: Mapping[str, Operation]
         action = form.pop("Action", "")
         operation = operations.get(action)
         if operation is None:
-            raise errors.SqsError("InvalidAction", f"The action {action or '(none)'} is not valid for this endpoint.")
+            raise errors.SqsError("InvalidAction", f"The action {action or '(none)'} is not supported by lambdalite.")
         params = _convert(_nest(form), action)
         result = await operation(ctx, params)
         return Response(200, _document(action, result, request_id).encode(), [("x-amzn-RequestId", request_id)], _XML)

@@ -57,7 +57,8 @@ class SqsService:
             return await query.handle(self._ctx(request), request, OPERATIONS)
         operation = OPERATIONS.get(target.removeprefix("AmazonSQS."))
         if operation is None or not target.startswith("AmazonSQS."):
-            raise errors.SqsError("UnsupportedOperation", f"The action {target} is not supported by lambdalite.")
+            raise errors.SqsError("UnsupportedOperation",
+                                  f"The action {target.removeprefix('AmazonSQS.')} is not supported by lambdalite.")
         params = _parse(request.body)
         result = await operation(self._ctx(request), params)
         return Response(200, orjson.dumps(result), [("x-amzn-RequestId", new_request_id())], _JSON)
