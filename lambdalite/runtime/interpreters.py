@@ -41,6 +41,9 @@ PROVIDED_RUNTIMES = frozenset({"provided", "provided.al2", "provided.al2023"})
 BOTO3_STACK = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 # awslambdaric and what it imports (runtime_client is its C extension, built for the server's Python).
 RIC_STACK = ("awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py")
+# `python -S -m awslambdaric`, plus the exit()/quit()/help() builtins that -S leaves out (AWS has them).
+RIC_MAIN = ("import runpy, site; site.setquit(); site.setcopyright(); site.sethelper(); "
+            "runpy.run_module('awslambdaric', run_name='__main__', alter_sys=True)")
 # `<data>/runtime-packages/python3.N/` (an operator's `pip install --target`) wins over the server's stack.
 RUNTIME_PACKAGES_DIR = "runtime-packages"
 NODE_VERSION_TIMEOUT_S = 5.0
@@ -197,19 +200,24 @@ _without_boto3_logged: set[int] = set()
 
 
 @functools.cache
+def _server_boto3(data_dir: Path) -> str:
+    return _link_folder(data_dir / "runtime-vendor", BOTO3_STACK)
+
+
 def boto3_path(minor: int, data_dir: Path) -> str:
     """Where python3.<minor> functions find boto3 (AWS's runtimes include it), or "" for nowhere.
 
     1. `<data>/runtime-packages/python3.N/` when it holds boto3 (pip install --target ... boto3);
     2. links to the server's boto3 stack when every package's Requires-Python admits 3.N;
     3. none: functions on that runtime bundle their own boto3, and the server says so once.
+    Checked at each environment start (one stat), so an operator's copy needs no restart.
     """
     own = data_dir / RUNTIME_PACKAGES_DIR / f"python3.{minor}"
     if (own / "boto3").is_dir():
         return str(own)
     reason = server_boto3_admits(minor)
     if not reason:
-        return _link_folder(data_dir / "runtime-vendor", BOTO3_STACK)
+        return _server_boto3(data_dir)
     if minor not in _without_boto3_logged:
         _without_boto3_logged.add(minor)
         log.warning("python3.%d functions run without boto3 (%s); bundle it with the function, or run "
@@ -244,7 +252,7 @@ def _python_launch(minor: int, runtime_client: str, handler: str, function_name:
             log.warning("%s: awslambdaric is installed for python3.%d only; running python3.%d on it",
                         function_name, server_minor, minor)
         search = (_link_folder(data_dir / "runtime-ric", RIC_STACK), *python_path(server_minor, data_dir))
-        return Launch((ric_python, "-S", "-m", "awslambdaric", handler), tuple(p for p in search if p),
+        return Launch((ric_python, "-S", "-c", RIC_MAIN, handler), tuple(p for p in search if p),
                       execution_env=env_name)
     python = find_python(minor)
     if python is None:

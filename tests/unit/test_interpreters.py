@@ -12,6 +12,7 @@ from lambdalite.faults import Fault
 from lambdalite.runtime.interpreters import (
     BOOTSTRAP_SCRIPT,
     NODE_BOOTSTRAP,
+    RIC_MAIN,
     Launch,
     LaunchError,
     find_node,
@@ -65,7 +66,7 @@ def test_python39_gets_no_server_boto3_but_an_operators_copy(tmp_path: Path) -> 
 
 def test_awslambdaric_runs_on_the_servers_python_with_its_own_path(tmp_path: Path) -> None:
     ric = launch_for("python3.12", "awslambdaric", "app.handler", tmp_path, "fn", tmp_path)
-    assert ric.argv == (find_python(sys.version_info[1]), "-S", "-m", "awslambdaric", "app.handler")
+    assert ric.argv == (find_python(sys.version_info[1]), "-S", "-c", RIC_MAIN, "app.handler")
     assert ric.python_path[0] == str(tmp_path / "runtime-ric")
     assert (tmp_path / "runtime-ric" / "awslambdaric").is_symlink()
 
