@@ -50,6 +50,13 @@ exports.context = async (event, context) => ({
   executionEnv: process.env.AWS_EXECUTION_ENV,
 });
 exports.boom = async () => { throw new TypeError("bad input"); };
+let count = 0;
+exports.late = async (event) => {
+  count += 1;
+  if (event.throw) { setTimeout(() => { throw new Error("late boom"); }, 10); return new Promise(() => {}); }
+  if (event.reject) { Promise.reject("nope"); await new Promise((done) => setTimeout(done, 200)); }
+  return count;
+};
 exports.logs = async (event, context) => {
   console.log("info line", { n: 1 });
   console.error("error line");
@@ -118,6 +125,18 @@ def test_context_as_aws_documents_it(lam: Any) -> None:
     assert 5_000 < ctx["remainingMs"] <= 7_000 and ctx["waits"] is True
     assert ctx["clientContext"] == {"custom": {"k": "v"}, "env": {"e": "1"}} and ctx["identity"] is None
     assert ctx["executionEnv"] == "AWS_Lambda_nodejs20.x"
+
+
+def test_uncaught_errors_fail_the_invocation_and_restart_the_environment(lam: Any) -> None:
+    _create(lam, "node-late", "index.late", {"index.js": CJS})
+    assert _invoke(lam, "node-late")[1] == 1 and _invoke(lam, "node-late")[1] == 2
+    out, body = _invoke(lam, "node-late", {"throw": True})
+    assert out["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Error" and body["errorMessage"] == "late boom"
+    assert _invoke(lam, "node-late")[1] == 1  # a new environment: module state starts again
+    out, body = _invoke(lam, "node-late", {"reject": True})
+    assert out["FunctionError"] == "Unhandled" and body["trace"][0] == "Runtime.UnhandledPromiseRejection: nope"
+    assert body["errorType"] == "Runtime.UnhandledPromiseRejection" and body["errorMessage"] == "nope"
 
 
 def test_thrown_error_is_unhandled_in_aws_shape(lam: Any) -> None:
