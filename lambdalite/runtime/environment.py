@@ -113,8 +113,7 @@ def process_environment(spec: RunSpec, settings: Settings, runtime_api: str, lau
     })
     if spec.runtime.startswith("python"):
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
-    if launch.vendor_path:
-        env["_LAMBDALITE_VENDOR_PATH"] = launch.vendor_path
+    launch.apply(env)  # the runtime's search paths (PYTHONPATH, NODE_PATH) and AWS_EXECUTION_ENV
     return env
 
 

@@ -129,11 +129,11 @@ def test_bad_names(lam: Any, server: LambdaliteProcess) -> None:
 def test_unknown_runtime(lam: Any, server: LambdaliteProcess) -> None:
     before = code_dirs(server)
     err = client_error(
-        lambda: create(lam, "api-rt", Runtime="nodejs20.x"), 400, "InvalidParameterValueException"
+        lambda: create(lam, "api-rt", Runtime="nodejs14.x"), 400, "InvalidParameterValueException"
     )
     message = err["Error"]["Message"]
     assert message.startswith(
-        "Value nodejs20.x at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: ["
+        "Value nodejs14.x at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: ["
     )
     assert "python3.12" in message and "provided.al2023" in message and message.endswith("or be a valid ARN")
     _assert_not_created(lam, server, "api-rt", before)

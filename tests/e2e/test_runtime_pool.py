@@ -326,7 +326,7 @@ def test_python312_runs_on_python312(tmp_path: Path, code: Path) -> None:
     assert body(run_with_pool(settings_for(tmp_path), scenario))["version"] == [3, 12]
 
 
-def test_python311_runs_on_the_server_interpreter_with_boto3(tmp_path: Path) -> None:
+def test_python311_runs_on_a_real_python311_not_the_servers_venv_with_boto3(tmp_path: Path) -> None:
     code = write_code(tmp_path / "code", {"handler.py": """
         import sys, boto3
         def handler(event, context):
@@ -338,7 +338,7 @@ def test_python311_runs_on_the_server_interpreter_with_boto3(tmp_path: Path) -> 
 
     result = run_with_pool(settings_for(tmp_path), scenario)
     assert result.status is Status.OK, result.payload
-    assert body(result) == [sys.executable, [3, 11]]
+    assert body(result) == [find_python(11), [3, 11]] and sys.executable != find_python(11)
 
 
 def test_new_revision_gets_new_environment_and_old_idle_stops(tmp_path: Path, code: Path) -> None:
@@ -423,12 +423,14 @@ def test_boto3_is_importable_on_every_python_runtime(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(find_python(14) is not None, reason="python3.14 is installed here")
-def test_missing_interpreter_falls_back_to_the_server_interpreter(tmp_path: Path, code: Path) -> None:
+def test_missing_interpreter_is_a_function_error_not_another_python(tmp_path: Path, code: Path) -> None:
+    """CreateFunction refuses such a runtime; a function stored before the host lost it fails to start."""
     async def scenario(pool: EnvironmentPool):  # type: ignore[no-untyped-def]
         return await pool.invoke(make_spec(code, runtime="python3.14"), request())
 
     result = run_with_pool(settings_for(tmp_path), scenario)
-    assert result.status is Status.OK and body(result)["version"] == list(sys.version_info[:2])
+    assert result.status is Status.FUNCTION_ERROR and result.error_type == "Runtime.InvalidRuntime"
+    assert "python3.14 is not installed on this lambdalite host" in body(result)["errorMessage"]
 
 
 def test_retire_stops_a_functions_environments(tmp_path: Path, code: Path) -> None:

@@ -1,17 +1,13 @@
-"""Log lines, exit wording, interpreter resolution and `lambdalite logs`."""
+"""Log lines, exit wording and `lambdalite logs` (interpreter resolution: test_interpreters.py)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from lambdalite.runtime import logs
-from lambdalite.runtime.interpreters import LaunchError, find_python, launch_for
 from lambdalite.runtime.process import exit_reason
 from lambdalite.settings import Settings
 
@@ -35,26 +31,6 @@ def test_exit_reason_uses_go_wording() -> None:
     assert exit_reason(0) == "exit status 0"
     assert exit_reason(-signal.SIGKILL) == "signal: killed"
     assert exit_reason(-signal.SIGSEGV) == "signal: segmentation fault"
-
-
-def test_find_python_never_returns_a_shim(tmp_path: Path) -> None:
-    assert find_python(sys.version_info[1]) == sys.executable
-    for minor in (9, 10, 12, 13, 14):
-        found = find_python(minor)
-        if found is not None:
-            with open(found, "rb") as f:
-                assert f.read(2) != b"#!", found
-            assert os.access(found, os.X_OK)
-
-
-def test_launch_errors(tmp_path: Path) -> None:
-    with pytest.raises(LaunchError) as missing:
-        launch_for("provided.al2023", "builtin", "h", tmp_path, "fn", tmp_path)
-    assert missing.value.error_type == "Runtime.InvalidEntrypoint"
-    with pytest.raises(LaunchError):
-        launch_for("nodejs20.x", "builtin", "h", tmp_path, "fn", tmp_path)
-    ric = launch_for("python3.12", "awslambdaric", "app.handler", tmp_path, "fn", tmp_path)
-    assert ric.argv == (sys.executable, "-m", "awslambdaric", "app.handler")
 
 
 def test_logbook_appends_per_function(tmp_path: Path) -> None:

@@ -349,7 +349,19 @@ def handle(client, handler, headers, body, trace_variable):
                                  error["errorType"])
 
 
+def site_builtins():
+    """lambdalite runs this with -S (no site-packages of the host's interpreter); exit(), quit() and
+    help() still exist, as they do on AWS."""
+    if sys.flags.no_site:
+        import site
+
+        site.setquit()
+        site.setcopyright()
+        site.sethelper()
+
+
 def main():
+    site_builtins()
     sys.stdout = Unbuffered(sys.stdout)
     sys.stderr = Unbuffered(sys.stderr)
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())

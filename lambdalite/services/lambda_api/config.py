@@ -17,6 +17,7 @@ from lambdalite.model.function import (
     RUNTIMES,
     lambda_date,
 )
+from lambdalite.runtime.interpreters import require_host_runtime
 from lambdalite.services.http import AwsError, validation_error
 from lambdalite.services.lambda_api.common import get_int, get_obj, get_str, wrong_type
 from lambdalite.store.code import StoredCode
@@ -54,6 +55,7 @@ def check_runtime(runtime: str) -> str:
             f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: "
             f"{RUNTIME_ENUM} or be a valid ARN"
         )
+    require_host_runtime(runtime)  # an enum member whose interpreter this host lacks is refused too
     return runtime
 
 
