@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lambdalite.model.function import FunctionTarget
+from lambdalite.model.sqs import QueueRecord
 from lambdalite.store.protocol import Store
 from tests.support.aio import wait_for
 from tests.support.backends import Backend
 from tests.support.records import REGION, alias_config, create_function, queue_arn, queued_event
-from lambdalite.model.sqs import QueueRecord
 
 OTHER_PROCESS_S = 5.0  # a generous bound on how stale another process's cache may be
 
