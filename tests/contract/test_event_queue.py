@@ -16,7 +16,7 @@ from lambdalite.model.queue import AttemptEnd, Leased
 from lambdalite.store.protocol import Store
 from tests.support.aio import wait_for
 from tests.support.backends import Backend
-from tests.support.records import create_function, outcome, queue_arn, queued_event
+from tests.support.records import create_function, outcome, queue_arn, queued_event, slot_of
 
 LEASE_MS = 30_000
 # The contract's 429 Reasons: why a slot was refused.
@@ -76,7 +76,7 @@ async def test_accept_leased_queues_the_event_already_leased_to_this_process_wit
     assert await counts(store) == {"f": (0, 1, 0)}
     assert await store.acquire_slot("f", 1) == FUNCTION_LIMIT  # the claimed slot counts
     # The lease is an ordinary one: the receipt it was accepted with finishes it.
-    assert await store.finish_attempt(message, AttemptEnd(leased.claim, outcome=outcome(event)))
+    assert await store.finish_attempt(message, AttemptEnd(slot_of(leased.claim), outcome=outcome(event)))
     assert await counts(store) == {}
     assert isinstance(await store.acquire_slot("f", 1), int)
 
@@ -149,7 +149,7 @@ async def test_a_retry_reschedules_the_event_with_its_new_state_and_frees_the_sl
     assert isinstance(leased.claim, int)
     retry_at = now_ms() + 60_000
     state = replace(event, attempts=1, retries_used=1)
-    end = AttemptEnd(leased.claim, retry_at_ms=retry_at, event_attrs=state.to_attrs())
+    end = AttemptEnd(slot_of(leased.claim), retry_at_ms=retry_at, event_attrs=state.to_attrs())
     assert await store.finish_attempt(leased.message, end)
     assert await store.next_due_ms(EVENT_KIND) == retry_at
     assert await counts(store) == {"f": (0, 0, 1)}  # delayed, no longer in flight
@@ -173,7 +173,7 @@ async def test_done_deletes_the_event_records_its_outcome_and_queues_its_jobs_to
     event, leased = await lease_one(store, "f", reserved=1)
     ended = outcome(event, Condition.RETRIES_EXHAUSTED)
     jobs = delivery_jobs(ended, on_success=None, on_failure=DEST, dead_letter=DEST)
-    assert await store.finish_attempt(leased.message, AttemptEnd(leased.claim, outcome=ended, jobs=jobs))
+    assert await store.finish_attempt(leased.message, AttemptEnd(slot_of(leased.claim), outcome=ended, jobs=jobs))
     assert await store.get_outcome(event.request_id) == ended
     assert await counts(store) == {}
     assert await store.next_due_ms(EVENT_KIND) is None
@@ -185,7 +185,7 @@ async def test_done_deletes_the_event_records_its_outcome_and_queues_its_jobs_to
 
 async def test_done_without_an_outcome_only_deletes_the_event(store: Store) -> None:
     event, leased = await lease_one(store, "f")
-    assert await store.finish_attempt(leased.message, AttemptEnd(leased.claim))
+    assert await store.finish_attempt(leased.message, AttemptEnd(slot_of(leased.claim)))
     assert await counts(store) == {}
     assert await store.get_outcome(event.request_id) is None
     assert await store.lease_jobs(DELIVERY_KIND, LEASE_MS, 10) == []
@@ -216,7 +216,7 @@ async def test_a_finish_after_the_lease_was_lost_changes_nothing_but_the_slot(ba
     assert await counts(mine) == {"f": (0, 1, 0)}  # still theirs, not rescheduled
     assert isinstance(await mine.acquire_slot("f", 2), int)  # my slot was released
 
-    assert await theirs.finish_attempt(second.message, AttemptEnd(second.claim, outcome=ended, jobs=jobs))
+    assert await theirs.finish_attempt(second.message, AttemptEnd(slot_of(second.claim), outcome=ended, jobs=jobs))
     assert await mine.get_outcome(event.request_id) == ended
 
 
@@ -272,7 +272,7 @@ async def test_the_queue_report_counts_queued_in_flight_and_delayed_per_function
     await store.accept_event(oldest, b"{}")  # the oldest: leased first, then rescheduled (delayed)
     [delayed] = await store.lease_events(1, LEASE_MS)
     assert delayed.message.id == oldest.request_id
-    await store.finish_attempt(delayed.message, AttemptEnd(delayed.claim, retry_at_ms=now + 60_000,
+    await store.finish_attempt(delayed.message, AttemptEnd(slot_of(delayed.claim), retry_at_ms=now + 60_000,
                                                            event_attrs=oldest.to_attrs()))
     await store.accept_event(queued_event("f", accepted_ms=now - 2_000), b"{}")
     await store.lease_events(1, LEASE_MS)  # in flight

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import orjson
@@ -34,7 +34,15 @@ from lambdalite.worker.jobs import JobLoop
 from tests.support.aio import wait_for
 from tests.support.backends import Backend
 from tests.support.fakes import FakePool, FakePorts
-from tests.support.records import REGION, create_function, function_arn, outcome, queue_arn, queued_event
+from tests.support.records import (
+    REGION,
+    create_function,
+    function_arn,
+    outcome,
+    queue_arn,
+    queued_event,
+    slot_of,
+)
 
 DEST = queue_arn("dest")
 TOPIC = "arn:aws:sns:us-east-1:000000000000:topic"
@@ -82,6 +90,10 @@ async def running(loop: JobLoop) -> AsyncIterator[None]:
 
 def counted(counter: Any, function: str) -> float:
     return float(counter.labels(function_name=function)._value.get())
+
+
+def due_at(ms: int) -> Callable[[], bool]:
+    return lambda: now_ms() >= ms
 
 
 def ended(condition: Condition = Condition.SUCCESS, function: str = "f") -> Outcome:
@@ -150,7 +162,7 @@ async def test_a_failed_delivery_is_retried_with_the_policys_delays_then_given_u
             due = await world.store.next_due_ms(DELIVERY_KIND)
             assert due is not None and before_ms + delay_ms <= due <= after_ms + delay_ms
             assert await world.loop.run_once() == 0  # not before it is due
-            await wait_for(lambda due=due: now_ms() >= due, what="the retry to become due")
+            await wait_for(due_at(due), what="the retry to become due")
         assert await world.loop.run_once() == 1
     assert world.ports.refused == [DEST] * ATTEMPTS and world.ports.sent == []
     assert not await world.pending()
@@ -272,5 +284,5 @@ async def test_a_job_queued_by_another_process_is_found_by_polling(backend: Back
     success = outcome(event)
     jobs = delivery_jobs(success, on_success=DEST, on_failure=None, dead_letter=None)
     async with running(world.loop):
-        assert await other.finish_attempt(leased.message, AttemptEnd(leased.claim, outcome=success, jobs=jobs))
+        assert await other.finish_attempt(leased.message, AttemptEnd(slot_of(leased.claim), outcome=success, jobs=jobs))
         await wait_for(lambda: world.ports.sent, what="the job queued by the other process")

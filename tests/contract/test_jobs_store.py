@@ -9,7 +9,7 @@ from lambdalite.model.outcome import Condition
 from lambdalite.model.queue import AttemptEnd, NewMessage
 from lambdalite.store.protocol import Store
 from tests.support.aio import wait_for
-from tests.support.records import create_function, outcome, queued_event
+from tests.support.records import create_function, outcome, queued_event, slot_of
 
 LEASE_MS = 30_000
 
@@ -42,7 +42,7 @@ async def test_jobs_an_attempt_queues_are_not_duplicated_either(store: Store) ->
     await store.accept_event(event, b"{}")
     [leased] = await store.lease_events(1, LEASE_MS)
     await store.enqueue_jobs([job(f"{event.request_id}/on_success", b"pending")])
-    end = AttemptEnd(leased.claim, outcome=outcome(event), jobs=[job(f"{event.request_id}/on_success", b"again")])
+    end = AttemptEnd(slot_of(leased.claim), outcome=outcome(event), jobs=[job(f"{event.request_id}/on_success", b"again")])
     assert await store.finish_attempt(leased.message, end)
     assert [j.body for j in await store.lease_jobs(DELIVERY_KIND, LEASE_MS, 10)] == [b"pending"]
 
@@ -95,7 +95,7 @@ async def test_outcomes_are_read_by_request_id_and_pruned_by_age(store: Store) -
         await store.accept_event(event, b"{}")
         [leased] = await store.lease_events(1, LEASE_MS)
         ended[request_id] = outcome(event, condition, ended_ms=ended_ms)
-        assert await store.finish_attempt(leased.message, AttemptEnd(leased.claim, outcome=ended[request_id]))
+        assert await store.finish_attempt(leased.message, AttemptEnd(slot_of(leased.claim), outcome=ended[request_id]))
     assert await store.get_outcome("old") == ended["old"]
     assert await store.get_outcome("missing") is None
     assert await store.prune_outcomes(now - 5_000) == 1

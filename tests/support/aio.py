@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -14,8 +14,16 @@ POLL_S = 0.01
 DEFAULT_TIMEOUT_S = 10.0
 
 
-async def wait_for(condition: Callable[[], T | Awaitable[T]], timeout_s: float = DEFAULT_TIMEOUT_S,
-                   what: str = "") -> T:
+@overload
+async def wait_for(condition: Callable[[], Awaitable[T | None]], timeout_s: float = ...,
+                   what: str = ...) -> T: ...
+
+
+@overload
+async def wait_for(condition: Callable[[], T | None], timeout_s: float = ..., what: str = ...) -> T: ...
+
+
+async def wait_for(condition: Callable[[], Any], timeout_s: float = DEFAULT_TIMEOUT_S, what: str = "") -> Any:
     """Poll `condition()` (plain or async) until it returns something truthy, and return that; fail
     the test with `what` when `timeout_s` passes first. The deadline only bounds a hang: it is never
     what the test asserts."""
@@ -25,7 +33,7 @@ async def wait_for(condition: Callable[[], T | Awaitable[T]], timeout_s: float =
         if inspect.isawaitable(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if time.monotonic() > deadline_s:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what or condition!r}")
         await asyncio.sleep(POLL_S)

@@ -11,6 +11,7 @@ from typing import Any
 from lambdalite.clock import now_ms
 from lambdalite.model.event import QueuedEvent
 from lambdalite.model.outcome import Condition, Outcome
+from lambdalite.model.queue import Claim
 from lambdalite.services.lambda_api.config import new_config
 from lambdalite.settings import ACCOUNT_ID
 from lambdalite.store.code import StoredCode
@@ -48,6 +49,11 @@ async def create_function(store: Store, name: str, *, code: bytes = b"code", res
     if reserved is not None:
         await store.set_reserved_concurrency(name, reserved)
     return answer
+
+
+def slot_of(claim: Claim) -> int | None:
+    """The slot a lease claimed, as an attempt hands it to `AttemptEnd` (a refusal holds none)."""
+    return claim if isinstance(claim, int) else None
 
 
 def alias_config(function: str, alias: str, version: str) -> dict[str, Any]:
