@@ -1,104 +1,119 @@
-"""Concurrency slots: reserved limits, the account's unreserved pool, batches, expiry."""
+"""Concurrency slots (Store protocol): reserved limits, the account's unreserved pool, release, renewal
+by the process that holds them, and the lapse of slots nobody renews (a killed process's)."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
-from pathlib import Path
 
-import pytest
+from lambdalite.model.queue import Leased
+from lambdalite.store.protocol import Store
+from tests.support.aio import wait_for
+from tests.support.backends import Backend
+from tests.support.records import create_function, queued_event
 
-from lambdalite.settings import Settings
-from lambdalite.store.sqlite import SqliteStore, functions, queues, slots
-
-NOW_MS = 1_000_000
-
-
-def db(reserved: dict[str, int | None]) -> sqlite3.Connection:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    for statement in functions.SCHEMA + slots.SCHEMA:
-        conn.execute(statement)
-    for name, r in reserved.items():
-        conn.execute("INSERT INTO functions(name, reserved_concurrency, config) VALUES (?,?,'{}')", (name, r))
-    return conn
+FUNCTION_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
+ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
+LEASE_S = 0.3  # slots live this long unless renewed
+RENEW_PERIOD_S = LEASE_S / 6  # the maintenance loop renews every lease_s / 3: renew more often here
 
 
-def take(conn: sqlite3.Connection, wanted: list[tuple[str, int | None]], *, account: int = 10, floor: int = 0,
-         now_ms: int = NOW_MS) -> list[int | str]:
-    return slots.acquire_many(conn, wanted, account_limit=account, unreserved_floor=floor, holder="h",
-                              now_ms=now_ms, ttl_ms=1000)
+async def renew_for(store: Store, duration_s: float) -> None:
+    """What the maintenance loop does, for `duration_s` (several slot lifetimes)."""
+    until_s = time.monotonic() + duration_s
+    while time.monotonic() < until_s:
+        await store.renew_slots()
+        await asyncio.sleep(RENEW_PERIOD_S)
 
 
-def test_reserved_concurrency_limits_a_batch() -> None:
-    conn = db({"r": 2})
-    got = take(conn, [("r", 2)] * 3)
-    assert [isinstance(x, int) for x in got] == [True, True, False]
-    assert got[2] == slots.FUNCTION_LIMIT
+async def slot_is_free(store: Store, function: str, reserved: int) -> bool:
+    """Takes the slot when it is free."""
+    return isinstance(await store.acquire_slot(function, reserved), int)
 
 
-def test_unreserved_functions_share_the_account_limit_less_reservations() -> None:
-    conn = db({"a": None, "b": None, "r": 5})
-    got = take(conn, [("a", None), ("b", None), ("a", None), ("b", None)], account=8, floor=5)
-    assert got[3] == slots.ACCOUNT_LIMIT and all(isinstance(x, int) for x in got[:3])
-    assert take(conn, [("r", 5)])[0] != slots.FUNCTION_LIMIT  # the reservation is untouched
+async def test_reserved_concurrency_limits_slots_until_one_is_released(store: Store) -> None:
+    await create_function(store, "r", reserved=2)
+    first, second = await store.acquire_slot("r", 2), await store.acquire_slot("r", 2)
+    assert isinstance(first, int) and isinstance(second, int) and first != second
+    assert await store.acquire_slot("r", 2) == FUNCTION_LIMIT
+    await store.release_slot(first)
+    assert isinstance(await store.acquire_slot("r", 2), int)
+    assert await store.acquire_slot("r", 2) == FUNCTION_LIMIT
 
 
-def test_single_acquire_and_release_and_expiry() -> None:
-    conn = db({"r": 1})
-    first = slots.acquire(conn, function="r", reserved=1, account_limit=10, unreserved_floor=0, holder="h",
-                          now_ms=NOW_MS, ttl_ms=1000)
-    assert isinstance(first, int)
-    assert take(conn, [("r", 1)]) == [slots.FUNCTION_LIMIT]
-    slots.release(conn, first)
-    assert isinstance(take(conn, [("r", 1)])[0], int)
-    assert isinstance(take(conn, [("r", 1)], now_ms=NOW_MS + 5000)[0], int)  # the held one lapsed
+async def test_unreserved_functions_share_the_account_limit_less_every_reservation(backend: Backend) -> None:
+    store = backend.open(account_concurrency=4)
+    await create_function(store, "r", reserved=2)
+    await create_function(store, "a")
+    await create_function(store, "b")
+    got = [await store.acquire_slot(name, None) for name in ("a", "b", "a")]
+    assert all(isinstance(x, int) for x in got[:2]) and got[2] == ACCOUNT_LIMIT
+    assert isinstance(await store.acquire_slot("r", 2), int)  # the reservation is untouched
+    assert isinstance(await store.acquire_slot("r", 2), int)
 
 
-def _deny_slot_deletes(action: int, table: str | None, *_: object) -> int:
-    return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_DELETE and table == "slots" else sqlite3.SQLITE_OK
+async def test_slots_are_shared_by_every_process_on_the_data(backend: Backend) -> None:
+    mine, theirs = backend.open(), backend.open()
+    await create_function(mine, "r", reserved=1)
+    slot = await mine.acquire_slot("r", 1)
+    assert isinstance(slot, int)
+    assert await theirs.acquire_slot("r", 1) == FUNCTION_LIMIT
+    await mine.release_slot(slot)
+    assert isinstance(await theirs.acquire_slot("r", 1), int)
 
 
-def test_a_slot_whose_release_failed_lapses_instead_of_being_renewed_forever(tmp_path: Path) -> None:
-    """The process renews the slots it holds; one it tried to release is no longer held, even when the
-    release write failed: renewing it for ever would take a reserved-concurrency slot for good."""
-    store = SqliteStore(Settings(data_dir=tmp_path / "data", lease_s=0.3))
-
-    async def main() -> None:
-        slot = await store.acquire_slot("f", 1, 0)
-        assert isinstance(slot, int)
-        store.db._conn.set_authorizer(_deny_slot_deletes)  # the release's write fails (as on a disk error)
-        with pytest.raises(sqlite3.DatabaseError):
-            await store.release_slot(slot)
-        store.db._conn.set_authorizer(None)
-        deadline_s = time.monotonic() + 10
-        while store.db.read(lambda c: slots.running(c, "f", queues.now_ms())):
-            assert time.monotonic() < deadline_s, "the slot whose release failed is still held"
-            await store.renew_slots()  # what the maintenance loop does every lease_s / 3
-            await asyncio.sleep(0.05)
-        assert isinstance(await store.acquire_slot("f", 1, 0), int)
-
-    try:
-        asyncio.run(main())
-    finally:
-        store.close()
+async def test_a_slot_nobody_renews_lapses(backend: Backend) -> None:
+    store = backend.open(lease_s=LEASE_S)
+    await create_function(store, "r", reserved=1)
+    assert isinstance(await store.acquire_slot("r", 1), int)
+    assert await store.acquire_slot("r", 1) == FUNCTION_LIMIT
+    await wait_for(lambda: slot_is_free(store, "r", 1), what="the unrenewed slot to lapse")
 
 
-def test_renewal_keeps_held_slots_alive(tmp_path: Path) -> None:
-    store = SqliteStore(Settings(data_dir=tmp_path / "data", lease_s=0.3))
+async def test_renewal_keeps_the_slots_this_process_holds(backend: Backend) -> None:
+    store = backend.open(lease_s=LEASE_S)
+    await create_function(store, "r", reserved=1)
+    slot = await store.acquire_slot("r", 1)
+    assert isinstance(slot, int)
+    await renew_for(store, 3 * LEASE_S)
+    assert await store.acquire_slot("r", 1) == FUNCTION_LIMIT
+    await store.release_slot(slot)
+    assert isinstance(await store.acquire_slot("r", 1), int)
 
-    async def main() -> None:
-        slot = await store.acquire_slot("f", 1, 0)
-        assert isinstance(slot, int)
-        until_s = time.monotonic() + 1.0  # more than three leases
-        while time.monotonic() < until_s:
-            await store.renew_slots()
-            await asyncio.sleep(0.05)
-        assert await store.acquire_slot("f", 1, 0) == slots.FUNCTION_LIMIT
-        await store.release_slot(slot)
-        assert isinstance(await store.acquire_slot("f", 1, 0), int)
 
-    try:
-        asyncio.run(main())
-    finally:
-        store.close()
+async def test_renewal_keeps_slots_claimed_with_a_lease(backend: Backend) -> None:
+    store = backend.open(lease_s=LEASE_S)
+    await create_function(store, "r", reserved=1)
+    await store.accept_event(queued_event("r"), b"{}")
+    [leased] = await store.lease_events(1, 60_000)
+    assert isinstance(leased.claim, int)
+    await renew_for(store, 3 * LEASE_S)
+    assert await store.acquire_slot("r", 1) == FUNCTION_LIMIT
+
+
+async def test_renewal_keeps_slots_claimed_by_a_direct_dispatch_accept(backend: Backend) -> None:
+    store = backend.open(lease_s=LEASE_S)
+    await create_function(store, "r", reserved=1)
+    leased = await store.accept_event(queued_event("r"), b"{}", lease_ms=60_000, receipt="r1")
+    assert isinstance(leased, Leased) and isinstance(leased.claim, int)
+    await renew_for(store, 3 * LEASE_S)
+    assert await store.acquire_slot("r", 1) == FUNCTION_LIMIT
+
+
+async def test_a_dropped_slot_is_no_longer_renewed_and_a_held_one_is_again(backend: Backend) -> None:
+    """drop_slot: its release is part of another write; should that write fail, the slot must lapse."""
+    store = backend.open(lease_s=LEASE_S)
+    await create_function(store, "r", reserved=1)
+    slot = await store.acquire_slot("r", 1)
+    assert isinstance(slot, int)
+    store.drop_slot(slot)
+    store.hold_slots([slot])
+    await renew_for(store, 3 * LEASE_S)
+    assert await store.acquire_slot("r", 1) == FUNCTION_LIMIT  # held again: renewed
+    store.drop_slot(slot)
+
+    async def renewed_yet_free() -> bool:
+        await store.renew_slots()
+        return await slot_is_free(store, "r", 1)
+
+    await wait_for(renewed_yet_free, what="the dropped slot to lapse while the process renews")

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from lambdalite.store.sqlite.db import Database
 SCHEMA = ["CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER)"]
 
 
-def _insert(k: str, v: int):  # type: ignore[no-untyped-def]
+def _insert(k: str, v: int) -> Callable[[sqlite3.Connection], int]:
     def fn(c: sqlite3.Connection) -> int:
         c.execute("INSERT INTO t(k, v) VALUES (?, ?)", (k, v))
         return v
@@ -61,10 +62,10 @@ def test_a_failing_write_fails_alone(tmp_path: Path) -> None:
     db = Database(tmp_path / "x.db", SCHEMA)
 
     async def main() -> list[object]:
-        return await asyncio.gather(
+        return list(await asyncio.gather(
             db.write(_insert("a", 1)), db.write(_insert("a", 2)), db.write(_insert("b", 3)),
             return_exceptions=True,
-        )
+        ))
 
     results = asyncio.run(main())
     assert results[0] == 1 and results[2] == 3
@@ -124,5 +125,5 @@ def test_a_failing_after_commit_hook_does_not_report_a_committed_write_as_failed
         db.close()
 
 
-async def _write_once(db: Database, fn):  # type: ignore[no-untyped-def]
+async def _write_once(db: Database, fn: Callable[[sqlite3.Connection], int]) -> int:
     return await db.write(fn)

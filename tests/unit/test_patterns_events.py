@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from lambdalite.services.events_delivery import target_payload
 
+from lambdalite.destinations.rule_targets import target_payload
+from lambdalite.jsonpath import select, valid_json_path
 from lambdalite.node import Node
-from lambdalite.services.events_put import build_event, iso_time, select, valid_json_path
+from lambdalite.services.events_put import build_event, iso_time
 from lambdalite.settings import Settings
 
 EVENT: dict[str, Any] = {"version": "0", "id": "e1", "detail-type": "t", "source": "s", "account": "0",

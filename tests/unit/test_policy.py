@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from lambdalite.model.event import QueuedEvent
@@ -11,7 +13,7 @@ from lambdalite.policy import Done, Limits, Result, Retry, deadline_ms, decide, 
 T0 = 1_700_000_000_000
 
 
-def fresh(**kw: int) -> QueuedEvent:
+def fresh(**kw: Any) -> QueuedEvent:
     return QueuedEvent(request_id="r", function="f", qualifier="$LATEST", accepted_ms=T0, **kw)
 
 

@@ -1,10 +1,7 @@
-"""Destination validation messages (contract section 4) against a real store."""
+"""Destination validation messages (contract section 4) against a real store (every backend)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,25 +12,23 @@ from lambdalite.destinations.validate import (
 )
 from lambdalite.node import Node
 from lambdalite.services.http import AwsError
-from lambdalite.settings import Settings
-from lambdalite.store.sqlite import SqliteStore
+from lambdalite.store.protocol import Store
+from tests.support.aio import run
+from tests.support.backends import Backend
+from tests.support.records import create_function
 
 PREFIX = "arn:aws:lambda:us-east-1:000000000000:function"
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[Node]:
-    store = SqliteStore(Settings(data_dir=tmp_path / "data"))
+def node(backend: Backend, store: Store) -> Node:
     for name in ("f", "other"):
-        store.db.write_sync(
-            lambda c, n=name: c.execute("INSERT INTO functions(name, config) VALUES (?, ?)", (n, b"{}"))
-        )
-    yield Node(settings=store.settings, store=store, pool=None)  # type: ignore[arg-type]
-    store.close()
+        run(create_function(store, name))
+    return Node(settings=backend.settings(), store=store, pool=None)  # type: ignore[arg-type]
 
 
 def check(node: Node, config: dict[str, Any], function: str = "f") -> None:
-    asyncio.run(validate_destination_config(node, function, None, "us-east-1", config))
+    run(validate_destination_config(node, function, None, "us-east-1", config))
 
 
 def error_of(node: Node, config: dict[str, Any], function: str = "f") -> AwsError:

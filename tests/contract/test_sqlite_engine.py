@@ -1,4 +1,6 @@
-"""The queue engine's contract: send, lease with visibility, reschedule, renew, delete, counts."""
+"""SQLite only: the engine functions behind the SQLite backend, called with a connection (the queue
+engine: send, lease with visibility, reschedule, renew, delete, counts, expiry, redrive moves; the slot
+accounting). Backend-independent behaviour is tested through the Store protocol in the other files."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from lambdalite.store.sqlite import queues
+from lambdalite.model.queue import Message
+from lambdalite.store.sqlite import functions, queues, slots
 from lambdalite.store.sqlite.db import Database
 
 T = TypeVar("T")
@@ -30,7 +33,7 @@ class Engine:
         self(queues.send, kind=kw.pop("kind", "lambda"), queue=queue, id=id, body=b"body-" + id.encode(),
              at_ms=at_ms, **kw)
 
-    def lease(self, at_ms: int = NOW, lease_ms: int = 1000, limit: int = 10, **kw: Any) -> list[queues.Message]:
+    def lease(self, at_ms: int = NOW, lease_ms: int = 1000, limit: int = 10, **kw: Any) -> list[Message]:
         if "queue" not in kw and "kind" not in kw:
             kw["queue"] = "q"
         return self(queues.lease, lease_ms=lease_ms, limit=limit, at_ms=at_ms, **kw)
@@ -187,3 +190,90 @@ def test_failed_write_in_a_batch_leaves_no_trace(engine: Engine) -> None:
     with pytest.raises(RuntimeError):
         engine.db.write_sync(half_then_fail)
     assert engine(queues.get, "half") is None
+
+
+# ---- the helpers SQS added: retention expiry, redrive move, a queue's next due time ------------------
+
+
+def _conn() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    for statement in queues.SCHEMA:
+        conn.execute(statement)
+    return conn
+
+
+def test_expire_drops_only_messages_sent_before_the_cutoff() -> None:
+    conn = _conn()
+    queues.send(conn, kind="sqs", queue="q", id="old", body=b"1", at_ms=1_000)
+    queues.send(conn, kind="sqs", queue="q", id="new", body=b"2", at_ms=5_000)
+    queues.send(conn, kind="sqs", queue="other", id="elsewhere", body=b"3", at_ms=1_000)
+    assert queues.expire(conn, "q", sent_before_ms=2_000) == 1
+    assert queues.get(conn, "old") is None
+    assert queues.get(conn, "new") is not None
+    assert queues.get(conn, "elsewhere") is not None
+
+
+def test_move_hands_a_leased_message_to_another_queue_fresh() -> None:
+    conn = _conn()
+    queues.send(conn, kind="sqs", queue="src", id="m", body=b"x", at_ms=1_000)
+    leased = queues.lease(conn, lease_ms=30_000, limit=1, queue="src", at_ms=2_000)
+    assert leased[0].receive_count == 1
+    assert queues.move(conn, "m", "dlq", visible_ms=2_000, attrs=b"{}")
+    moved = queues.get(conn, "m")
+    assert moved is not None
+    assert (moved.queue, moved.receive_count, moved.receipt, moved.visible_ms, moved.sent_ms) == (
+        "dlq", 0, None, 2_000, 1_000)
+    assert queues.lease(conn, lease_ms=1, limit=1, queue="dlq", at_ms=2_000)[0].id == "m"
+
+
+def test_queue_next_due_ms() -> None:
+    conn = _conn()
+    assert queues.queue_next_due_ms(conn, "q") is None
+    queues.send(conn, kind="sqs", queue="q", id="a", body=b"1", at_ms=1_000, delay_ms=500)
+    queues.send(conn, kind="sqs", queue="q", id="b", body=b"1", at_ms=1_000, delay_ms=100)
+    assert queues.queue_next_due_ms(conn, "q") == 1_100
+
+
+# ---- slot accounting ----------------------------------------------------------------------------------
+
+NOW_MS = 1_000_000
+
+
+def slots_db(reserved: dict[str, int | None]) -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    for statement in functions.SCHEMA + slots.SCHEMA:
+        conn.execute(statement)
+    for name, r in reserved.items():
+        conn.execute("INSERT INTO functions(name, reserved_concurrency, config) VALUES (?,?,'{}')", (name, r))
+    return conn
+
+
+def take(conn: sqlite3.Connection, wanted: list[tuple[str, int | None]], *, account: int = 10, floor: int = 0,
+         now_ms: int = NOW_MS) -> list[int | str]:
+    return slots.acquire_many(conn, wanted, account_limit=account, unreserved_floor=floor, holder="h",
+                              now_ms=now_ms, ttl_ms=1000)
+
+
+def test_reserved_concurrency_limits_a_batch() -> None:
+    conn = slots_db({"r": 2})
+    got = take(conn, [("r", 2)] * 3)
+    assert [isinstance(x, int) for x in got] == [True, True, False]
+    assert got[2] == slots.FUNCTION_LIMIT
+
+
+def test_unreserved_functions_share_the_account_limit_less_reservations() -> None:
+    conn = slots_db({"a": None, "b": None, "r": 5})
+    got = take(conn, [("a", None), ("b", None), ("a", None), ("b", None)], account=8, floor=5)
+    assert got[3] == slots.ACCOUNT_LIMIT and all(isinstance(x, int) for x in got[:3])
+    assert take(conn, [("r", 5)])[0] != slots.FUNCTION_LIMIT  # the reservation is untouched
+
+
+def test_single_acquire_and_release_and_expiry() -> None:
+    conn = slots_db({"r": 1})
+    first = slots.acquire(conn, function="r", reserved=1, account_limit=10, unreserved_floor=0, holder="h",
+                          now_ms=NOW_MS, ttl_ms=1000)
+    assert isinstance(first, int)
+    assert take(conn, [("r", 1)]) == [slots.FUNCTION_LIMIT]
+    slots.release(conn, first)
+    assert isinstance(take(conn, [("r", 1)])[0], int)
+    assert isinstance(take(conn, [("r", 1)], now_ms=NOW_MS + 5000)[0], int)  # the held one lapsed
