@@ -16,7 +16,7 @@ from bench.sink import record
 dramatiq.set_broker(RedisBroker(url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")))
 
 
-@dramatiq.actor(max_retries=0)  # type: ignore[untyped-decorator]  # dramatiq ships no types
+@dramatiq.actor(max_retries=0)
 def echo(event: dict[str, object]) -> dict[str, object]:
     return record(event)
 

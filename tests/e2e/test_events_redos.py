@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -102,8 +103,9 @@ def test_put_events_against_a_heavy_wildcard_rule_answers_at_once(srv: Lambdalit
 def test_too_complex_wildcards_are_refused_as_aws_does(srv: LambdaliteProcess, pattern: dict[str, Any]) -> None:
     ev = quick(srv, "events")
     text = json.dumps(pattern)
-    for call in (lambda: ev.put_rule(Name=unique("complex"), EventPattern=text),
-                 lambda: ev.test_event_pattern(EventPattern=text, Event=json.dumps(EVENT))):
+    calls: list[Callable[[], Any]] = [lambda: ev.put_rule(Name=unique("complex"), EventPattern=text),
+                                      lambda: ev.test_event_pattern(EventPattern=text, Event=json.dumps(EVENT))]
+    for call in calls:
         with pytest.raises(ClientError) as info:
             call()
         error = info.value.response["Error"]

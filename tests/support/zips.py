@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import textwrap
 import zipfile
+from collections.abc import Mapping
 
 
-def make_zip(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:
+def make_zip(files: Mapping[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, content in files.items():
