@@ -29,6 +29,12 @@ AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
 _CANONICAL_QUERY_PART = re.compile(r"[A-Za-z0-9\-_.~]*(?:%[0-9A-F]{2}[A-Za-z0-9\-_.~]*)*")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
+# The form every SDK writes; anything else goes through the general parser (and its precise errors).
+_USUAL_HEADER = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request,\s*"
+    r"SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]{64})"
+)
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9\-_~][A-Za-z0-9\-_.~]*)+/?|/")
 
 
 class Kind(Enum):
@@ -66,7 +72,7 @@ class Credential:
     role_arn: str | None = None  # minted for a function's role (credentials.py)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Claim:
     """What a request says about its own signature."""
 
@@ -130,6 +136,12 @@ def _header_date(headers: Mapping[str, str]) -> str:
 
 def claim_from_header(authorization: str, headers: Mapping[str, str]) -> Claim:
     """Parse `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=a;b, Signature=hex`."""
+    usual = _USUAL_HEADER.fullmatch(authorization)
+    amz_date = headers.get("x-amz-date")
+    if usual is not None and amz_date:
+        key, date, region, service, signed, sig = usual.groups()
+        return Claim(key, date, region, service, tuple(signed.split(";")), sig, amz_date.strip(),
+                     headers.get("x-amz-security-token"), False)
     algorithm, _, rest = authorization.strip().partition(" ")
     fields: dict[str, str] = {}
     if algorithm == ALGORITHM:
@@ -251,6 +263,8 @@ def _remove_dot_segments(path: str) -> str:
 
 def canonical_path(raw_path: str) -> str:
     """The path as sent, normalised, then URI-encoded once more (so `%3A` signs as `%253A`)."""
+    if _PLAIN_PATH.fullmatch(raw_path) and "//" not in raw_path:
+        return raw_path  # nothing to normalise or encode (no dot segments: a segment cannot start with ".")
     return quote(_remove_dot_segments(raw_path), safe="/~")
 
 
@@ -321,7 +335,7 @@ def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
 
 def signature(secret_key: str, claim: Claim, sts: str) -> str:
     key = signing_key(secret_key, claim.scope_date, claim.region, claim.service)
-    return hmac.new(key, sts.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, sts.encode("utf-8"), "sha256").hex()
 
 
 # ---- the whole check ------------------------------------------------------------------------------
@@ -330,10 +344,11 @@ def signature(secret_key: str, claim: Claim, sts: str) -> str:
 def _amz_epoch_s(amz_date: str) -> int | None:
     if not _AMZ_DATE.fullmatch(amz_date):
         return None
-    try:
-        return calendar.timegm(time.strptime(amz_date, AMZ_DATE_FORMAT))
-    except ValueError:
+    fields = (int(amz_date[0:4]), int(amz_date[4:6]), int(amz_date[6:8]),
+              int(amz_date[9:11]), int(amz_date[11:13]), int(amz_date[13:15]))
+    if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and fields[3] <= 23 and fields[4] <= 59 and fields[5] <= 60):
         return None
+    return calendar.timegm((*fields, 0, 0, 0))
 
 
 def _stamp(epoch_s: float) -> str:
