@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 
 from lambdalite.settings import Settings
-from lambdalite.sigv4 import Credential
+from lambdalite.sigv4 import Credential, presign
 
 MINTED_PREFIX = "ASIA"  # AWS's prefix for temporary (session) access keys
 TOKEN_PREFIX = "lambdalite/1/"
@@ -206,6 +206,20 @@ def function_environment(role_arn: str, settings: Settings) -> dict[str, str]:
     account = _account_of(role_arn, settings.account_id)
     role = role_arn or f"arn:aws:iam::{account}:role/lambdalite-function"
     return mint(server_secret(settings.data_dir), account, role).environment()
+
+
+CODE_URL_EXPIRES_S = 600  # GetFunction's Code.Location: AWS's presigned S3 URL is good for 10 minutes
+
+
+def code_location_query(settings: Settings, host: str, path: str, region: str, now_s: float) -> str:
+    """With authentication on, the presigned query that lets GetFunction's caller download the code
+    (signed with a key minted for lambdalite itself); "" when requests are not checked."""
+    if not settings.credentials and not settings.credentials_file:
+        return ""
+    account = settings.account_id
+    minted = mint(server_secret(settings.data_dir), account, f"arn:aws:iam::{account}:role/lambdalite-code-download")
+    key = Credential(minted.access_key, minted.secret_key, account)
+    return presign("GET", host, path, key, minted.session_token, region, "lambda", CODE_URL_EXPIRES_S, now_s)
 
 
 class KeyRing:

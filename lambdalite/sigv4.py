@@ -393,3 +393,24 @@ def verify(request: Arrived, service: str, lookup: Lookup, now_s: float | None =
     if not hmac.compare_digest(expected, claim.signature):
         raise SigV4Error(Kind.BAD_SIGNATURE, SIGNATURE_MISMATCH)
     return credential
+
+
+def presign(method: str, host: str, path: str, credential: Credential, session_token: str | None, region: str,
+            service: str, expires_s: int, now_s: float) -> str:
+    """The query string of a presigned URL for `method host path` (Host signed, empty payload)."""
+    amz_date = _stamp(now_s)
+    params = {
+        "X-Amz-Algorithm": ALGORITHM,
+        "X-Amz-Credential": f"{credential.access_key}/{amz_date[:8]}/{region}/{service}/aws4_request",
+        "X-Amz-Date": amz_date,
+        "X-Amz-Expires": str(expires_s),
+        "X-Amz-SignedHeaders": "host",
+    }
+    if session_token:
+        params["X-Amz-Security-Token"] = session_token
+    query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params.items()))
+    claim = Claim(credential.access_key, amz_date[:8], region, service, ("host",), "", amz_date, session_token, True,
+                  expires_s)
+    arrived = Arrived(method, path, query, {"host": host}, b"")
+    return f"{query}&X-Amz-Signature={signature(credential.secret_key, claim, string_to_sign(claim, canonical_request(arrived, claim)))}"
+

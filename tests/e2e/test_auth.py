@@ -199,6 +199,11 @@ def test_a_function_calls_sqs_and_lambda_with_its_own_minted_keys(srv: Lambdalit
     assert SERVER_OWN_SECRET not in json.dumps(payload)
     assert seen["AWS_ACCESS_KEY_ID"].startswith("ASIA") and len(seen["AWS_ACCESS_KEY_ID"]) == 20
     assert seen["AWS_SESSION_TOKEN"]
+    # GetFunction's Code.Location is presigned (as AWS's S3 URL is): it downloads; bare, it is refused.
+    location = lam.get_function(FunctionName="auth-sdk-user")["Code"]["Location"]
+    status, _, body = raw(srv, "GET", location.removeprefix(srv.endpoint))
+    assert status == 200 and body == python_zip(HANDLER)
+    assert raw(srv, "GET", location.removeprefix(srv.endpoint).split("?")[0])[0] == 403
     # The minted key without its session token is nobody's key.
     bare = client(srv, "sqs", seen["AWS_ACCESS_KEY_ID"], seen["AWS_SECRET_ACCESS_KEY"])
     assert _refused(lambda: bare.list_queues())["Error"]["Code"] == "InvalidClientTokenId"

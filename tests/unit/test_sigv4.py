@@ -211,3 +211,16 @@ def test_date_header_stands_in_for_x_amz_date() -> None:
     headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={KEY.access_key}/20240517/us-east-1/lambda/aws4_request, "
                                 f"SignedHeaders=date;host, Signature={good}")
     assert sigv4.verify(arrived, "lambda", _lookup, now_s=NOW_S) == KEY
+
+
+def test_our_presigned_urls_are_botocores() -> None:
+    """GetFunction's Code.Location is presigned by lambdalite: the same signature botocore would give."""
+    path = "/_lambdalite/code/" + "ab" * 32 + ".zip"
+    query = sigv4.presign("GET", "127.0.0.1:4566", path, KEY, TOKEN, "eu-west-3", "lambda", 600, NOW_S)
+    request = AWSRequest(method="GET", url=f"http://127.0.0.1:4566{path}")
+    SigV4QueryAuth(Credentials(KEY.access_key, KEY.secret_key, TOKEN), "lambda", "eu-west-3", expires=600).add_auth(request)
+    assert query.rsplit("X-Amz-Signature=", 1)[1] == request.url.rsplit("X-Amz-Signature=", 1)[1]
+    arrived = Arrived("GET", path, query, {"host": "127.0.0.1:4566"}, b"")
+    assert sigv4.verify(arrived, "lambda", _lookup, now_s=NOW_S + 600) == KEY
+    with pytest.raises(SigV4Error):
+        sigv4.verify(arrived, "lambda", _lookup, now_s=NOW_S + 601)
