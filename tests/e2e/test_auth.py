@@ -258,3 +258,53 @@ def _healthy(server: LambdaliteProcess) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+TF_PLUGINS = Path("/opt/tf-plugins")
+TF_MAIN = """
+provider "aws" {{
+  region                      = "us-east-1"
+  access_key                  = "{key}"
+  secret_key                  = "{secret}"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+  endpoints {{
+    lambda = "{endpoint}"
+    sqs    = "{endpoint}"
+    events = "{endpoint}"
+  }}
+}}
+data "aws_lambda_functions" "all" {{}}
+data "aws_sqs_queues" "all" {{}}
+data "aws_cloudwatch_event_bus" "default" {{ name = "default" }}
+output "bus" {{ value = data.aws_cloudwatch_event_bus.default.arn }}
+"""
+
+
+def test_terraform_signs_for_lambda_sqs_and_events(srv: LambdaliteProcess, tmp_path: Path) -> None:
+    """The AWS provider (Go SDK v2) signs its own way: right keys read all three services, a wrong secret none."""
+    terraform = subprocess.run(["which", "terraform"], capture_output=True, text=True).stdout.strip()
+    if not terraform or not TF_PLUGINS.is_dir():
+        pytest.skip("terraform and its AWS provider mirror (/opt/tf-plugins) are not installed")
+    (tmp_path / "tfrc").write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{TF_PLUGINS}"\n'
+                                   '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n}\n')
+    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(tmp_path / "tfrc"), "TF_IN_AUTOMATION": "1"}
+
+    def apply(secret: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "main.tf").write_text(TF_MAIN.format(key=KEY, secret=secret, endpoint=srv.endpoint))
+        return subprocess.run([terraform, "apply", "-auto-approve", "-input=false", "-no-color"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
+
+    (tmp_path / "main.tf").write_text(TF_MAIN.format(key=KEY, secret=SECRET, endpoint=srv.endpoint))
+    init = subprocess.run([terraform, "init", "-input=false", "-no-color"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert init.returncode == 0, init.stderr
+    right = apply(SECRET)
+    assert right.returncode == 0, right.stderr
+    assert 'bus = "arn:aws:events:us-east-1:000000000000:event-bus/default"' in right.stdout
+    wrong = apply("wrong")
+    assert wrong.returncode != 0
+    for refused in ("Lambda: ListFunctions", "SQS: ListQueues", "EventBridge: DescribeEventBus"):
+        assert refused in wrong.stderr, wrong.stderr
+    assert wrong.stderr.count("The request signature we calculated does not match") >= 3
