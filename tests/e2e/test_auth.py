@@ -212,15 +212,21 @@ def test_a_function_calls_sqs_and_lambda_with_its_own_minted_keys(srv: Lambdalit
 def _serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LAMBDALITE_CREDENTIALS")}
     cmd = [sys.executable, "-m", "lambdalite", "serve", "--data-dir", str(tmp_path / "data"), *args]
-    return subprocess.Popen(cmd, env={**clean, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    log = open(tmp_path / "serve.log", "w+b")  # noqa: SIM115 - a file, not a pipe nobody drains while it runs
+    return subprocess.Popen(cmd, env={**clean, **(env or {})}, stdout=subprocess.DEVNULL, stderr=log,
                             start_new_session=True)
+
+
+def _exit_and_stderr(proc: subprocess.Popen[bytes], tmp_path: Path) -> tuple[int, str]:
+    returncode = proc.wait(timeout=30)
+    return returncode, (tmp_path / "serve.log").read_text()
 
 
 def test_serve_refuses_a_public_address_without_credentials(tmp_path: Path) -> None:
     proc = _serve(tmp_path, "--host", "0.0.0.0", "--port", str(free_port()))
-    _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 2
-    lines = stderr.decode().strip().splitlines()
+    returncode, stderr = _exit_and_stderr(proc, tmp_path)
+    assert returncode == 2
+    lines = stderr.strip().splitlines()
     assert len(lines) == 1 and "non-loopback" in lines[0] and "--insecure" in lines[0], lines
 
 
@@ -228,9 +234,9 @@ def test_serve_refuses_an_unreadable_credentials_file(tmp_path: Path) -> None:
     bad = tmp_path / "keys"
     bad.write_text("AKIDONLY\n")
     proc = _serve(tmp_path, "--credentials-file", str(bad), "--port", str(free_port()))
-    _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 2
-    assert stderr.decode().strip() == f"lambdalite: {bad}:1: expected ACCESS_KEY_ID SECRET_ACCESS_KEY [ACCOUNT_ID]"
+    returncode, stderr = _exit_and_stderr(proc, tmp_path)
+    assert returncode == 2
+    assert stderr.strip() == f"lambdalite: {bad}:1: expected ACCESS_KEY_ID SECRET_ACCESS_KEY [ACCOUNT_ID]"
 
 
 @pytest.mark.parametrize("mode", ["insecure", "credentials-file"])
@@ -243,7 +249,7 @@ def test_serve_on_a_public_address_with_insecure_or_credentials(tmp_path: Path, 
     server = LambdaliteProcess(tmp_path / "data", port=port)
     try:
         wait_until(lambda: proc.poll() is not None or _healthy(server), timeout_s=30, what="serve on 0.0.0.0")
-        assert proc.poll() is None, proc.communicate()[1]
+        assert proc.poll() is None, (tmp_path / "serve.log").read_text()
         unsigned, _, _ = raw(server, "GET", "/2015-03-31/functions/")
         assert unsigned == (200 if mode == "insecure" else 403)
         CALLS["lambda"](client(server, "lambda", OTHER_KEY, OTHER_SECRET))
@@ -301,6 +307,7 @@ def test_terraform_signs_for_lambda_sqs_and_events(srv: LambdaliteProcess, tmp_p
                           capture_output=True, text=True, timeout=300)
     assert init.returncode == 0, init.stderr
     right = apply(SECRET)
+    assert srv.healthy(), srv.log_text()[-3000:]
     assert right.returncode == 0, right.stderr
     assert 'bus = "arn:aws:events:us-east-1:000000000000:event-bus/default"' in right.stdout
     wrong = apply("wrong")
