@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (env LAMBDALITE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (env LAMBDALITE_PORT, default 4566)")
     serve.add_argument("--no-dispatch", action="store_true", help="serve the API only; run workers separately")
+    serve.add_argument("--credentials-file", help="file of 'ACCESS_KEY_ID SECRET [ACCOUNT_ID]' lines; turns SigV4 "
+                       "checking on (env LAMBDALITE_CREDENTIALS_FILE; or LAMBDALITE_CREDENTIALS=AKID:SECRET,...)")
+    serve.add_argument("--credentials", help="AKID:SECRET[:ACCOUNT],... (visible to other local users in the "
+                       "process list: prefer env LAMBDALITE_CREDENTIALS or --credentials-file)")
+    serve.add_argument("--insecure", action="store_true", default=None,
+                       help="allow a non-loopback --host without credentials (env LAMBDALITE_INSECURE)")
     _common(serve)
     _node_flags(serve)
 
@@ -57,7 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "no_dispatch", "function", "follow")}
     settings = settings_mod.from_env().with_overrides(**overrides)
     if args.command == "serve":
+        from lambdalite.credentials import startup_problem
         from lambdalite.server import serve
+
+        problem = startup_problem(settings)
+        if problem is not None:
+            print(f"lambdalite: {problem}", file=sys.stderr)
+            return 2
 
         serve(settings.with_overrides(dispatch=False if args.no_dispatch else None))
     elif args.command == "worker":

@@ -16,6 +16,7 @@ from lambdalite.destinations.rule_targets import RuleTargetJobs
 from lambdalite.node import Node
 from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.services.app import App
+from lambdalite.services.auth import Authenticator
 from lambdalite.services.events import EventsService
 from lambdalite.services.http import AwsError, Request, Response
 from lambdalite.services.httpserver import HttpLimits, HttpServer
@@ -57,7 +58,7 @@ def build_app(node: Node, *, api: bool = True) -> App:
     if not api:
         return App({"lambda": _NoApi()}, node.settings.default_region, extra=[extra])
     services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node))}
-    return App(services, node.settings.default_region, extra=[extra])
+    return App(services, node.settings.default_region, extra=[extra], auth=Authenticator.from_settings(node.settings))
 
 
 class _NoApi:

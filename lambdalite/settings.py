@@ -55,6 +55,12 @@ class Settings:
     # Test aid: the delivery loop starts this long after the process (opens the window between an event's
     # end and its delivery, e.g. to kill the server there). 0 in production.
     delivery_start_delay_s: float = field(default=0.0, metadata={"env": "LAMBDALITE_DELIVERY_START_DELAY"})
+    # SigV4 authentication: configuring any access key turns checking on (credentials.py has the formats).
+    # A file of `ACCESS_KEY_ID SECRET_ACCESS_KEY [ACCOUNT_ID]` lines, and/or "AKID:SECRET[:ACCOUNT],...".
+    credentials_file: str = field(default="", metadata={"env": "LAMBDALITE_CREDENTIALS_FILE"})
+    credentials: str = field(default="", repr=False, metadata={"env": "LAMBDALITE_CREDENTIALS"})
+    # `serve` refuses a non-loopback address without credentials unless this is set.
+    insecure: bool = field(default=False, metadata={"env": "LAMBDALITE_INSECURE"})
 
     # Recycling of warm environments, a safety net for functions that leak: an environment is stopped
     # instead of reused once it has served env_max_invocations invocations, or once its RSS after an

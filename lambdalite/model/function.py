@@ -78,6 +78,7 @@ def to_run_spec(
         region=region,
         revision_id=config.get("RevisionId", ""),
         runtime_client=runtime_client(config, default_client),
+        role=str(config.get("Role", "")),
     )
 
 

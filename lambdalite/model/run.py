@@ -24,6 +24,7 @@ class RunSpec:
     region: str = "us-east-1"
     revision_id: str = ""  # changes with code or configuration: a new revision gets new environments
     runtime_client: str = "builtin"  # python runtimes: "builtin" or "awslambdaric"
+    role: str = ""  # execution role ARN: the function's minted credentials are for it (credentials.py)
 
     @property
     def pool_key(self) -> tuple[str, str, str]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from lambdalite.credentials import function_environment
 from lambdalite.model.run import InvokeRequest, InvokeResult, RunSpec, Status
 from lambdalite.runtime import logs
 from lambdalite.runtime.interpreters import BOOTSTRAP_DIR, PROVIDED_RUNTIMES, Launch, LaunchError, launch_for
@@ -86,11 +87,9 @@ def _header_value(text: str) -> str:
 
 def process_environment(spec: RunSpec, settings: Settings, runtime_api: str, launch: Launch) -> dict[str, str]:
     """The variables of contract section 8, over the function's own (which may not override them)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "en_US.UTF-8",
-           "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-           "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test")}
-    if os.environ.get("AWS_SESSION_TOKEN"):
-        env["AWS_SESSION_TOKEN"] = os.environ["AWS_SESSION_TOKEN"]
+    env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "en_US.UTF-8"}
+    # Keys minted for the function's role (credentials.py), never the server's own AWS_* keys.
+    env.update(function_environment(spec.role, settings))
     # The function's AWS SDK calls reach this lambdalite (its SQS queues, event buses, functions), as
     # they would reach AWS's endpoints in AWS; a function's own AWS_ENDPOINT_URL wins.
     env["AWS_ENDPOINT_URL"] = settings.function_endpoint_url

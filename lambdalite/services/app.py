@@ -10,14 +10,18 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
 from lambdalite.services.http import MAX_BODY_BYTES, AwsError, Request, Response, new_request_id
 
+if TYPE_CHECKING:
+    from lambdalite.services.auth import Authenticator
+
 log = logging.getLogger(__name__)
 
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_PRESIGNED_CREDENTIAL = re.compile(r"X-Amz-Credential=[^&%]+(?:/|%2F)\d{8}(?:/|%2F)([^&/%]+)(?:/|%2F)([^&/%]+)(?:/|%2F)aws4_request")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
@@ -32,9 +36,11 @@ class Service(Protocol):
 Extra = Callable[[Request], Awaitable[Response | None]]
 
 
-def scope_of(headers: dict[str, str]) -> tuple[str | None, str | None]:
-    """(region, service) from a SigV4 Authorization header, if any."""
+def scope_of(headers: dict[str, str], query: str = "") -> tuple[str | None, str | None]:
+    """(region, service) from a SigV4 Authorization header, or a presigned URL's X-Amz-Credential."""
     match = _CREDENTIAL.search(headers.get("authorization", ""))
+    if match is None and "X-Amz-Credential=" in query:
+        match = _PRESIGNED_CREDENTIAL.search(query)
     if not match:
         return None, None
     region = match.group(1)
@@ -45,10 +51,12 @@ def scope_of(headers: dict[str, str]) -> tuple[str | None, str | None]:
 class App:
     """ASGI entry point. `services` maps a service name to its handler; `extra` sees requests first."""
 
-    def __init__(self, services: Mapping[str, Service], default_region: str, extra: list[Extra] | None = None):
+    def __init__(self, services: Mapping[str, Service], default_region: str, extra: list[Extra] | None = None,
+                 auth: Authenticator | None = None):
         self.services = services
         self.default_region = default_region
         self.extra = extra or []
+        self.auth = auth  # None: requests are not authenticated (no credentials configured)
 
     def pick(self, request: Request, signed_service: str | None) -> Service:
         target = request.headers.get("x-amz-target", "")
@@ -66,7 +74,7 @@ class App:
 
     def request(self, method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes) -> Request:
         """A Request from what the wire gave (headers already lower-cased)."""
-        region, signed_service = scope_of(headers)
+        region, signed_service = scope_of(headers, query)
         return Request(
             method=method,
             path=unquote(raw_path) if "%" in raw_path else raw_path,
@@ -77,6 +85,7 @@ class App:
             region=region or self.default_region,
             host=headers.get("host", "localhost"),
             signed_service=signed_service,
+            raw_query=query,
         )
 
     async def respond(self, request: Request, too_large: bool = False) -> Response:
@@ -88,6 +97,8 @@ class App:
                     return answer
             if too_large:
                 raise AwsError(413, "RequestEntityTooLargeException", f"Request must be smaller than {MAX_BODY_BYTES} bytes")
+            if self.auth is not None and (refused := self.auth.refuse(request, service)) is not None:
+                return refused
             return await service.handle(request)
         except AwsError as err:
             return service.error_response(err, new_request_id())

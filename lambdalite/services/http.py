@@ -28,6 +28,7 @@ class Request:
     region: str = DEFAULT_REGION
     host: str = "localhost"
     signed_service: str | None = None  # the SigV4 credential scope's service, when signed
+    raw_query: str = ""  # as sent (still percent-encoded): what SigV4 signed
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)

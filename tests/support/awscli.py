@@ -32,8 +32,9 @@ def cli_path(version: int) -> str:
 
 
 def run_cli(version: int, endpoint: str, args: list[str], cwd: Path | None = None,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+            check: bool = True, keys: tuple[str, str] = ("test", "test")) -> subprocess.CompletedProcess[str]:
+    """`keys`: (access key id, secret access key) the CLI signs with."""
+    env = {"AWS_ACCESS_KEY_ID": keys[0], "AWS_SECRET_ACCESS_KEY": keys[1], "AWS_DEFAULT_REGION": "us-east-1",
            "AWS_PAGER": "", "PATH": "/usr/bin:/bin", "HOME": str(cwd or Path.cwd())}
     cmd = [cli_path(version), "--endpoint-url", endpoint, "--output", "json", *args]
     result = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from lambdalite.arn import LATEST
+from lambdalite.credentials import code_location_query
 from lambdalite.model.function import sha256_hex
 from lambdalite.node import Node
 from lambdalite.services.http import AwsError, Request, Response, empty_response, json_response
@@ -96,7 +98,9 @@ async def get_function(node: Node, request: Request, function_name: str) -> Resp
     qualifier = qualifier_of(ref, request)
     config = await _version_view(node, request, ref.name, qualifier)
     row = await node.store.get_function(ref.name)
-    location = f"http://{request.host}{CODE_PATH}{sha256_hex(config['CodeSha256'])}.zip"
+    path = f"{CODE_PATH}{sha256_hex(config['CodeSha256'])}.zip"
+    signed = code_location_query(node.settings, request.host, path, request.region, time.time())
+    location = f"http://{request.host}{path}" + (f"?{signed}" if signed else "")
     body: dict[str, Any] = {"Configuration": config, "Code": {"RepositoryType": "S3", "Location": location}}
     if row is not None and row.reserved_concurrency is not None:
         body["Concurrency"] = {"ReservedConcurrentExecutions": row.reserved_concurrency}
