@@ -23,6 +23,8 @@ def _node_flags(parser: argparse.ArgumentParser) -> None:
                         help="runtime client for python runtimes")
     parser.add_argument("--lease-seconds", type=float, dest="lease_s", help="event lease length")
     parser.add_argument("--log-level", help="debug, info, warning, error")
+    parser.add_argument("--sandbox", choices=["require", "auto", "off"],
+                        help="run functions in a bubblewrap sandbox (env LAMBDALITE_SANDBOX, default auto)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -55,6 +55,9 @@ class Settings:
     # Test aid: the delivery loop starts this long after the process (opens the window between an event's
     # end and its delivery, e.g. to kill the server there). 0 in production.
     delivery_start_delay_s: float = field(default=0.0, metadata={"env": "LAMBDALITE_DELIVERY_START_DELAY"})
+    # Execution environments in a bubblewrap sandbox (runtime/sandbox.py): "require" (refuse to run
+    # functions without it), "auto" (use it when bwrap works, else warn once and run unsandboxed), "off".
+    sandbox: str = field(default="auto", metadata={"env": "LAMBDALITE_SANDBOX"})
 
     @property
     def function_endpoint_url(self) -> str:

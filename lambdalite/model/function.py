@@ -74,6 +74,7 @@ def to_run_spec(
         region=region,
         revision_id=config.get("RevisionId", ""),
         runtime_client=runtime_client(config, default_client),
+        ephemeral_mb=int((config.get("EphemeralStorage") or {}).get("Size", 512)),
     )
 
 

@@ -24,6 +24,7 @@ class RunSpec:
     region: str = "us-east-1"
     revision_id: str = ""  # changes with code or configuration: a new revision gets new environments
     runtime_client: str = "builtin"  # python runtimes: "builtin" or "awslambdaric"
+    ephemeral_mb: int = 512  # EphemeralStorage: the size of the sandbox's private /tmp
 
     @property
     def pool_key(self) -> tuple[str, str, str]:

@@ -1,0 +1,383 @@
+"""The walls around one execution environment: bubblewrap namespaces, an unprivileged uid, cgroups.
+
+- Mount namespace (bwrap): the function sees its code read-only at /var/task, lambdalite's bootstrap at
+  /var/runtime, its interpreter, /usr and a few files of /etc, an empty /opt (layers), a private /tmp (a
+  tmpfs of EphemeralStorage); never the data folder, other functions' code or the server's files.
+- PID namespace (`--unshare-pid --die-with-parent`): no other process is visible in /proc or can be
+  signalled; when the runtime exits or bwrap is killed, the kernel kills everything the function started.
+- When lambdalite runs as root, the runtime drops to uid UID_BASE + its Runtime API port (setpriv, after
+  bwrap built the namespaces as root): unprivileged on the host, distinct per environment on this host, and
+  known before spawn, so the Runtime API refuses connections from sockets of any other uid (peers.py).
+- A memory cgroup (v1) holds the whole tree: the environment is killed when the tree's anonymous memory
+  passes MemorySize (polled) and the kernel enforces a hard ceiling of MemorySize + EphemeralStorage (a
+  tmpfs /tmp is charged to the writer; AWS does not count /tmp as memory). A pids cgroup bounds forks.
+- The network namespace is shared on purpose: functions reach lambdalite's API (AWS_ENDPOINT_URL) and
+  the internet as they do on AWS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdalite.runtime.interpreters import BOOTSTRAP_DIR, Launch
+
+log = logging.getLogger("lambdalite.runtime")
+
+MODES = ("require", "auto", "off")
+TASK_ROOT = "/var/task"
+RUNTIME_DIR = "/var/runtime"
+VENDOR_DIR = "/var/lambdalite/vendor"
+SANDBOX_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"  # AWS's PATH
+# High enough to be nobody's account; + a port (< 65536) stays far below 2**32 - 1.
+UID_BASE = 0x50000000
+# Hard ceiling above MemorySize + EphemeralStorage for bwrap's own processes and page tables.
+CGROUP_OVERHEAD_MB = 64
+MAX_PROCESSES = 1024  # AWS: 1,024 processes or threads per execution environment
+# /etc entries a runtime needs (TLS roots, name resolution, time zone, the loader cache, Debian's command
+# alternatives); nothing else. Each bind costs a cold start about 0.2 ms.
+ETC_FILES = ("ssl", "pki", "resolv.conf", "hosts", "nsswitch.conf", "localtime", "ld.so.cache", "alternatives",
+             "protocols", "services")
+CGROUP_RMDIR_ATTEMPTS = 50
+# How bwrap (exit status 1) and setpriv (126, 127) report a command they could not execute.
+EXEC_FAILED_STATUSES = (1, 126, 127)
+EXEC_FAILURE = re.compile(rb"(?:setpriv: failed to execute|bwrap: execvp) (\S+): ([^\n]+)\n?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Support:
+    """What this machine offers, probed once per process."""
+
+    bwrap: str | None  # None: no sandbox (problem says why)
+    setpriv: str | None  # set when running as root: environments get their own uid
+    memory_cgroup: Path | None  # our own memory cgroup (v1), writable
+    pids_cgroup: Path | None
+    problem: str = ""
+
+    def lost(self) -> str:
+        """What is missing, in one sentence (empty when everything is there)."""
+        if self.bwrap is None:
+            return (f"functions run WITHOUT a sandbox ({self.problem}): as lambdalite's user, able to read the "
+                    "data folder and other functions' code, see and signal every process, take other "
+                    "environments' events through their Runtime API, and fork children that outlive them and "
+                    "escape the memory limit; set LAMBDALITE_SANDBOX=require to refuse to run so")
+        missing = []
+        if self.setpriv is None:
+            missing.append("not root: functions keep lambdalite's uid and the Runtime API cannot tell "
+                           "environments apart (one environment can take another's events)")
+        if self.memory_cgroup is None:
+            missing.append("no writable memory cgroup (v1): the memory limit watches the runtime process's "
+                           "RSS only, not its children")
+        return "; ".join(missing)
+
+
+def _cgroup_dir(controller: str) -> Path | None:
+    """This process's own cgroup of a v1 controller, if it is mounted and we may create children in it."""
+    try:
+        own = next((line.split(":", 2)[2].strip() for line in Path("/proc/self/cgroup").read_text().splitlines()
+                    if controller in line.split(":", 2)[1].split(",")), None)
+        mountinfo = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    if own is None:
+        return None
+    for line in mountinfo:
+        fields, _, tail = line.partition(" - ")
+        parts, super_parts = fields.split(), tail.split()
+        if len(super_parts) < 3 or super_parts[0] != "cgroup" or controller not in super_parts[2].split(","):
+            continue
+        relative = os.path.relpath(own, parts[3])
+        if relative.startswith(".."):
+            continue
+        folder = Path(parts[4]) / relative
+        probe = folder / f"lambdalite-probe-{os.getpid()}"
+        try:
+            probe.mkdir()
+            probe.rmdir()
+        except OSError:
+            return None
+        _sweep_stale(folder)
+        return folder
+    return None
+
+
+def _sweep_stale(folder: Path) -> None:
+    """Remove environment cgroups left by lambdalite processes that were killed (empty once they died)."""
+    for child in folder.glob("lambdalite-*-*"):
+        pid = child.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                child.rmdir()
+
+
+@functools.cache
+def probe() -> Support:
+    """Whether bubblewrap works here (one trial run), and what else the sandbox can use."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return Support(None, None, None, None, "bwrap is not installed; Debian: apt-get install bubblewrap")
+    trial = [bwrap, "--ro-bind", "/", "/", "--proc", "/proc", "--unshare-pid", "--die-with-parent",
+             "--new-session", "true"]
+    try:
+        done = subprocess.run(trial, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError) as e:
+        return Support(None, None, None, None, f"bwrap does not run: {e}")
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip() or f"exit status {done.returncode}"
+        return Support(None, None, None, None, f"bwrap does not work here: {reason}")
+    if os.geteuid() != 0:
+        return Support(bwrap, None, None, None)
+    return Support(bwrap, shutil.which("setpriv"), _cgroup_dir("memory"), _cgroup_dir("pids"))
+
+
+def check_mode(mode: str) -> str | None:
+    """At start: None when everything is fine, else the WARNING line to print; raises SystemExit when
+    `require` cannot be met."""
+    if mode not in MODES:
+        raise SystemExit(f"lambdalite: sandbox must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode == "off":
+        return Support(None, None, None, None, "LAMBDALITE_SANDBOX=off").lost()
+    support = probe()
+    if mode == "require" and (support.bwrap is None or (os.geteuid() == 0 and support.setpriv is None)):
+        raise SystemExit(f"lambdalite: LAMBDALITE_SANDBOX=require, but {support.lost()}")
+    return support.lost() or None
+
+
+def active(mode: str) -> Support | None:
+    """The support to sandbox with under this mode, or None (unsandboxed)."""
+    if mode == "off":
+        return None
+    support = probe()
+    return support if support.bwrap is not None else None
+
+
+def exec_failure(output: bytes) -> str | None:
+    """`fork/exec PATH: reason` when output ends with the sandbox's report of a failed exec."""
+    match = EXEC_FAILURE.search(output)
+    if match is None:
+        return None
+    return f"fork/exec {match[1].decode(errors='replace')}: {match[2].decode(errors='replace').lower()}"
+
+
+def uid_for_port(port: int) -> int:
+    """The uid of the environment whose Runtime API listens on port (unique while that port is bound)."""
+    return UID_BASE + port
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+class Walls:
+    """One environment's sandbox: the wrapped command, its uid and its cgroups."""
+
+    def __init__(self, support: Support, port: int, memory_mb: int, ephemeral_mb: int, data_dir: Path):
+        self.support = support
+        self.uid: int | None = uid_for_port(port) if support.setpriv is not None else None
+        self.ephemeral_mb = ephemeral_mb
+        self._data_dir = str(data_dir.resolve())
+        self._name = f"lambdalite-{os.getpid()}-{port}"
+        self._memory: Path | None = None
+        self._pids: Path | None = None
+        self._stat_fd: int | None = None
+        self._made: set[str] = set()  # folders that exist in the sandbox
+        self._bound: set[str] = set()  # mount points whose whole subtree is already visible
+        self._args: list[str] = []
+        if support.memory_cgroup is not None:
+            ceiling_mb = memory_mb + ephemeral_mb + CGROUP_OVERHEAD_MB
+            self._memory = self._make_cgroup(support.memory_cgroup,
+                                             {"memory.limit_in_bytes": str(ceiling_mb << 20)})
+        if support.pids_cgroup is not None:
+            self._pids = self._make_cgroup(support.pids_cgroup, {"pids.max": str(MAX_PROCESSES)})
+
+    def _make_cgroup(self, parent: Path, limits: dict[str, str]) -> Path | None:
+        folder = parent / self._name
+        try:
+            folder.mkdir(exist_ok=True)
+            for name, value in limits.items():
+                (folder / name).write_text(value)
+        except OSError as e:
+            log.warning("cgroup %s: %s", folder, e)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+            return None
+        return folder
+
+    # ---- the command ------------------------------------------------------------------------------
+    def wrap(self, launch: Launch, code_dir: Path, env: dict[str, str]) -> tuple[str, ...]:
+        """bwrap's command line around launch.argv; env is adjusted to the sandbox's paths."""
+        assert self.support.bwrap is not None
+        code = str(code_dir)
+        a = self._args = [self.support.bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                          "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+                          "--ro-bind", "/usr", "/usr"]
+        self._made = {"/", "/usr"}
+        self._bound = {"/usr", "/proc", "/dev", "/tmp"}
+        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            target = os.path.join("/", name)
+            if os.path.islink(target):
+                a += ["--symlink", os.readlink(target), target]
+            elif os.path.isdir(target):
+                a += ["--ro-bind", target, target]
+                self._bound.add(target)
+            self._made.add(target)
+        for name in ETC_FILES:
+            self._bind(os.path.join("/etc", name), os.path.join("/etc", name), optional=True)
+        a += ["--proc", "/proc", "--dev", "/dev", "--size", str(self.ephemeral_mb << 20), "--perms", "1777",
+              "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/opt"]
+        self._made |= {"/proc", "/dev", "/tmp", "/opt"}
+        self._bind(code, TASK_ROOT)
+        self._bind(str(BOOTSTRAP_DIR), RUNTIME_DIR)
+        argv = [self._inside(arg, code) for arg in launch.argv]
+        if not _under(argv[0], TASK_ROOT):
+            self._bind_interpreter(launch.argv[0])
+        if launch.vendor_path:
+            self._bind_vendor(launch.vendor_path)
+            env["_LAMBDALITE_VENDOR_PATH"] = VENDOR_DIR
+        a += ["--chdir", TASK_ROOT]
+        env.update({"LAMBDA_TASK_ROOT": TASK_ROOT, "LAMBDA_RUNTIME_DIR": RUNTIME_DIR, "PATH": SANDBOX_PATH})
+        if self.uid is not None and self.support.setpriv is not None:
+            a += ["--", self.support.setpriv, f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
+                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+        a.append("--")
+        return (*a, *argv)
+
+    @staticmethod
+    def _inside(arg: str, code: str) -> str:
+        if _under(arg, code):
+            return TASK_ROOT + arg[len(code):]
+        if _under(arg, str(BOOTSTRAP_DIR)):
+            return RUNTIME_DIR + arg[len(str(BOOTSTRAP_DIR)):]
+        return arg
+
+    def _bind(self, source: str, dest: str, optional: bool = False) -> None:
+        if any(_under(dest, bound) for bound in self._bound):
+            return  # already visible through a bind above it
+        if optional and not os.path.exists(source):
+            return
+        parent = os.path.dirname(dest)
+        missing = []
+        while parent not in self._made and parent != "/":
+            missing.append(parent)
+            parent = os.path.dirname(parent)
+        for folder in reversed(missing):  # bwrap would create these 0700 (root's), unreadable to the uid
+            self._args += ["--perms", "0755", "--dir", folder]
+            self._made.add(folder)
+        self._args += ["--ro-bind", source, dest]
+        self._made.add(dest)
+        self._bound.add(dest)
+
+    def _bind_interpreter(self, program: str) -> None:
+        """The interpreter's installation (its prefix: the binary, stdlib, site-packages), never a folder
+        that holds the data folder."""
+        prefixes = {str(Path(program).parent.parent), str(Path(os.path.realpath(program)).parent.parent)}
+        if program == sys.executable:
+            prefixes |= {sys.prefix, sys.base_prefix}
+        for prefix in sorted(prefixes):
+            if _under(self._data_dir, prefix):
+                self._bind(os.path.join(prefix, "lib"), os.path.join(prefix, "lib"), optional=True)
+                for binary in {program, os.path.realpath(program)}:
+                    if _under(binary, prefix):
+                        self._bind(binary, binary)
+            else:
+                self._bind(prefix, prefix)
+
+    def _bind_vendor(self, vendor_path: str) -> None:
+        """The boto3 stack for interpreters without it: the folder its linked packages live in (the
+        server's site-packages, one bind) at VENDOR_DIR."""
+        with contextlib.suppress(OSError), os.scandir(vendor_path) as entries:
+            folders = {os.path.dirname(os.path.realpath(entry.path)) for entry in entries}
+        if len(folders) == 1:
+            self._bind(folders.pop(), VENDOR_DIR, optional=True)
+
+    # ---- in the child, before exec ------------------------------------------------------------------
+    def join(self) -> None:
+        """Move the calling (forked, not yet exec'd) process into the environment's cgroups."""
+        for folder in (self._memory, self._pids):
+            if folder is not None:
+                fd = os.open(folder / "cgroup.procs", os.O_WRONLY)
+                try:
+                    os.write(fd, b"0")
+                finally:
+                    os.close(fd)
+
+    # ---- memory -----------------------------------------------------------------------------------
+    @property
+    def has_memory_cgroup(self) -> bool:
+        return self._memory is not None
+
+    def tree_rss_kb(self) -> int:
+        """Anonymous memory of every process in the environment (memory.stat `rss`), 0 when unknown."""
+        if self._memory is None:
+            return 0
+        try:
+            if self._stat_fd is None:
+                self._stat_fd = os.open(self._memory / "memory.stat", os.O_RDONLY)
+            stat = os.pread(self._stat_fd, 256, 0)
+        except OSError:
+            return 0
+        start = stat.find(b"\nrss ")
+        if start < 0:
+            return 0
+        end = stat.find(b"\n", start + 5)
+        return int(stat[start + 5:end]) // 1024
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel killed a process of this environment at the hard ceiling."""
+        if self._memory is None:
+            return False
+        try:
+            text = (self._memory / "memory.oom_control").read_text()
+        except OSError:
+            return False
+        for line in text.splitlines():
+            if line.startswith("oom_kill "):
+                return int(line.split()[1]) > 0
+        return False
+
+    def kill(self) -> None:
+        """SIGKILL every process in the environment's cgroup (bwrap's death ends the rest anyway)."""
+        folder = self._memory or self._pids
+        if folder is None:
+            return
+        with contextlib.suppress(OSError):
+            for pid in (folder / "cgroup.procs").read_text().split():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(pid), signal.SIGKILL)
+
+    def close(self, call_later: Callable[[float, Callable[[], None]], object] | None = None) -> None:
+        """Remove the cgroups; processes of a killed PID namespace may take a moment to go, so retry."""
+        if self._stat_fd is not None:
+            os.close(self._stat_fd)
+            self._stat_fd = None
+        self._rmdir(call_later, CGROUP_RMDIR_ATTEMPTS)
+
+    def _rmdir(self, call_later: Callable[[float, Callable[[], None]], object] | None, attempts: int) -> None:
+        busy = False
+        for attr in ("_memory", "_pids"):
+            folder: Path | None = getattr(self, attr)
+            if folder is None:
+                continue
+            try:
+                folder.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                if e.errno == errno.EBUSY:
+                    busy = True
+                    continue
+                log.warning("cgroup %s: %s", folder, e)
+            setattr(self, attr, None)
+        if busy and call_later is not None and attempts > 1:
+            call_later(0.1, lambda: self._rmdir(call_later, attempts - 1))
