@@ -58,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "no_dispatch", "function", "follow")}
     settings = settings_mod.from_env().with_overrides(**overrides)
+    if args.command in ("serve", "worker"):
+        from lambdalite.runtime.sandbox import check_mode
+
+        warning = check_mode(settings.sandbox)  # SystemExit when `require` cannot be met
+        if warning:
+            print(f"lambdalite: WARNING: {warning}", file=sys.stderr, flush=True)
     if args.command == "serve":
         from lambdalite.server import serve
 

@@ -71,7 +71,7 @@ class Support:
             return (f"functions run WITHOUT a sandbox ({self.problem}): as lambdalite's user, able to read the "
                     "data folder and other functions' code, see and signal every process, take other "
                     "environments' events through their Runtime API, and fork children that outlive them and "
-                    "escape the memory limit; set LAMBDALITE_SANDBOX=require to refuse to run so")
+                    "escape the memory limit")
         missing = []
         if self.setpriv is None:
             missing.append("not root: functions keep lambdalite's uid and the Runtime API cannot tell "
@@ -151,6 +151,8 @@ def check_mode(mode: str) -> str | None:
     support = probe()
     if mode == "require" and (support.bwrap is None or (os.geteuid() == 0 and support.setpriv is None)):
         raise SystemExit(f"lambdalite: LAMBDALITE_SANDBOX=require, but {support.lost()}")
+    if support.bwrap is None:
+        return support.lost() + " (LAMBDALITE_SANDBOX=require refuses to start like this)"
     return support.lost() or None
 
 
