@@ -14,6 +14,7 @@ import errno
 import math
 import os
 import random
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -212,12 +213,13 @@ class Environment:
             self._spawned_s = time.perf_counter()
             self.process = FunctionProcess(argv, env, spec.code_dir, self._on_output, self._on_exit,
                                            wrapper_depth=depth, preexec=preexec)
-        except OSError as e:
+        except (OSError, subprocess.SubprocessError) as e:  # SubprocessError: joining the cgroups failed
             self.stop("failed")
-            if spec.runtime in PROVIDED_RUNTIMES and e.errno in (errno.ENOENT, errno.ENOEXEC, errno.EACCES):
+            errno_ = getattr(e, "errno", None)
+            if spec.runtime in PROVIDED_RUNTIMES and errno_ in (errno.ENOENT, errno.ENOEXEC, errno.EACCES):
                 # The code's bootstrap cannot be executed (bad shebang, not a binary): the function's fault.
                 request_id = self._current.request.request_id if self._current else ""
-                reason = f"fork/exec {launch.argv[0]}: {os.strerror(e.errno).lower()}"
+                reason = f"fork/exec {launch.argv[0]}: {os.strerror(errno_ or 0).lower()}"
                 return self._result_without_process(
                     _function_error("Runtime.InvalidEntrypoint", f"RequestId: {request_id} Error: {reason}"))
             payload = orjson.dumps({"errorType": "Runtime.Unavailable",

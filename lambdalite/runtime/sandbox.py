@@ -74,8 +74,8 @@ class Support:
                     "escape the memory limit")
         missing = []
         if self.setpriv is None:
-            missing.append("not root: functions keep lambdalite's uid and the Runtime API cannot tell "
-                           "environments apart (one environment can take another's events)")
+            missing.append("no setpriv, or not root: functions keep lambdalite's uid and the Runtime API cannot "
+                           "tell environments apart (one environment can take another's events)")
         if self.memory_cgroup is None:
             missing.append("no writable memory cgroup (v1): the memory limit watches the runtime process's "
                            "RSS only, not its children")
@@ -252,6 +252,8 @@ class Walls:
         if self.uid is not None and self.support.setpriv is not None:
             a += ["--", self.support.setpriv, f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
                   "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+        elif os.geteuid() == 0:
+            a += ["--cap-drop", "ALL"]  # root without setpriv: at least without root's capabilities
         a.append("--")
         return (*a, *argv)
 
