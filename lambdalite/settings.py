@@ -58,6 +58,9 @@ class Settings:
     # Execution environments in a bubblewrap sandbox (runtime/sandbox.py): "require" (refuse to run
     # functions without it), "auto" (use it when bwrap works, else warn once and run unsandboxed), "off".
     sandbox: str = field(default="auto", metadata={"env": "LAMBDALITE_SANDBOX"})
+    # Host folders (os.pathsep-separated) every sandbox sees read-write at the same path, as an EFS mount
+    # would be (benchmarks use one for their sink file). Never one that holds the data folder or is in it.
+    sandbox_shared_dirs: str = field(default="", metadata={"env": "LAMBDALITE_SANDBOX_SHARED_DIRS"})
 
     @property
     def function_endpoint_url(self) -> str:

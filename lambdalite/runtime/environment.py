@@ -14,7 +14,6 @@ import errno
 import math
 import os
 import random
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -206,20 +205,20 @@ class Environment:
             uid_for_port = sandbox.uid_for_port if support is not None and support.setpriv else None
             self._server, port = await start_server(self, uid_for_port)
             env = process_environment(spec, self.settings, f"127.0.0.1:{port}", launch)
-            argv, depth, preexec = launch.argv, 0, None
+            argv, depth = launch.argv, 0
             if support is not None:
-                self.walls = Walls(support, port, spec.memory_mb, spec.ephemeral_mb, self.settings.data_dir)
-                argv, depth, preexec = self.walls.wrap(launch, spec.code_dir, env), 2, self.walls.join
+                self.walls = Walls(support, port, spec.memory_mb, spec.ephemeral_mb, self.settings.data_dir,
+                                   self.settings.sandbox_shared_dirs)
+                argv, depth = self.walls.wrap(launch, spec.code_dir, env), 2
             self._spawned_s = time.perf_counter()
             self.process = FunctionProcess(argv, env, spec.code_dir, self._on_output, self._on_exit,
-                                           wrapper_depth=depth, preexec=preexec)
-        except (OSError, subprocess.SubprocessError) as e:  # SubprocessError: joining the cgroups failed
+                                           wrapper_depth=depth)
+        except OSError as e:
             self.stop("failed")
-            errno_ = getattr(e, "errno", None)
-            if spec.runtime in PROVIDED_RUNTIMES and errno_ in (errno.ENOENT, errno.ENOEXEC, errno.EACCES):
+            if spec.runtime in PROVIDED_RUNTIMES and e.errno in (errno.ENOENT, errno.ENOEXEC, errno.EACCES):
                 # The code's bootstrap cannot be executed (bad shebang, not a binary): the function's fault.
                 request_id = self._current.request.request_id if self._current else ""
-                reason = f"fork/exec {launch.argv[0]}: {os.strerror(errno_ or 0).lower()}"
+                reason = f"fork/exec {launch.argv[0]}: {os.strerror(e.errno).lower()}"
                 return self._result_without_process(
                     _function_error("Runtime.InvalidEntrypoint", f"RequestId: {request_id} Error: {reason}"))
             payload = orjson.dumps({"errorType": "Runtime.Unavailable",

@@ -29,14 +29,12 @@ except (OSError, AttributeError):  # pragma: no cover - not Linux
     _prctl = None
 
 
-def _die_with_parent(parent_pid: int, then: Callable[[], None] | None) -> Callable[[], None]:
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
     def preexec() -> None:
         if _prctl is not None:
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent_pid:  # the parent died before prctl took effect
             os._exit(1)
-        if then is not None:
-            then()
 
     return preexec
 
@@ -54,11 +52,9 @@ class FunctionProcess:
     """A running function process; calls on_output(bytes) for its output and on_exit() once it ended."""
 
     def __init__(self, argv: tuple[str, ...], env: dict[str, str], cwd: Path,
-                 on_output: Callable[[bytes], None], on_exit: Callable[[], None], *,
-                 wrapper_depth: int = 0, preexec: Callable[[], None] | None = None):
+                 on_output: Callable[[bytes], None], on_exit: Callable[[], None], *, wrapper_depth: int = 0):
         """wrapper_depth: processes between ours and the runtime (a sandbox's bwrap and its init); their
-        exit status is the runtime's, with a signal reported as 128 + its number. preexec runs in the
-        child before exec (joining cgroups)."""
+        exit status is the runtime's, with a signal reported as 128 + its number."""
         self._on_output = on_output
         self._on_exit = on_exit
         self._loop = asyncio.get_running_loop()
@@ -67,7 +63,7 @@ class FunctionProcess:
             # Spawned on the event loop thread: PDEATHSIG follows the thread that forked.
             self.popen = subprocess.Popen(
                 argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
-                start_new_session=True, preexec_fn=_die_with_parent(os.getpid(), preexec), close_fds=True)
+                start_new_session=True, preexec_fn=_die_with_parent(os.getpid()), close_fds=True)
         except BaseException:
             os.close(read_fd)
             os.close(write_fd)

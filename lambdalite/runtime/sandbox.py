@@ -184,11 +184,13 @@ def _under(path: str, root: str) -> bool:
 class Walls:
     """One environment's sandbox: the wrapped command, its uid and its cgroups."""
 
-    def __init__(self, support: Support, port: int, memory_mb: int, ephemeral_mb: int, data_dir: Path):
+    def __init__(self, support: Support, port: int, memory_mb: int, ephemeral_mb: int, data_dir: Path,
+                 shared_dirs: str = ""):
         self.support = support
         self.uid: int | None = uid_for_port(port) if support.setpriv is not None else None
         self.ephemeral_mb = ephemeral_mb
         self._data_dir = str(data_dir.resolve())
+        self._shared = [folder for folder in shared_dirs.split(os.pathsep) if folder]
         self._name = f"lambdalite-{os.getpid()}-{port}"
         self._memory: Path | None = None
         self._pids: Path | None = None
@@ -225,7 +227,7 @@ class Walls:
                           "--unshare-cgroup-try", "--die-with-parent", "--new-session",
                           "--ro-bind", "/usr", "/usr"]
         self._made = {"/", "/usr"}
-        self._bound = {"/usr", "/proc", "/dev", "/tmp"}
+        self._bound = {"/usr"}  # host folders bound whole (a tmpfs or /proc is not: binds may go inside)
         for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             target = os.path.join("/", name)
             if os.path.islink(target):
@@ -247,6 +249,8 @@ class Walls:
         if launch.vendor_path:
             self._bind_vendor(launch.vendor_path)
             env["_LAMBDALITE_VENDOR_PATH"] = VENDOR_DIR
+        for folder in self._shared:
+            self._share(folder)
         a += ["--chdir", TASK_ROOT]
         env.update({"LAMBDA_TASK_ROOT": TASK_ROOT, "LAMBDA_RUNTIME_DIR": RUNTIME_DIR, "PATH": SANDBOX_PATH})
         if self.uid is not None and self.support.setpriv is not None:
@@ -255,7 +259,17 @@ class Walls:
         elif os.geteuid() == 0:
             a += ["--cap-drop", "ALL"]  # root without setpriv: at least without root's capabilities
         a.append("--")
-        return (*a, *argv)
+        return (*self._joiner(), *a, *argv)
+
+    def _joiner(self) -> tuple[str, ...]:
+        """A shell that moves itself into the environment's cgroups, then becomes bwrap: everything bwrap
+        starts is inside from its first instruction. Not a preexec_fn: a cgroup v1 move waits for an RCU
+        grace period (~5-15 ms), and Popen blocks the event loop until the child has exec'd."""
+        folders = [str(folder / "cgroup.procs") for folder in (self._memory, self._pids) if folder is not None]
+        if not folders:
+            return ()
+        moves = " && ".join(f'echo 0 > "${i + 1}"' for i in range(len(folders)))
+        return ("/bin/sh", "-c", f'{moves} && shift {len(folders)} && exec "$@"', "sh", *folders)
 
     @staticmethod
     def _inside(arg: str, code: str) -> str:
@@ -265,7 +279,7 @@ class Walls:
             return RUNTIME_DIR + arg[len(str(BOOTSTRAP_DIR)):]
         return arg
 
-    def _bind(self, source: str, dest: str, optional: bool = False) -> None:
+    def _bind(self, source: str, dest: str, optional: bool = False, writable: bool = False) -> None:
         if any(_under(dest, bound) for bound in self._bound):
             return  # already visible through a bind above it
         if optional and not os.path.exists(source):
@@ -278,9 +292,19 @@ class Walls:
         for folder in reversed(missing):  # bwrap would create these 0700 (root's), unreadable to the uid
             self._args += ["--perms", "0755", "--dir", folder]
             self._made.add(folder)
-        self._args += ["--ro-bind", source, dest]
+        self._args += ["--bind" if writable else "--ro-bind", source, dest]
         self._made.add(dest)
         self._bound.add(dest)
+
+    def _share(self, folder: str) -> None:
+        """A host folder read-write at its own path (LAMBDALITE_SANDBOX_SHARED_DIRS)."""
+        path = os.path.realpath(folder)
+        if _under(self._data_dir, path) or _under(path, self._data_dir):
+            log.warning("not sharing %s with functions: it holds or is inside the data folder", folder)
+            return
+        if not os.path.isdir(path):
+            return
+        self._bind(path, path, writable=True)
 
     def _bind_interpreter(self, program: str) -> None:
         """The interpreter's installation (its prefix: the binary, stdlib, site-packages), never a folder
@@ -304,17 +328,6 @@ class Walls:
             folders = {os.path.dirname(os.path.realpath(entry.path)) for entry in entries}
         if len(folders) == 1:
             self._bind(folders.pop(), VENDOR_DIR, optional=True)
-
-    # ---- in the child, before exec ------------------------------------------------------------------
-    def join(self) -> None:
-        """Move the calling (forked, not yet exec'd) process into the environment's cgroups."""
-        for folder in (self._memory, self._pids):
-            if folder is not None:
-                fd = os.open(folder / "cgroup.procs", os.O_WRONLY)
-                try:
-                    os.write(fd, b"0")
-                finally:
-                    os.close(fd)
 
     # ---- memory -----------------------------------------------------------------------------------
     @property
