@@ -1,0 +1,56 @@
+"""The bwrap command line a sandbox is built from (pure: nothing is spawned)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lambdalite.runtime import sandbox
+from lambdalite.runtime.interpreters import BOOTSTRAP_SCRIPT, Launch
+
+SUPPORT = sandbox.Support("/usr/bin/bwrap", "/usr/bin/setpriv", None, None)
+
+
+def _binds(argv: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """dest -> (option, source) for every bind."""
+    out = {}
+    for i, arg in enumerate(argv):
+        if arg in ("--bind", "--ro-bind"):
+            out[argv[i + 2]] = (arg, argv[i + 1])
+    return out
+
+
+def test_code_bootstrap_and_tmp_and_uid(tmp_path: Path) -> None:
+    code = tmp_path / "data" / "code" / "abc"
+    env: dict[str, str] = {}
+    walls = sandbox.Walls(SUPPORT, 40000, 128, 1024, tmp_path / "data")
+    argv = walls.wrap(Launch(("/usr/bin/python3", str(BOOTSTRAP_SCRIPT)), native=True), code, env)
+    binds = _binds(argv)
+    assert binds["/var/task"] == ("--ro-bind", str(code))
+    assert binds["/var/runtime"] == ("--ro-bind", str(BOOTSTRAP_SCRIPT.parent))
+    assert argv[-2:] == ("/usr/bin/python3", "/var/runtime/lambdalite_bootstrap.py")
+    assert argv[argv.index("--tmpfs") - 4:argv.index("--tmpfs") + 2] == (
+        "--size", str(1024 << 20), "--perms", "1777", "--tmpfs", "/tmp")
+    assert f"--reuid={sandbox.UID_BASE + 40000}" in argv and "--unshare-pid" in argv
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task" and env["LAMBDA_RUNTIME_DIR"] == "/var/runtime"
+    assert not any(source.startswith(str(tmp_path / "data")) and dest != "/var/task"
+                   for dest, (_, source) in binds.items())
+
+
+def test_an_interpreter_prefix_holding_the_data_folder_is_not_bound_whole(tmp_path: Path) -> None:
+    prefix = tmp_path / "home"
+    python = prefix / "bin" / "python3.12"
+    walls = sandbox.Walls(SUPPORT, 40001, 128, 512, prefix / "data", shared_dirs=f"{prefix}:{tmp_path / 'shared'}")
+    (tmp_path / "shared").mkdir()
+    argv = walls.wrap(Launch((str(python), str(BOOTSTRAP_SCRIPT)), native=True), prefix / "data" / "code", {})
+    binds = _binds(argv)
+    assert str(prefix) not in binds  # neither as the interpreter's prefix nor as a shared folder
+    assert binds[str(python)] == ("--ro-bind", str(python))
+    assert binds[str(tmp_path / "shared")] == ("--bind", str(tmp_path / "shared"))
+
+
+def test_exec_failure_in_awss_words() -> None:
+    assert sandbox.exec_failure(b"setpriv: failed to execute /var/task/bootstrap: No such file or directory\n") == (
+        "fork/exec /var/task/bootstrap: no such file or directory")
+    assert sandbox.exec_failure(b"bwrap: execvp /var/task/bootstrap: Permission denied\n") == (
+        "fork/exec /var/task/bootstrap: permission denied")
+    assert sandbox.exec_failure(b"some other output\n") is None
