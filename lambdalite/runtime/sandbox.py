@@ -324,6 +324,7 @@ class Walls:
     def _bind_vendor(self, vendor_path: str) -> None:
         """The boto3 stack for interpreters without it: the folder its linked packages live in (the
         server's site-packages, one bind) at VENDOR_DIR."""
+        folders: set[str] = set()
         with contextlib.suppress(OSError), os.scandir(vendor_path) as entries:
             folders = {os.path.dirname(os.path.realpath(entry.path)) for entry in entries}
         if len(folders) == 1:
