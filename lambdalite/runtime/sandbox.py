@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import functools
@@ -27,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +52,7 @@ MAX_PROCESSES = 1024  # AWS: 1,024 processes or threads per execution environmen
 ETC_FILES = ("ssl", "pki", "resolv.conf", "hosts", "nsswitch.conf", "localtime", "ld.so.cache", "alternatives",
              "protocols", "services")
 CGROUP_RMDIR_ATTEMPTS = 50
+EXIT_CLEANUP_S = 2.0  # at process exit, how long to wait for killed environments' cgroups to empty
 # How bwrap (exit status 1) and setpriv (126, 127) report a command they could not execute.
 EXEC_FAILED_STATUSES = (1, 126, 127)
 EXEC_FAILURE = re.compile(rb"(?:setpriv: failed to execute|bwrap: execvp) (\S+): ([^\n]+)\n?$")
@@ -394,8 +397,32 @@ class Walls:
             except OSError as e:
                 if e.errno == errno.EBUSY:
                     busy = True
+                    _emptying.add(folder)
                     continue
                 log.warning("cgroup %s: %s", folder, e)
+            _emptying.discard(folder)
             setattr(self, attr, None)
         if busy and call_later is not None and attempts > 1:
             call_later(0.1, lambda: self._rmdir(call_later, attempts - 1))
+
+
+# Cgroups of stopped environments whose processes were still going when last tried (see Walls.close).
+_emptying: set[Path] = set()
+
+
+@atexit.register
+def _remove_emptying() -> None:
+    """At exit (the loop that retried is gone): wait briefly for the last environments' cgroups to empty.
+    What still remains is swept by the next lambdalite that starts in this cgroup (_sweep_stale)."""
+    deadline_s = time.monotonic() + EXIT_CLEANUP_S
+    while _emptying and time.monotonic() < deadline_s:
+        for folder in list(_emptying):
+            try:
+                folder.rmdir()
+            except FileNotFoundError:
+                _emptying.discard(folder)
+            except OSError:
+                continue
+            _emptying.discard(folder)
+        if _emptying:
+            time.sleep(0.02)
