@@ -33,6 +33,14 @@ HEALTH_PATH = "/_lambdalite/health"
 ROLE = "arn:aws:iam::000000000000:role/bench"
 
 
+def sink_dir(work_dir: Path) -> Path:
+    """The folder of the handlers' sink file, the one host folder sandboxed functions may write to."""
+    folder = work_dir / "lambdalite-sink"
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o777)
+    return folder
+
+
 def handler_zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -48,7 +56,9 @@ class Server:
         self.data_dir = Path(tempfile.mkdtemp(prefix="bench-lambdalite-", dir=work_dir))
         self.log_path = work_dir / f"lambdalite-{self.port}.log"
         self.dispatch = dispatch
-        self.env = {"LAMBDALITE_LOG_LEVEL": "warning", "PYTHONPATH": str(REPO), **(env or {})}
+        # Sandboxed functions see the sink's folder only (sink_dir), read-write.
+        self.env = {"LAMBDALITE_LOG_LEVEL": "warning", "PYTHONPATH": str(REPO),
+                    "LAMBDALITE_SANDBOX_SHARED_DIRS": str(sink_dir(work_dir)), **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -152,7 +162,8 @@ class LambdaliteRun:
         self.sizes = sizes
         self.work_dir = work_dir
         self.profile = profile
-        self.sink = Sink(work_dir / "sink-lambdalite.txt")
+        self.sink = Sink(sink_dir(work_dir) / "sink-lambdalite.txt")
+        self.sink.path.chmod(0o666)  # functions run as their own uid in the sandbox
 
     def run(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -319,26 +330,30 @@ class LambdaliteRun:
 
 
 def pool_overhead(count: int) -> dict[str, Any]:
-    """bench/runtime_warm.py (the runtime's own figures, no HTTP API): warm `pool.invoke` and cold start."""
+    """bench/runtime_warm.py (the runtime's own figures, no HTTP API): warm `pool.invoke` and cold start, in
+    the sandbox (the default where bwrap works) and without it (keys ending `_unsandboxed`)."""
     script = REPO / "bench" / "runtime_warm.py"
     if not script.exists():
         return {}
-    cmd = [sys.executable, str(script), "--runtime", f"python3.{sys.version_info.minor}", "-n", str(count),
-           "--colds", "3"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
-    if done.returncode != 0:
-        return {"error": f"runtime_warm.py exit {done.returncode}: {done.stderr[-500:]}"}
-    out: dict[str, Any] = {"raw": done.stdout}
-    patterns = {"warm_round_trip": r"warm round trip\s+p50 ([\d.]+) ms\s+p99 ([\d.]+)",
-                "lambdalite_side": r"lambdalite side\s+p50 ([\d.]+) ms\s+p99 ([\d.]+)"}
-    for key, pattern in patterns.items():
-        match = re.search(pattern, done.stdout)
-        if match:
-            out[f"{key}_p50_ms"], out[f"{key}_p99_ms"] = float(match[1]), float(match[2])
-    cold = re.search(r"cold start\s+median ([\d.]+) ms", done.stdout)
-    if cold:
-        out["cold_median_ms"] = float(cold[1])
+    out: dict[str, Any] = {}
+    for sandbox, suffix in (("auto", ""), ("off", "_unsandboxed")):
+        cmd = [sys.executable, str(script), "--runtime", f"python3.{sys.version_info.minor}", "-n", str(count),
+               "--colds", "3", "--sandbox", sandbox]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        if done.returncode != 0:
+            out[f"error{suffix}"] = f"runtime_warm.py exit {done.returncode}: {done.stderr[-500:]}"
+            continue
+        out[f"raw{suffix}"] = done.stdout
+        patterns = {"warm_round_trip": r"warm round trip\s+p50 ([\d.]+) ms\s+p99 ([\d.]+)",
+                    "lambdalite_side": r"lambdalite side\s+p50 ([\d.]+) ms\s+p99 ([\d.]+)"}
+        for key, pattern in patterns.items():
+            match = re.search(pattern, done.stdout)
+            if match:
+                out[f"{key}_p50_ms{suffix}"], out[f"{key}_p99_ms{suffix}"] = float(match[1]), float(match[2])
+        cold = re.search(r"cold start\s+median ([\d.]+) ms", done.stdout)
+        if cold:
+            out[f"cold_median_ms{suffix}"] = float(cold[1])
     return out
 
 

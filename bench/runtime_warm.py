@@ -4,6 +4,7 @@ Runs the pool in-process against a no-op python handler: p50/p99 of a warm `pool
 (Runtime API next + response, logs, bookkeeping) and the cold start (spawn to first response).
 
     .venv/bin/python bench/runtime_warm.py [--runtime python3.12] [--client builtin|awslambdaric] [-n 5000]
+                                           [--sandbox auto|off]
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-async def run(runtime: str, client: str, count: int, colds: int) -> None:
+async def run(runtime: str, client: str, count: int, colds: int, sandbox: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         code_dir = Path(tmp) / "code"
         code_dir.mkdir()
         (code_dir / "handler.py").write_text(NOOP)
-        pool = EnvironmentPool(Settings(data_dir=Path(tmp) / "data"))
+        pool = EnvironmentPool(Settings(data_dir=Path(tmp) / "data", sandbox=sandbox))
         arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
 
         def spec(revision: str) -> RunSpec:
@@ -59,7 +60,7 @@ async def run(runtime: str, client: str, count: int, colds: int) -> None:
             warm_ms.append((time.perf_counter() - started) * 1000)
             inside_ms.append(result.duration_ms)
         await pool.close()
-    print(f"runtime={runtime} client={client} warm invokes={count}")
+    print(f"runtime={runtime} client={client} sandbox={sandbox} warm invokes={count}")
     print(f"  warm round trip   p50 {_percentile(warm_ms, 0.5):.3f} ms  p99 {_percentile(warm_ms, 0.99):.3f} ms")
     print(f"  runtime share     p50 {_percentile(inside_ms, 0.5):.3f} ms  (delivery to response, child side)")
     overhead = [w - d for w, d in zip(warm_ms, inside_ms, strict=True)]
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--client", default="builtin", choices=["builtin", "awslambdaric"])
     parser.add_argument("-n", type=int, default=5000)
     parser.add_argument("--colds", type=int, default=5)
+    parser.add_argument("--sandbox", default="auto", choices=["auto", "off"])
     args = parser.parse_args()
     try:
         import uvloop
@@ -82,7 +84,7 @@ def main() -> None:
     except ImportError:  # pragma: no cover
         runner = asyncio.Runner()
     with runner:
-        runner.run(run(args.runtime, args.client, args.n, args.colds))
+        runner.run(run(args.runtime, args.client, args.n, args.colds, args.sandbox))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ def _node_flags(parser: argparse.ArgumentParser) -> None:
                         help="runtime client for python runtimes")
     parser.add_argument("--lease-seconds", type=float, dest="lease_s", help="event lease length")
     parser.add_argument("--log-level", help="debug, info, warning, error")
+    parser.add_argument("--sandbox", choices=["require", "auto", "off"],
+                        help="run functions in a bubblewrap sandbox (env LAMBDALITE_SANDBOX, default auto)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "no_dispatch", "function", "follow")}
     settings = settings_mod.from_env().with_overrides(**overrides)
+    if args.command in ("serve", "worker"):
+        from lambdalite.runtime.sandbox import check_mode
+
+        warning = check_mode(settings.sandbox)  # SystemExit when `require` cannot be met
+        if warning:
+            print(f"lambdalite: WARNING: {warning}", file=sys.stderr, flush=True)
     if args.command == "serve":
         from lambdalite.credentials import startup_problem
         from lambdalite.server import serve

@@ -77,6 +77,12 @@ class Settings:
     http_body_timeout_s: float = field(default=300.0, metadata={"env": "LAMBDALITE_HTTP_BODY_TIMEOUT"})
     http_idle_timeout_s: float = field(default=75.0, metadata={"env": "LAMBDALITE_HTTP_IDLE_TIMEOUT"})
     http_max_connections: int = field(default=1000, metadata={"env": "LAMBDALITE_HTTP_MAX_CONNECTIONS"})
+    # Execution environments in a bubblewrap sandbox (runtime/sandbox.py): "require" (refuse to run
+    # functions without it), "auto" (use it when bwrap works, else warn once and run unsandboxed), "off".
+    sandbox: str = field(default="auto", metadata={"env": "LAMBDALITE_SANDBOX"})
+    # Host folders (os.pathsep-separated) every sandbox sees read-write at the same path, as an EFS mount
+    # would be (benchmarks use one for their sink file). Never one that holds the data folder or is in it.
+    sandbox_shared_dirs: str = field(default="", metadata={"env": "LAMBDALITE_SANDBOX_SHARED_DIRS"})
 
     @property
     def function_endpoint_url(self) -> str:

@@ -79,6 +79,7 @@ def to_run_spec(
         revision_id=config.get("RevisionId", ""),
         runtime_client=runtime_client(config, default_client),
         role=str(config.get("Role", "")),
+        ephemeral_mb=int((config.get("EphemeralStorage") or {}).get("Size", 512)),
     )
 
 

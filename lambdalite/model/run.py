@@ -25,6 +25,7 @@ class RunSpec:
     revision_id: str = ""  # changes with code or configuration: a new revision gets new environments
     runtime_client: str = "builtin"  # python runtimes: "builtin" or "awslambdaric"
     role: str = ""  # execution role ARN: the function's minted credentials are for it (credentials.py)
+    ephemeral_mb: int = 512  # EphemeralStorage: the size of the sandbox's private /tmp
 
     @property
     def pool_key(self) -> tuple[str, str, str]:

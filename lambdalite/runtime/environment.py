@@ -23,10 +23,11 @@ import orjson
 
 from lambdalite.credentials import function_environment
 from lambdalite.model.run import InvokeRequest, InvokeResult, RunSpec, Status
-from lambdalite.runtime import logs
+from lambdalite.runtime import logs, sandbox
 from lambdalite.runtime.interpreters import BOOTSTRAP_DIR, PROVIDED_RUNTIMES, Launch, LaunchError, launch_for
 from lambdalite.runtime.process import FunctionProcess, exit_reason
 from lambdalite.runtime.runtime_api import RuntimeApiConnection, next_response, start_server
+from lambdalite.runtime.sandbox import Walls
 from lambdalite.settings import Settings
 
 # A function's response may be at most 6 MB; AWS's message quotes this figure (6 MiB + 100 bytes).
@@ -127,6 +128,7 @@ class Environment:
         self._on_gone = on_gone
         self._loop = asyncio.get_running_loop()
         self.process: FunctionProcess | None = None
+        self.walls: Walls | None = None
         self._server: asyncio.Server | None = None
         self._waiter: RuntimeApiConnection | None = None
         self._current: Invocation | None = None
@@ -134,6 +136,7 @@ class Environment:
         self._served = 0  # invocations delivered
         self._init_duration_ms: float | None = None
         self._stop_reason: str | None = None
+        self._init_output = b""
         self.peak_kb = 0
         self._peak_read_s = 0.0
         self.limit_kb = spec.memory_mb * 1024
@@ -195,11 +198,23 @@ class Environment:
         except LaunchError as e:
             message = f"RequestId: {self._current.request.request_id if self._current else ''} Error: {e.message}"
             return self._result_without_process(_function_error(e.error_type, message))
+        support = sandbox.active(self.settings.sandbox)
+        if support is None and self.settings.sandbox == "require":
+            payload = orjson.dumps({"errorType": "Runtime.Unavailable", "errorMessage":
+                                    f"LAMBDALITE_SANDBOX=require, but {sandbox.probe().lost()}"})
+            return InvokeResult(Status.SYSTEM_ERROR, payload, "Runtime.Unavailable")
         try:
-            self._server, port = await start_server(self)
+            uid_for_port = sandbox.uid_for_port if support is not None and support.setpriv else None
+            self._server, port = await start_server(self, uid_for_port)
             env = process_environment(spec, self.settings, f"127.0.0.1:{port}", launch)
+            argv, depth = launch.argv, 0
+            if support is not None:
+                self.walls = Walls(support, port, spec.memory_mb, spec.ephemeral_mb, self.settings.data_dir,
+                                   self.settings.sandbox_shared_dirs)
+                argv, depth = self.walls.wrap(launch, spec.code_dir, env), 2
             self._spawned_s = time.perf_counter()
-            self.process = FunctionProcess(launch.argv, env, spec.code_dir, self._on_output, self._on_exit)
+            self.process = FunctionProcess(argv, env, spec.code_dir, self._on_output, self._on_exit,
+                                           wrapper_depth=depth)
         except OSError as e:
             self.stop("failed")
             if spec.runtime in PROVIDED_RUNTIMES and e.errno in (errno.ENOENT, errno.ENOEXEC, errno.EACCES):
@@ -285,6 +300,9 @@ class Environment:
 
     # ---- process events ---------------------------------------------------------------------------
     def _on_output(self, data: bytes) -> None:
+        if self._served == 0:
+            # the tail of the output before the first event: where a sandbox reports a failed exec
+            self._init_output = (self._init_output + data)[-512:]
         self._log(data)
 
     def _log(self, data: bytes) -> None:
@@ -300,7 +318,10 @@ class Environment:
         assert process is not None
         inv = self._current
         if inv is not None and not inv.future.done():
-            inv.future.set_result(self._exit_outcome(inv, process.returncode or 0))
+            if self.walls is not None and self.walls.oom_killed() and self._stop_reason is None:
+                inv.future.set_result(_oom_outcome(inv.request.request_id))  # the kernel's, at the ceiling
+            else:
+                inv.future.set_result(self._exit_outcome(inv, process.returncode or 0))
         self._teardown()
 
     def _exit_outcome(self, inv: Invocation, returncode: int) -> Outcome:
@@ -312,6 +333,9 @@ class Environment:
         if inv.delivered_s is None and self._served > 0:
             return _LOST
         request_id = inv.request.request_id
+        failed_exec = self._sandbox_exec_failure() if returncode in sandbox.EXEC_FAILED_STATUSES else None
+        if failed_exec is not None:
+            return _function_error("Runtime.InvalidEntrypoint", f"RequestId: {request_id} Error: {failed_exec}")
         if returncode == 0:
             message = f"RequestId: {request_id} Error: Runtime exited without providing a reason"
         else:
@@ -319,6 +343,13 @@ class Environment:
         outcome = _function_error("Runtime.ExitError", message)
         outcome.log_lines.append(f"{message}\nRuntime.ExitError\n".encode())
         return outcome
+
+    def _sandbox_exec_failure(self) -> str | None:
+        """A provided runtime's bootstrap that the sandbox could not execute, in AWS's words
+        (`fork/exec /var/task/bootstrap: no such file or directory`); unsandboxed, Popen raises instead."""
+        if self.walls is None or self._served > 0 or self.spec.runtime not in PROVIDED_RUNTIMES:
+            return None
+        return sandbox.exec_failure(self._init_output)
 
     def _timed_out(self) -> None:
         inv = self._current
@@ -335,10 +366,17 @@ class Environment:
         self.stop(None)
 
     def check_memory(self) -> None:
-        """Called periodically while busy: kill the process once it uses more than its MemorySize."""
+        """Called periodically while busy: kill the environment once it uses more than its MemorySize
+        (in a memory cgroup: every process it started, else the runtime process)."""
         if self.process is None or not self.process.alive:
             return
-        rss_kb = self.process.rss_kb()
+        walls = self.walls
+        if walls is not None and walls.has_memory_cgroup:
+            rss_kb = walls.tree_rss_kb()
+            if walls.oom_killed():
+                rss_kb = max(rss_kb, self.limit_kb + 1)
+        else:
+            rss_kb = self.process.rss_kb()
         if rss_kb > self.peak_kb:
             self.peak_kb = rss_kb
         if rss_kb > self.limit_kb:
@@ -368,6 +406,8 @@ class Environment:
         request_id = inv.request.request_id
         if self.process is not None and self.process.alive and self._peak_due(end_s, inv):
             peak_kb = self.process.peak_kb()
+            if self.walls is not None and self.walls.has_memory_cgroup:
+                peak_kb = max(peak_kb, self.walls.tree_rss_kb())
             if peak_kb > self.peak_kb:
                 self.peak_kb = peak_kb
             if peak_kb > self.limit_kb and outcome.report_status != "timeout":
@@ -399,6 +439,8 @@ class Environment:
         self.gone = True
         if self.process is not None and self.process.alive:
             self.process.kill()
+            if self.walls is not None:
+                self.walls.kill()
         else:
             self._teardown()
 
@@ -412,6 +454,8 @@ class Environment:
             self._waiter = None
         if self.process is not None:
             self.process.close()
+        if self.walls is not None:
+            self.walls.close(self._loop.call_later)
         self._on_gone(self)
 
 
@@ -441,3 +485,6 @@ def force_kill_all(environments: list[Environment]) -> None:
         if env.process is not None:
             with contextlib.suppress(Exception):
                 env.process.kill()
+        if env.walls is not None:
+            with contextlib.suppress(Exception):
+                env.walls.kill()

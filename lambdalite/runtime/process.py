@@ -4,7 +4,8 @@
   SIGKILL; its own session lets lambdalite kill its whole tree (a shell bootstrap's children too).
 - Exit is noticed through a pidfd on the event loop; stdout+stderr share one non-blocking pipe read on
   the loop, which can also be drained synchronously so output precedes the response it came before.
-- Memory is read from /proc (RSS for enforcement, VmHWM for "Max Memory Used").
+- Memory is read from /proc (RSS for enforcement, VmHWM for "Max Memory Used") of the runtime itself: in a
+  sandbox that is bwrap's grandchild (bwrap -> its PID-namespace init -> the runtime), found once.
 """
 
 from __future__ import annotations
@@ -38,11 +39,22 @@ def _die_with_parent(parent_pid: int) -> Callable[[], None]:
     return preexec
 
 
+def _first_child(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
+            children = f.read().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
 class FunctionProcess:
     """A running function process; calls on_output(bytes) for its output and on_exit() once it ended."""
 
     def __init__(self, argv: tuple[str, ...], env: dict[str, str], cwd: Path,
-                 on_output: Callable[[bytes], None], on_exit: Callable[[], None]):
+                 on_output: Callable[[bytes], None], on_exit: Callable[[], None], *, wrapper_depth: int = 0):
+        """wrapper_depth: processes between ours and the runtime (a sandbox's bwrap and its init); their
+        exit status is the runtime's, with a signal reported as 128 + its number."""
         self._on_output = on_output
         self._on_exit = on_exit
         self._loop = asyncio.get_running_loop()
@@ -58,6 +70,8 @@ class FunctionProcess:
             raise
         os.close(write_fd)
         self.pid = self.popen.pid
+        self._wrapper_depth = wrapper_depth
+        self._runtime_pid: int | None = self.pid if wrapper_depth == 0 else None
         self.returncode: int | None = None
         os.set_blocking(read_fd, False)
         self._read_fd: int | None = read_fd
@@ -101,7 +115,10 @@ class FunctionProcess:
             self._loop.remove_reader(self._pidfd)
             os.close(self._pidfd)
             self._pidfd = None
-        self.returncode = self.popen.wait()
+        returncode = self.popen.wait()
+        if self._wrapper_depth and 128 < returncode <= 128 + 64:
+            returncode = 128 - returncode  # bwrap's 128 + N: the runtime died of signal N
+        self.returncode = returncode
         if self._status_fd is not None:
             os.close(self._status_fd)
             self._status_fd = None
@@ -126,10 +143,23 @@ class FunctionProcess:
             os.close(self._pidfd)
             self._pidfd = None
 
+    @property
+    def runtime_pid(self) -> int | None:
+        """The runtime's host pid (None while a sandbox is still starting it, or once it is gone)."""
+        if self._runtime_pid is None and self.returncode is None:
+            pid: int | None = self.pid
+            for _ in range(self._wrapper_depth):
+                pid = _first_child(pid) if pid is not None else None
+            self._runtime_pid = pid
+        return self._runtime_pid
+
     def rss_kb(self) -> int:
-        """Resident set size now (0 when gone)."""
+        """Resident set size of the runtime now (0 when gone)."""
+        pid = self.runtime_pid
+        if pid is None:
+            return 0
         try:
-            with open(f"/proc/{self.pid}/statm", "rb") as f:
+            with open(f"/proc/{pid}/statm", "rb") as f:
                 return int(f.read().split()[1]) * PAGE_KB
         except (OSError, IndexError, ValueError):
             return 0
@@ -139,7 +169,10 @@ class FunctionProcess:
         open/read/close per invocation (it was a tenth of the dispatcher's time)."""
         try:
             if self._status_fd is None:
-                self._status_fd = os.open(f"/proc/{self.pid}/status", os.O_RDONLY)
+                pid = self.runtime_pid
+                if pid is None:
+                    return 0
+                self._status_fd = os.open(f"/proc/{pid}/status", os.O_RDONLY)
             status = os.pread(self._status_fd, 8192, 0)
         except OSError:
             return 0

@@ -2,14 +2,20 @@
 
 A hand-rolled asyncio protocol on httptools: a warm invoke is one `GET next` answer and one `POST
 response` parsed, so there is no framework, no per-request allocation beyond the body, and keep-alive.
+A sandboxed environment's server accepts only connections whose socket belongs to the environment's own
+uid (peers.py): any other process on the host, another function included, is refused before it can ask
+for an event.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Protocol, cast
 
 import httptools
+
+from lambdalite.runtime.peers import tcp_socket_uid
 
 PREFIX = b"/2018-06-01/runtime/"
 NEXT_PATH = PREFIX + b"invocation/next"
@@ -29,6 +35,8 @@ ACCEPTED = _reply(b"202 Accepted", ACCEPTED_BODY)
 INVALID_REQUEST_ID = _reply(b"400 Bad Request",
                             b'{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}')
 NOT_FOUND = _reply(b"404 Not Found", b'{"errorMessage":"Unknown path","errorType":"InvalidRequest"}')
+FORBIDDEN = _reply(b"403 Forbidden",
+                   b'{"errorMessage":"Not this execution environment","errorType":"AccessDenied"}')
 METHOD_NOT_ALLOWED = _reply(b"405 Method Not Allowed",
                             b'{"errorMessage":"Method not allowed","errorType":"InvalidRequest"}')
 
@@ -57,10 +65,12 @@ def next_response(body: bytes, headers: list[tuple[str, str]]) -> bytes:
 class RuntimeApiConnection(asyncio.Protocol):
     """One runtime connection; usually a single keep-alive connection carries every request."""
 
-    __slots__ = ("handler", "transport", "parser", "url", "body", "error_type", "waiting_next", "keep_alive")
+    __slots__ = ("handler", "uid_for_port", "transport", "parser", "url", "body", "error_type", "waiting_next",
+                 "keep_alive")
 
-    def __init__(self, handler: RuntimeApiHandler):
+    def __init__(self, handler: RuntimeApiHandler, uid_for_port: Callable[[int], int] | None = None):
         self.handler = handler
+        self.uid_for_port = uid_for_port
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
@@ -71,8 +81,23 @@ class RuntimeApiConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        if self.uid_for_port is not None and not self._own_environment():
+            self.transport.write(FORBIDDEN)
+            self.transport.close()
+            self.transport = None
+
+    def _own_environment(self) -> bool:
+        """Whether the peer's socket belongs to the uid this server's environment runs as."""
+        assert self.transport is not None and self.uid_for_port is not None
+        local = self.transport.get_extra_info("sockname")
+        peer = self.transport.get_extra_info("peername")
+        if not local or not peer:
+            return False
+        return tcp_socket_uid(peer[:2], local[:2]) == self.uid_for_port(local[1])
 
     def data_received(self, data: bytes) -> None:
+        if self.transport is None:
+            return  # refused
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
@@ -144,9 +169,13 @@ class RuntimeApiConnection(asyncio.Protocol):
             self.transport.close()
 
 
-async def start_server(handler: RuntimeApiHandler) -> tuple[asyncio.Server, int]:
-    """Listen on 127.0.0.1, an ephemeral port; returns the server and its port."""
+async def start_server(handler: RuntimeApiHandler, uid_for_port: Callable[[int], int] | None = None
+                       ) -> tuple[asyncio.Server, int]:
+    """Listen on 127.0.0.1, an ephemeral port; returns the server and its port. With uid_for_port, only
+    sockets owned by uid_for_port(port) may talk to it (the uid is derived from the port, so the check
+    holds from the first connection on)."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: RuntimeApiConnection(handler), "127.0.0.1", 0, backlog=16)
+    server = await loop.create_server(lambda: RuntimeApiConnection(handler, uid_for_port), "127.0.0.1", 0,
+                                      backlog=16)
     port = int(server.sockets[0].getsockname()[1])
     return server, port

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.support.server import wait_until
+from tests.support.server import shared_file, wait_until
 from tests.support.zips import python_zip
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
@@ -46,7 +46,7 @@ def create_recorder(client: Any, name: str, record_path: Path, *, tag: str = "v1
         Handler="handler.handler",
         Code={"ZipFile": recorder_zip(tag)},
         Timeout=timeout_s,
-        Environment={"Variables": {"RECORD_PATH": str(record_path)}},
+        Environment={"Variables": {"RECORD_PATH": shared_file(record_path)}},
         **extra,
     )
     return config

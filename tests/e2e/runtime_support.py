@@ -13,6 +13,7 @@ import orjson
 import uvloop
 
 from lambdalite.model.run import InvokeRequest, InvokeResult, RunSpec
+from lambdalite.runtime import sandbox
 from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.settings import Settings
 
@@ -71,6 +72,35 @@ def pid_alive(pid: int) -> bool:
 
 def pid_dead(pid: int) -> bool:
     return not pid_alive(pid)
+
+
+def task_root(code_dir: Path) -> str:
+    """Where a function finds its code: /var/task in the sandbox (the default wherever bwrap works)."""
+    return sandbox.TASK_ROOT if sandbox.active("auto") is not None else str(code_dir)
+
+
+def environment_pids(stream: str) -> list[int]:
+    """Host pids of the processes of the environment whose log stream is `stream` (bwrap, its init and the
+    runtime share that variable). A function sees only its own PID namespace, so tests name an environment
+    by AWS_LAMBDA_LOG_STREAM_NAME (new per environment) rather than by os.getpid()."""
+    marker = f"AWS_LAMBDA_LOG_STREAM_NAME={stream}\0".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and pid_alive(int(entry.name)):
+            try:
+                if marker in (entry / "environ").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def environment_alive(stream: str) -> bool:
+    return bool(environment_pids(stream))
+
+
+def environment_gone(stream: str) -> bool:
+    return not environment_pids(stream)
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:

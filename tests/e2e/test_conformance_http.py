@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.runtime_support import environment_alive
 from tests.e2e.test_lambda_helpers import ROLE, create
 from tests.support.server import LambdaliteProcess, module_server, wait_until
 from tests.support.zips import ECHO, python_zip
@@ -478,14 +479,13 @@ def test_destination_side_that_is_not_an_object_is_refused(server: LambdalitePro
 
 
 def test_delete_function_stops_its_warm_environments(server: LambdaliteProcess, lam: Any) -> None:
-    source = "import os\ndef handler(event, context):\n    return os.getpid()\n"
+    source = "import os\ndef handler(event, context):\n    return os.environ['AWS_LAMBDA_LOG_STREAM_NAME']\n"
     lam.create_function(FunctionName="conf-retire", Runtime="python3.11", Handler="handler.handler", Role=ROLE,
                         Code={"ZipFile": python_zip(source)})
-    pid = json.loads(lam.invoke(FunctionName="conf-retire")["Payload"].read())
-    assert Path(f"/proc/{pid}").exists()
+    stream = json.loads(lam.invoke(FunctionName="conf-retire")["Payload"].read())
+    assert environment_alive(stream)
     lam.delete_function(FunctionName="conf-retire")
-    wait_until(lambda: not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2],
-               timeout_s=10, what="the deleted function's environment to stop")
+    wait_until(lambda: not environment_alive(stream), timeout_s=10, what="the deleted function's environment to stop")
 
 
 def test_no_traceback_reached_the_log(server: LambdaliteProcess) -> None:

@@ -23,7 +23,7 @@ from tests.e2e.test_destinations_helpers import (
     receive_record,
     wait_metric_rise,
 )
-from tests.support.server import LambdaliteProcess, module_client, module_server, wait_until
+from tests.support.server import LambdaliteProcess, module_client, module_server, shared_file, wait_until
 
 server = module_server("recursion", env=FAST_ENV)
 lam = module_client("lambda")
@@ -157,7 +157,7 @@ def handler(event, context):
 def test_a_loop_through_lambda_destinations_is_stopped_too(server: LambdaliteProcess, lam: Any, tmp_path: Any) -> None:
     """ping's OnSuccess is pong and pong's is ping: the records carry the chain's Lineage count."""
     ran = tmp_path / "ran.log"
-    env = {"Variables": {"RAN_LOG": str(ran)}}
+    env = {"Variables": {"RAN_LOG": shared_file(ran)}}
     create_function(lam, "ping", PING_PONG, Environment=env)
     create_function(lam, "pong", PING_PONG, Environment=env)
     for source, target in (("ping", "pong"), ("pong", "ping")):
@@ -191,7 +191,7 @@ def test_a_loop_through_eventbridge_is_stopped_too(server: LambdaliteProcess, la
     """A function that puts an event its own rule routes back to it: the PutEvents call's trace header
     travels with the target job, so the chain's Lineage grows and the loop stops after 16."""
     ran = tmp_path / "ran.log"
-    create_function(lam, "bouncer", EVENTS_LOOP, Environment={"Variables": {"RAN_LOG": str(ran)}})
+    create_function(lam, "bouncer", EVENTS_LOOP, Environment={"Variables": {"RAN_LOG": shared_file(ran)}})
     events = server.client("events")
     events.put_rule(Name="bounce", EventPattern='{"source": ["loop.test"]}')
     events.put_targets(Rule="bounce", Targets=[

@@ -16,6 +16,7 @@ from tests.e2e.runtime_support import (
     request,
     run_with_pool,
     settings_for,
+    task_root,
     write_code,
 )
 
@@ -158,4 +159,4 @@ def test_provided_bootstrap_that_cannot_execute(tmp_path: Path) -> None:
     req, result = run_with_pool(settings_for(tmp_path), scenario)
     assert result.status is Status.FUNCTION_ERROR and result.error_type == "Runtime.InvalidEntrypoint"
     assert body(result)["errorMessage"] == (
-        f"RequestId: {req.request_id} Error: fork/exec {code}/bootstrap: no such file or directory")
+        f"RequestId: {req.request_id} Error: fork/exec {task_root(code)}/bootstrap: no such file or directory")

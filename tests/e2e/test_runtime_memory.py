@@ -25,7 +25,7 @@ ballast = []
 
 def handler(event, context):
     with open("/proc/self/statm") as statm:
-        out = {"rss_kb": int(statm.read().split()[1]) * PAGE_KB, "pid": os.getpid()}
+        out = {"rss_kb": int(statm.read().split()[1]) * PAGE_KB, "env": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]}
     if event.get("check"):
         out["python"] = os.environ.get("_X_AMZN_TRACE_ID")
         out["c"] = (libc.getenv(b"_X_AMZN_TRACE_ID") or b"").decode()
@@ -77,7 +77,7 @@ def test_rss_of_a_warm_environment_stays_flat_with_new_trace_ids(srv: Lambdalite
     for _ in range(INVOCATIONS):
         trace["header"] = unique_header()
         last = invoke(client, name)
-    assert last["pid"] == first["pid"]  # one warm environment throughout
+    assert last["env"] == first["env"]  # one warm environment throughout (named by its log stream: pids are per sandbox)
     growth_kb = last["rss_kb"] - first["rss_kb"]
     assert growth_kb < MAX_GROWTH_KB, f"RSS grew {growth_kb} kB over {INVOCATIONS} invocations"
 
@@ -98,10 +98,10 @@ def test_environment_recycled_after_max_invocations(tmp_path: Any) -> None:
     try:
         client = server.client("lambda")
         create(client, "recycled", REPORTER)
-        pids = [invoke(client, "recycled")["pid"] for _ in range(7)]
-        assert pids[0] == pids[1] == pids[2]
-        assert pids[3] == pids[4] == pids[5] != pids[0]
-        assert pids[6] not in (pids[0], pids[3])
+        envs = [invoke(client, "recycled")["env"] for _ in range(7)]
+        assert envs[0] == envs[1] == envs[2]
+        assert envs[3] == envs[4] == envs[5] != envs[0]
+        assert envs[6] not in (envs[0], envs[3])
     finally:
         server.kill()
 
@@ -113,11 +113,11 @@ def test_environment_recycled_when_its_rss_passes_the_bound(tmp_path: Any) -> No
         client = server.client("lambda")
         create(client, "grows", REPORTER, MemorySize=128)
         first = invoke(client, "grows")
-        assert invoke(client, "grows")["pid"] == first["pid"]  # small: stays warm
+        assert invoke(client, "grows")["env"] == first["env"]  # small: stays warm
         grown = invoke(client, "grows", {"ballast_mb": 80})  # past 64 MB after this invocation, under 128
-        assert grown["pid"] == first["pid"]
+        assert grown["env"] == first["env"]
         fresh = invoke(client, "grows")
-        assert fresh["pid"] != first["pid"]
+        assert fresh["env"] != first["env"]
         assert fresh["rss_kb"] < 64 * 1024
     finally:
         server.kill()

@@ -15,13 +15,15 @@ from lambdalite.runtime.interpreters import find_python
 from lambdalite.runtime.pool import EnvironmentPool
 from tests.e2e.runtime_support import (
     body,
+    environment_alive,
+    environment_gone,
+    environment_pids,
     log_text,
     make_spec,
-    pid_alive,
-    pid_dead,
     request,
     run_with_pool,
     settings_for,
+    task_root,
     write_code,
 )
 from tests.support.server import wait_until
@@ -35,7 +37,8 @@ def handler(event, context):
     global count
     count += 1
     print("invocation", count)
-    return {"count": count, "pid": os.getpid(), "event": event, "version": list(sys.version_info[:2])}
+    return {"count": count, "env": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"], "event": event,
+            "version": list(sys.version_info[:2])}
 
 def boom(event, context):
     global count
@@ -87,7 +90,7 @@ def test_success_warm_reuse_and_report_lines(tmp_path: Path, code: Path) -> None
     first, second = run_with_pool(settings, scenario)
     assert first.status is Status.OK and second.status is Status.OK
     assert body(first)["count"] == 1 and body(second)["count"] == 2  # module state survived
-    assert body(first)["pid"] == body(second)["pid"]
+    assert body(first)["env"] == body(second)["env"]
     assert body(second)["event"] == {"n": 2}
     assert first.init_duration_ms is not None and first.init_duration_ms > 0
     assert second.init_duration_ms is None
@@ -130,7 +133,7 @@ def test_timeout_kills_and_next_invoke_starts_fresh(tmp_path: Path) -> None:
         def handler(event, context):
             if event.get("sleep"):
                 time.sleep(event["sleep"])
-            return os.getpid()
+            return os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
     """})
     spec = make_spec(code, timeout_s=1.0)
 
@@ -147,7 +150,7 @@ def test_timeout_kills_and_next_invoke_starts_fresh(tmp_path: Path) -> None:
     assert body(timed_out) == {"errorType": "Sandbox.Timedout",
                                "errorMessage": f"RequestId: {request_id} Error: Task timed out after 1.00 seconds"}
     assert 900 < timed_out.duration_ms < 10_000
-    wait_until(lambda: not pid_alive(warm_pid), timeout_s=10, what="timed-out environment killed")
+    wait_until(lambda: not environment_alive(warm_pid), timeout_s=10, what="timed-out environment killed")
     assert after.status is Status.OK and body(after) != warm_pid
     assert after.init_duration_ms is not None  # a cold start
     assert f"{request_id} Task timed out after 1.00 seconds" in log_text(settings)
@@ -273,9 +276,9 @@ def test_context_environment_and_client_context(tmp_path: Path, code: Path) -> N
     assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", ctx["log_stream_name"])
     assert 5_000 < ctx["remaining_ms"] <= 7_000
     assert ctx["custom"] == {"k": "v"} and ctx["app_title"] == "app" and ctx["identity_id"] == "id-1"
-    assert ctx["cwd"] == str(code)
+    assert ctx["cwd"] == task_root(code)
     env = ctx["env"]
-    assert env["_HANDLER"] == "ctx.handler" and env["LAMBDA_TASK_ROOT"] == str(code)
+    assert env["_HANDLER"] == "ctx.handler" and env["LAMBDA_TASK_ROOT"] == task_root(code)
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256" and env["AWS_LAMBDA_FUNCTION_NAME"] == "fn"
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
@@ -348,8 +351,8 @@ def test_new_revision_gets_new_environment_and_old_idle_stops(tmp_path: Path, co
         return old, new, pool.stats()
 
     old, new, stats = run_with_pool(settings_for(tmp_path), scenario)
-    assert body(old)["pid"] != body(new)["pid"] and body(new)["count"] == 1
-    wait_until(lambda: not pid_alive(body(old)["pid"]), timeout_s=10, what="old revision stopped")
+    assert body(old)["env"] != body(new)["env"] and body(new)["count"] == 1
+    wait_until(lambda: not environment_alive(body(old)["env"]), timeout_s=10, what="old revision stopped")
     assert stats["environments"] == 1
 
 
@@ -360,7 +363,7 @@ def test_concurrent_invokes_get_separate_environments_then_reap(tmp_path: Path) 
         import os, time
         def handler(event, context):
             time.sleep(0.3)
-            return os.getpid()
+            return os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
     """})
     spec = make_spec(code)
 
@@ -371,20 +374,20 @@ def test_concurrent_invokes_get_separate_environments_then_reap(tmp_path: Path) 
         return results, before, pool.pids()
 
     results, before, pids_after = run_with_pool(settings_for(tmp_path, idle_env_timeout_s=0.0), scenario)
-    pids = {body(r) for r in results}
-    assert len(pids) == 3 and before["idle"] == 3
-    for pid in pids:
-        wait_until(functools.partial(pid_dead, pid), timeout_s=10, what="idle environment stopped")
+    streams = {body(r) for r in results}
+    assert len(streams) == 3 and before["idle"] == 3
+    for stream in streams:
+        wait_until(functools.partial(environment_gone, stream), timeout_s=10, what="idle environment stopped")
 
 
 def test_close_stops_everything(tmp_path: Path, code: Path) -> None:
     async def scenario(pool: EnvironmentPool):  # type: ignore[no-untyped-def]
         result = await pool.invoke(make_spec(code), request())
-        return body(result)["pid"]
+        return body(result)["env"], environment_pids(body(result)["env"])
 
-    pid = run_with_pool(settings_for(tmp_path), scenario)
-    wait_until(lambda: not pid_alive(pid), timeout_s=10, what="environment stopped by close()")
-    assert os.getpid() != pid
+    stream, pids = run_with_pool(settings_for(tmp_path), scenario)
+    assert pids and os.getpid() not in pids
+    wait_until(lambda: not environment_alive(stream), timeout_s=10, what="environment stopped by close()")
 
 
 def test_response_larger_than_6_mb_is_a_function_error(tmp_path: Path) -> None:
@@ -435,14 +438,14 @@ def test_missing_interpreter_is_a_function_error_not_another_python(tmp_path: Pa
 
 def test_retire_stops_a_functions_environments(tmp_path: Path, code: Path) -> None:
     async def scenario(pool: EnvironmentPool):  # type: ignore[no-untyped-def]
-        before = body(await pool.invoke(make_spec(code), request()))["pid"]
+        before = body(await pool.invoke(make_spec(code), request()))["env"]
         await pool.retire("fn")
         after = await pool.invoke(make_spec(code), request())
         return before, after
 
     before, after = run_with_pool(settings_for(tmp_path), scenario)
-    wait_until(lambda: not pid_alive(before), timeout_s=10, what="retired environment stopped")
-    assert body(after)["count"] == 1 and body(after)["pid"] != before
+    wait_until(lambda: not environment_alive(before), timeout_s=10, what="retired environment stopped")
+    assert body(after)["count"] == 1 and body(after)["env"] != before
 
 
 def test_environment_killed_while_idle_is_replaced(tmp_path: Path, code: Path) -> None:
@@ -450,16 +453,17 @@ def test_environment_killed_while_idle_is_replaced(tmp_path: Path, code: Path) -
     import signal
 
     async def scenario(pool: EnvironmentPool):  # type: ignore[no-untyped-def]
-        pid = body(await pool.invoke(make_spec(code), request()))["pid"]
-        os.kill(pid, signal.SIGKILL)
+        stream = body(await pool.invoke(make_spec(code), request()))["env"]
+        for pid in environment_pids(stream):  # the runtime and its sandbox, if any
+            os.kill(pid, signal.SIGKILL)
         for _ in range(500):  # let the loop notice the exit (polled, bounded)
             if pool.stats()["environments"] == 0:
                 break
             await asyncio.sleep(0.01)
-        return pid, await pool.invoke(make_spec(code), request())
+        return stream, await pool.invoke(make_spec(code), request())
 
-    pid, after = run_with_pool(settings_for(tmp_path), scenario)
-    assert after.status is Status.OK and body(after)["pid"] != pid and body(after)["count"] == 1
+    stream, after = run_with_pool(settings_for(tmp_path), scenario)
+    assert after.status is Status.OK and body(after)["env"] != stream and body(after)["count"] == 1
 
 
 @pytest.mark.parametrize("minor", [9, 10, 11, 12, 13, 14])

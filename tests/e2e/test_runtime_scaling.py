@@ -14,14 +14,14 @@ def test_a_burst_of_short_invocations_reuses_a_few_warm_environments(tmp_path: P
     code = write_code(tmp_path / "code", {"handler.py": """
         import os
         def handler(event, context):
-            return {"pid": os.getpid()}
+            return {"env": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]}
     """})
     spec = make_spec(code)
 
-    async def scenario(pool: EnvironmentPool) -> list[int]:
+    async def scenario(pool: EnvironmentPool) -> list[str]:
         await pool.invoke(spec, request())  # one warm environment, and a measured cold start
         results = await asyncio.gather(*(pool.invoke(spec, request(), prefer_warm=True) for _ in range(40)))
-        return [body(r)["pid"] for r in results]
+        return [body(r)["env"] for r in results]
 
     pids = run_with_pool(settings_for(tmp_path), scenario)
     assert len(pids) == 40
@@ -34,14 +34,14 @@ def test_slow_invocations_scale_out_to_one_environment_each(tmp_path: Path) -> N
         import os, time
         def handler(event, context):
             time.sleep(1.5)
-            return {"pid": os.getpid()}
+            return {"env": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]}
     """})
     spec = make_spec(code)
 
-    async def scenario(pool: EnvironmentPool) -> list[int]:
+    async def scenario(pool: EnvironmentPool) -> list[str]:
         await pool.invoke(spec, request())
         results = await asyncio.gather(*(pool.invoke(spec, request(), prefer_warm=True) for _ in range(4)))
-        return [body(r)["pid"] for r in results]
+        return [body(r)["env"] for r in results]
 
     pids = run_with_pool(settings_for(tmp_path), scenario)
     assert len(set(pids)) == 4  # each ran in its own environment, side by side

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.runtime_support import pid_alive
+from tests.e2e.runtime_support import environment_alive
 from tests.e2e.test_lambda_helpers import create
 from tests.support.server import LambdaliteProcess, module_server, wait_until
 
@@ -25,7 +25,7 @@ def handler(event, context):
     print("call", count)
     if event.get("sleep"):
         time.sleep(event["sleep"])
-    return {"count": count, "pid": os.getpid()}
+    return {"count": count, "env": os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]}
 """
 
 
@@ -56,7 +56,7 @@ def test_tail_cold_then_warm_then_timeout(lam: Any) -> None:
     assert "\tMemory Size: 256 MB\t" in cold_log[4] and "\tInit Duration: " in cold_log[4]
 
     second, warm_log, _ = _invoke(lam, {})
-    assert second == {"count": 2, "pid": first["pid"]}
+    assert second == {"count": 2, "env": first["env"]}
     assert "Init Duration" not in warm_log[-1]
 
     timed_out, timeout_log, response = _invoke(lam, {"sleep": 5})
@@ -65,10 +65,10 @@ def test_tail_cold_then_warm_then_timeout(lam: Any) -> None:
     assert timed_out == {"errorType": "Sandbox.Timedout",
                          "errorMessage": f"RequestId: {request_id} Error: Task timed out after 1.00 seconds"}
     assert any(line.endswith(f"{request_id} Task timed out after 1.00 seconds") for line in timeout_log)
-    wait_until(lambda: not pid_alive(first["pid"]), timeout_s=10, what="timed-out environment killed")
+    wait_until(lambda: not environment_alive(first["env"]), timeout_s=10, what="timed-out environment killed")
 
     after, _, _ = _invoke(lam, {})
-    assert after["count"] == 1 and after["pid"] != first["pid"]
+    assert after["count"] == 1 and after["env"] != first["env"]
 
 
 def test_logs_cli_shows_the_function_log(server: LambdaliteProcess, lam: Any) -> None:
@@ -88,9 +88,9 @@ def test_kill_9_of_the_server_leaves_no_environments(tmp_path_factory: pytest.Te
     try:
         lam = proc.client("lambda")
         create(lam, "rt-orphan", source=SOURCE)
-        pid = json.loads(lam.invoke(FunctionName="rt-orphan", Payload=b"{}")["Payload"].read())["pid"]
-        assert pid_alive(pid)
+        stream = json.loads(lam.invoke(FunctionName="rt-orphan", Payload=b"{}")["Payload"].read())["env"]
+        assert environment_alive(stream)
         proc.kill_server_only()
-        wait_until(lambda: not pid_alive(pid), timeout_s=15, what="environment to die with the server")
+        wait_until(lambda: not environment_alive(stream), timeout_s=15, what="environment to die with the server")
     finally:
         proc.kill()

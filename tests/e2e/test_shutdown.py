@@ -8,7 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-from tests.support.server import LambdaliteProcess, wait_until
+from tests.support.server import LambdaliteProcess, shared_file, wait_until
 from tests.support.zips import python_zip
 
 HANDLER = """
@@ -30,7 +30,7 @@ def test_busy_worker_stops_on_sigterm_and_nothing_is_lost(tmp_path: Path, start_
     lam = api.client("lambda")
     lam.create_function(FunctionName="slowish", Runtime="python3.11", Handler="handler.handler",
                         Role="arn:aws:iam::000000000000:role/r", Code={"ZipFile": python_zip(HANDLER)},
-                        Environment={"Variables": {"RAN_LOG": str(ran)}})
+                        Environment={"Variables": {"RAN_LOG": shared_file(ran)}})
     accepted = {lam.invoke(FunctionName="slowish", InvocationType="Event", Payload=json.dumps({"i": i}))
                 ["ResponseMetadata"]["RequestId"] for i in range(300)}
 

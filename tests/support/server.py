@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,24 @@ from botocore.config import Config
 
 HEALTH_PATH = "/_lambdalite/health"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
+# The one host folder test servers let sandboxed functions write to (LAMBDALITE_SANDBOX_SHARED_DIRS): their
+# data folders and the tests' own tmp_path stay out of the functions' sight.
+SHARED_DIR = Path(tempfile.gettempdir()) / "lambdalite-tests-shared"
+
+
+def _make_shared_dir() -> None:
+    SHARED_DIR.mkdir(exist_ok=True)
+    SHARED_DIR.chmod(0o1777)
+
+
+def shared_file(path: Path) -> str:
+    """A file sandboxed functions can append to, readable by the test at `path` (a symlink to it)."""
+    _make_shared_dir()
+    target = SHARED_DIR / f"{uuid.uuid4().hex}-{path.name}"
+    target.touch()
+    target.chmod(0o666)  # functions run as their own uid
+    path.symlink_to(target)
+    return str(target)
 
 
 def free_port() -> int:
@@ -48,7 +68,8 @@ class LambdaliteProcess:
         self.data_dir = data_dir
         self.role = role
         self.port = port or free_port()
-        self.env = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_LOG_LEVEL": "info", **(env or {})}
+        self.env = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_LOG_LEVEL": "info",
+                    "LAMBDALITE_SANDBOX_SHARED_DIRS": str(SHARED_DIR), **(env or {})}
         self.args = args or []
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"{data_dir.name}-{role}-{self.port}.log"
@@ -58,6 +79,7 @@ class LambdaliteProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait: bool = True) -> LambdaliteProcess:
+        _make_shared_dir()
         cmd = [sys.executable, "-m", "lambdalite", self.role, "--data-dir", str(self.data_dir)]
         if self.role == "serve":
             cmd += ["--host", "127.0.0.1", "--port", str(self.port)]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
+import socket
 from typing import Any
 
+from lambdalite.runtime.peers import tcp_socket_uid
 from lambdalite.runtime.runtime_api import RuntimeApiConnection, next_response, start_server
 
 
@@ -108,3 +111,46 @@ def test_parked_next_reports_a_lost_connection() -> None:
         return recorder.calls
 
     assert asyncio.run(scenario()) == [("next",), ("lost",)]
+
+
+def _next_from(port: int) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/2018-06-01/runtime/invocation/next")
+        return conn.getresponse().status
+    except (ConnectionError, http.client.RemoteDisconnected):
+        return 0
+    finally:
+        conn.close()
+
+
+def test_only_sockets_of_the_environments_uid_are_served() -> None:
+    """With uid_for_port, the server asks the kernel who owns each peer socket: ours (this test's uid)
+    is served, and the same request is refused when the environment's uid is another one."""
+    theirs, ours = Recorder(), Recorder()
+
+    async def scenario() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        refusing, refusing_port = await start_server(theirs, lambda port: os.getuid() + 1)
+        refused = await loop.run_in_executor(None, _next_from, refusing_port)
+        serving, serving_port = await start_server(ours, lambda port: os.getuid())
+        served = loop.run_in_executor(None, _next_from, serving_port)
+        while ours.waiting is None:
+            await asyncio.sleep(0.005)
+        ours.deliver()
+        refusing.close()
+        serving.close()
+        return refused, await served
+
+    refused, served = asyncio.run(scenario())
+    assert refused == 403 and theirs.calls == []
+    assert served == 200 and ours.calls == [("next",)]
+
+
+def test_peer_uid_is_the_kernels_answer() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener, \
+            socket.create_connection(listener.getsockname()) as client:
+        accepted, _ = listener.accept()
+        with accepted:
+            assert tcp_socket_uid(client.getsockname(), listener.getsockname()) == os.getuid()
+            assert tcp_socket_uid(("127.0.0.1", 1), listener.getsockname()) is None  # no such socket

@@ -367,9 +367,6 @@ def main():
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     sys.path[0] = task_root
     setup_logging()
-    vendor = os.environ.pop("_LAMBDALITE_VENDOR_PATH", "")
-    if vendor:
-        sys.path.append(vendor)
     client = Client(os.environ["AWS_LAMBDA_RUNTIME_API"])
     try:
         handler = load_handler(os.environ["_HANDLER"])

@@ -1,0 +1,467 @@
+"""The walls around one execution environment: bubblewrap namespaces, an unprivileged uid, cgroups.
+
+- Mount namespace (bwrap): the function sees its code read-only at /var/task, lambdalite's bootstrap at
+  /var/runtime, its interpreter, /usr and a few files of /etc, an empty /opt (layers), a private /tmp (a
+  tmpfs of EphemeralStorage); never the data folder, other functions' code or the server's files.
+- PID namespace (`--unshare-pid --die-with-parent`): no other process is visible in /proc or can be
+  signalled; when the runtime exits or bwrap is killed, the kernel kills everything the function started.
+- When lambdalite runs as root, the runtime drops to uid UID_BASE + its Runtime API port (setpriv, after
+  bwrap built the namespaces as root): unprivileged on the host, distinct per environment on this host, and
+  known before spawn, so the Runtime API refuses connections from sockets of any other uid (peers.py).
+- A memory cgroup (v1) holds the whole tree: the environment is killed when the tree's anonymous memory
+  passes MemorySize (polled) and the kernel enforces a hard ceiling of MemorySize + EphemeralStorage (a
+  tmpfs /tmp is charged to the writer; AWS does not count /tmp as memory). A pids cgroup bounds forks.
+- The network namespace is shared on purpose: functions reach lambdalite's API (AWS_ENDPOINT_URL) and
+  the internet as they do on AWS.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import errno
+import functools
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdalite.runtime.interpreters import BOOTSTRAP_DIR, Launch
+
+log = logging.getLogger("lambdalite.runtime")
+
+MODES = ("require", "auto", "off")
+TASK_ROOT = "/var/task"
+RUNTIME_DIR = "/var/runtime"
+VENDOR_DIR = "/var/lambdalite/vendor"
+SANDBOX_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"  # AWS's PATH
+# High enough to be nobody's account; + a port (< 65536) stays far below 2**32 - 1.
+UID_BASE = 0x50000000
+# Hard ceiling above MemorySize + EphemeralStorage for bwrap's own processes and page tables.
+CGROUP_OVERHEAD_MB = 64
+MAX_PROCESSES = 1024  # AWS: 1,024 processes or threads per execution environment
+# /etc entries a runtime needs (TLS roots, name resolution, time zone, the loader cache, Debian's command
+# alternatives); nothing else. Each bind costs a cold start about 0.2 ms.
+ETC_FILES = ("ssl", "pki", "resolv.conf", "hosts", "nsswitch.conf", "localtime", "ld.so.cache", "alternatives",
+             "protocols", "services")
+CGROUP_RMDIR_ATTEMPTS = 50
+EXIT_CLEANUP_S = 2.0  # at process exit, how long to wait for killed environments' cgroups to empty
+# How bwrap (exit status 1) and setpriv (126, 127) report a command they could not execute.
+EXEC_FAILED_STATUSES = (1, 126, 127)
+EXEC_FAILURE = re.compile(rb"(?:setpriv: failed to execute|bwrap: execvp) (\S+): ([^\n]+)\n?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Support:
+    """What this machine offers, probed once per process."""
+
+    bwrap: str | None  # None: no sandbox (problem says why)
+    setpriv: str | None  # set when running as root: environments get their own uid
+    memory_cgroup: Path | None  # our own memory cgroup (v1), writable
+    pids_cgroup: Path | None
+    problem: str = ""
+
+    def lost(self) -> str:
+        """What is missing, in one sentence (empty when everything is there)."""
+        if self.bwrap is None:
+            return (f"functions run WITHOUT a sandbox ({self.problem}): as lambdalite's user, able to read the "
+                    "data folder and other functions' code, see and signal every process, take other "
+                    "environments' events through their Runtime API, and fork children that outlive them and "
+                    "escape the memory limit")
+        missing = []
+        if self.setpriv is None:
+            missing.append("no setpriv, or not root: functions keep lambdalite's uid and the Runtime API cannot "
+                           "tell environments apart (one environment can take another's events)")
+        if self.memory_cgroup is None:
+            missing.append("no writable memory cgroup (v1): the memory limit watches the runtime process's "
+                           "RSS only, not its children")
+        return "; ".join(missing)
+
+
+def _cgroup_dir(controller: str) -> Path | None:
+    """This process's own cgroup of a v1 controller, if it is mounted and we may create children in it."""
+    try:
+        own = next((line.split(":", 2)[2].strip() for line in Path("/proc/self/cgroup").read_text().splitlines()
+                    if controller in line.split(":", 2)[1].split(",")), None)
+        mountinfo = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    if own is None:
+        return None
+    for line in mountinfo:
+        fields, _, tail = line.partition(" - ")
+        parts, super_parts = fields.split(), tail.split()
+        if len(super_parts) < 3 or super_parts[0] != "cgroup" or controller not in super_parts[2].split(","):
+            continue
+        relative = os.path.relpath(own, parts[3])
+        if relative.startswith(".."):
+            continue
+        folder = Path(parts[4]) / relative
+        probe = folder / f"lambdalite-probe-{os.getpid()}"
+        try:
+            probe.mkdir()
+            probe.rmdir()
+        except OSError:
+            return None
+        _sweep_stale(folder)
+        return folder
+    return None
+
+
+def _sweep_stale(folder: Path) -> None:
+    """Remove environment cgroups left by lambdalite processes that were killed (empty once they died)."""
+    for child in folder.glob("lambdalite-*-*"):
+        pid = child.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                child.rmdir()
+
+
+@functools.cache
+def probe() -> Support:
+    """Whether bubblewrap works here (one trial run), and what else the sandbox can use."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return Support(None, None, None, None, "bwrap is not installed; Debian: apt-get install bubblewrap")
+    trial = [bwrap, "--ro-bind", "/", "/", "--proc", "/proc", "--unshare-pid", "--die-with-parent",
+             "--new-session", "true"]
+    try:
+        done = subprocess.run(trial, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError) as e:
+        return Support(None, None, None, None, f"bwrap does not run: {e}")
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip() or f"exit status {done.returncode}"
+        return Support(None, None, None, None, f"bwrap does not work here: {reason}")
+    if os.geteuid() != 0:
+        return Support(bwrap, None, None, None)
+    return Support(bwrap, shutil.which("setpriv"), _cgroup_dir("memory"), _cgroup_dir("pids"))
+
+
+def check_mode(mode: str) -> str | None:
+    """At start: None when everything is fine, else the WARNING line to print; raises SystemExit when
+    `require` cannot be met."""
+    if mode not in MODES:
+        raise SystemExit(f"lambdalite: sandbox must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode == "off":
+        return Support(None, None, None, None, "LAMBDALITE_SANDBOX=off").lost()
+    support = probe()
+    if mode == "require" and (support.bwrap is None or (os.geteuid() == 0 and support.setpriv is None)):
+        raise SystemExit(f"lambdalite: LAMBDALITE_SANDBOX=require, but {support.lost()}")
+    if support.bwrap is None:
+        return support.lost() + " (LAMBDALITE_SANDBOX=require refuses to start like this)"
+    return support.lost() or None
+
+
+def active(mode: str) -> Support | None:
+    """The support to sandbox with under this mode, or None (unsandboxed)."""
+    if mode == "off":
+        return None
+    support = probe()
+    return support if support.bwrap is not None else None
+
+
+def exec_failure(output: bytes) -> str | None:
+    """`fork/exec PATH: reason` when output ends with the sandbox's report of a failed exec."""
+    match = EXEC_FAILURE.search(output)
+    if match is None:
+        return None
+    return f"fork/exec {match[1].decode(errors='replace')}: {match[2].decode(errors='replace').lower()}"
+
+
+def uid_for_port(port: int) -> int:
+    """The uid of the environment whose Runtime API listens on port (unique while that port is bound)."""
+    return UID_BASE + port
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+class Walls:
+    """One environment's sandbox: the wrapped command, its uid and its cgroups."""
+
+    def __init__(self, support: Support, port: int, memory_mb: int, ephemeral_mb: int, data_dir: Path,
+                 shared_dirs: str = ""):
+        self.support = support
+        self.uid: int | None = uid_for_port(port) if support.setpriv is not None else None
+        self.ephemeral_mb = ephemeral_mb
+        self._data_dir = str(data_dir.resolve())
+        self._shared = [folder for folder in shared_dirs.split(os.pathsep) if folder]
+        self._name = f"lambdalite-{os.getpid()}-{port}"
+        self._memory: Path | None = None
+        self._pids: Path | None = None
+        self._stat_fd: int | None = None
+        self._made: set[str] = set()  # folders that exist in the sandbox
+        self._bound: set[str] = set()  # mount points whose whole subtree is already visible
+        self._args: list[str] = []
+        if support.memory_cgroup is not None:
+            ceiling_mb = memory_mb + ephemeral_mb + CGROUP_OVERHEAD_MB
+            self._memory = self._make_cgroup(support.memory_cgroup,
+                                             {"memory.limit_in_bytes": str(ceiling_mb << 20)})
+        if support.pids_cgroup is not None:
+            self._pids = self._make_cgroup(support.pids_cgroup, {"pids.max": str(MAX_PROCESSES)})
+
+    def _make_cgroup(self, parent: Path, limits: dict[str, str]) -> Path | None:
+        folder = parent / self._name
+        try:
+            folder.mkdir(exist_ok=True)
+            for name, value in limits.items():
+                (folder / name).write_text(value)
+        except OSError as e:
+            log.warning("cgroup %s: %s", folder, e)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+            return None
+        return folder
+
+    # ---- the command ------------------------------------------------------------------------------
+    def wrap(self, launch: Launch, code_dir: Path, env: dict[str, str]) -> tuple[str, ...]:
+        """bwrap's command line around launch.argv; env is adjusted to the sandbox's paths."""
+        assert self.support.bwrap is not None
+        code = str(code_dir)
+        a = self._args = [self.support.bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                          "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+                          "--ro-bind", "/usr", "/usr"]
+        self._made = {"/", "/usr"}
+        self._bound = {"/usr"}  # host folders bound whole (a tmpfs or /proc is not: binds may go inside)
+        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            target = os.path.join("/", name)
+            if os.path.islink(target):
+                a += ["--symlink", os.readlink(target), target]
+            elif os.path.isdir(target):
+                a += ["--ro-bind", target, target]
+                self._bound.add(target)
+            self._made.add(target)
+        for name in ETC_FILES:
+            self._bind(os.path.join("/etc", name), os.path.join("/etc", name), optional=True)
+        self._bind_accounts()
+        a += ["--proc", "/proc", "--dev", "/dev", "--size", str(self.ephemeral_mb << 20), "--perms", "1777",
+              "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/opt"]
+        self._made |= {"/proc", "/dev", "/tmp", "/opt"}
+        self._bind(code, TASK_ROOT)
+        self._bind(str(BOOTSTRAP_DIR), RUNTIME_DIR)
+        argv = [self._inside(arg, code) for arg in launch.argv]
+        if not _under(argv[0], TASK_ROOT):
+            self._bind_interpreter(launch.argv[0])
+        self._search_paths(launch, code, env)
+        for folder in self._shared:
+            self._share(folder)
+        a += ["--chdir", TASK_ROOT]
+        env.update({"LAMBDA_TASK_ROOT": TASK_ROOT, "LAMBDA_RUNTIME_DIR": RUNTIME_DIR, "PATH": SANDBOX_PATH})
+        if self.uid is not None and self.support.setpriv is not None:
+            a += ["--", self.support.setpriv, f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
+                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+        elif os.geteuid() == 0:
+            a += ["--cap-drop", "ALL"]  # root without setpriv: at least without root's capabilities
+        a.append("--")
+        return (*self._joiner(), *a, *argv)
+
+    def _joiner(self) -> tuple[str, ...]:
+        """A shell that moves itself into the environment's cgroups, then becomes bwrap: everything bwrap
+        starts is inside from its first instruction. Not a preexec_fn: a cgroup v1 move waits for an RCU
+        grace period (~5-15 ms), and Popen blocks the event loop until the child has exec'd."""
+        folders = [str(folder / "cgroup.procs") for folder in (self._memory, self._pids) if folder is not None]
+        if not folders:
+            return ()
+        moves = " && ".join(f'echo 0 > "${i + 1}"' for i in range(len(folders)))
+        return ("/bin/sh", "-c", f'{moves} && shift {len(folders)} && exec "$@"', "sh", *folders)
+
+    @staticmethod
+    def _inside(arg: str, code: str) -> str:
+        if _under(arg, code):
+            return TASK_ROOT + arg[len(code):]
+        if _under(arg, str(BOOTSTRAP_DIR)):
+            return RUNTIME_DIR + arg[len(str(BOOTSTRAP_DIR)):]
+        return arg
+
+    def _bind(self, source: str, dest: str, optional: bool = False, writable: bool = False) -> None:
+        if any(_under(dest, bound) for bound in self._bound):
+            return  # already visible through a bind above it
+        if optional and not os.path.exists(source):
+            return
+        parent = os.path.dirname(dest)
+        missing = []
+        while parent not in self._made and parent != "/":
+            missing.append(parent)
+            parent = os.path.dirname(parent)
+        for folder in reversed(missing):  # bwrap would create these 0700 (root's), unreadable to the uid
+            self._args += ["--perms", "0755", "--dir", folder]
+            self._made.add(folder)
+        self._args += ["--bind" if writable else "--ro-bind", source, dest]
+        self._made.add(dest)
+        self._bound.add(dest)
+
+    def _bind_accounts(self) -> None:
+        """/etc/passwd and /etc/group naming the function's uid, as Lambda's sbx_user accounts are named:
+        libraries ask for the user's name or home (Node's os.userInfo / homedir, the AWS SDK for JavaScript)."""
+        if self.uid is None:
+            return
+        folder = Path(self._data_dir) / "sandbox-etc" / str(self.uid)
+        files = {"passwd": f"root:x:0:0:root:/root:/sbin/nologin\nsbx_user:x:{self.uid}:{self.uid}::/tmp:/sbin/nologin\n",
+                 "group": f"root:x:0:\nsbx_user:x:{self.uid}:\n"}
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, text in files.items():
+                path = folder / name
+                if not path.exists():
+                    path.write_text(text)
+                    path.chmod(0o644)
+        except OSError as e:
+            log.warning("sandbox accounts in %s: %s", folder, e)
+            return
+        for name in files:
+            self._bind(str(folder / name), f"/etc/{name}")
+
+    def _share(self, folder: str) -> None:
+        """A host folder read-write at its own path (LAMBDALITE_SANDBOX_SHARED_DIRS)."""
+        path = os.path.realpath(folder)
+        if _under(self._data_dir, path) or _under(path, self._data_dir):
+            log.warning("not sharing %s with functions: it holds or is inside the data folder", folder)
+            return
+        if not os.path.isdir(path):
+            return
+        self._bind(path, path, writable=True)
+
+    def _bind_interpreter(self, program: str) -> None:
+        """The interpreter's installation (its prefix: the binary, stdlib, site-packages), never a folder
+        that holds the data folder."""
+        prefixes = {str(Path(program).parent.parent), str(Path(os.path.realpath(program)).parent.parent)}
+        if program == sys.executable:
+            prefixes |= {sys.prefix, sys.base_prefix}
+        for prefix in sorted(prefixes):
+            if _under(self._data_dir, prefix):
+                self._bind(os.path.join(prefix, "lib"), os.path.join(prefix, "lib"), optional=True)
+                for binary in {program, os.path.realpath(program)}:
+                    if _under(binary, prefix):
+                        self._bind(binary, binary)
+            else:
+                self._bind(prefix, prefix)
+
+    def _search_paths(self, launch: Launch, code: str, env: dict[str, str]) -> None:
+        """PYTHONPATH / NODE_PATH as the sandbox sees them: the function's code at /var/task, and each folder
+        lambdalite adds (boto3, awslambdaric) under VENDOR_DIR. Such a folder may be links to the server's
+        packages: then each linked package is bound alone, never the site-packages around it."""
+        inside: dict[str, str] = {}
+        for i, folder in enumerate((*launch.python_path, *launch.node_path)):
+            if folder not in inside and not _under(folder, code):
+                inside[folder] = f"{VENDOR_DIR}/{i}"
+                self._bind_search_folder(folder, inside[folder])
+        for name in ("PYTHONPATH", "NODE_PATH"):
+            if env.get(name):
+                env[name] = os.pathsep.join(inside.get(entry) or self._inside(entry, code)
+                                            for entry in env[name].split(os.pathsep))
+
+    def _bind_search_folder(self, folder: str, dest: str) -> None:
+        try:
+            with os.scandir(folder) as scan:
+                entries = list(scan)
+        except OSError:
+            return
+        if not any(entry.is_symlink() for entry in entries):
+            self._bind(folder, dest)
+            return
+        self._args += ["--perms", "0755", "--dir", dest]
+        self._made.add(dest)
+        for entry in entries:
+            self._bind(os.path.realpath(entry.path), f"{dest}/{entry.name}", optional=True)
+
+    # ---- memory -----------------------------------------------------------------------------------
+    @property
+    def has_memory_cgroup(self) -> bool:
+        return self._memory is not None
+
+    def tree_rss_kb(self) -> int:
+        """Anonymous memory of every process in the environment (memory.stat `rss`), 0 when unknown."""
+        if self._memory is None:
+            return 0
+        try:
+            if self._stat_fd is None:
+                self._stat_fd = os.open(self._memory / "memory.stat", os.O_RDONLY)
+            stat = os.pread(self._stat_fd, 256, 0)
+        except OSError:
+            return 0
+        start = stat.find(b"\nrss ")
+        if start < 0:
+            return 0
+        end = stat.find(b"\n", start + 5)
+        return int(stat[start + 5:end]) // 1024
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel killed a process of this environment at the hard ceiling."""
+        if self._memory is None:
+            return False
+        try:
+            text = (self._memory / "memory.oom_control").read_text()
+        except OSError:
+            return False
+        for line in text.splitlines():
+            if line.startswith("oom_kill "):
+                return int(line.split()[1]) > 0
+        return False
+
+    def kill(self) -> None:
+        """SIGKILL every process in the environment's cgroup (bwrap's death ends the rest anyway)."""
+        folder = self._memory or self._pids
+        if folder is None:
+            return
+        with contextlib.suppress(OSError):
+            for pid in (folder / "cgroup.procs").read_text().split():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(pid), signal.SIGKILL)
+
+    def close(self, call_later: Callable[[float, Callable[[], None]], object] | None = None) -> None:
+        """Remove the cgroups; processes of a killed PID namespace may take a moment to go, so retry."""
+        if self._stat_fd is not None:
+            os.close(self._stat_fd)
+            self._stat_fd = None
+        self._rmdir(call_later, CGROUP_RMDIR_ATTEMPTS)
+
+    def _rmdir(self, call_later: Callable[[float, Callable[[], None]], object] | None, attempts: int) -> None:
+        busy = False
+        for attr in ("_memory", "_pids"):
+            folder: Path | None = getattr(self, attr)
+            if folder is None:
+                continue
+            try:
+                folder.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                if e.errno == errno.EBUSY:
+                    busy = True
+                    _emptying.add(folder)
+                    continue
+                log.warning("cgroup %s: %s", folder, e)
+            _emptying.discard(folder)
+            setattr(self, attr, None)
+        if busy and call_later is not None and attempts > 1:
+            call_later(0.1, lambda: self._rmdir(call_later, attempts - 1))
+
+
+# Cgroups of stopped environments whose processes were still going when last tried (see Walls.close).
+_emptying: set[Path] = set()
+
+
+@atexit.register
+def _remove_emptying() -> None:
+    """At exit (the loop that retried is gone): wait briefly for the last environments' cgroups to empty.
+    What still remains is swept by the next lambdalite that starts in this cgroup (_sweep_stale)."""
+    deadline_s = time.monotonic() + EXIT_CLEANUP_S
+    while _emptying and time.monotonic() < deadline_s:
+        for folder in list(_emptying):
+            try:
+                folder.rmdir()
+            except FileNotFoundError:
+                _emptying.discard(folder)
+            except OSError:
+                continue
+            _emptying.discard(folder)
+        if _emptying:
+            time.sleep(0.02)

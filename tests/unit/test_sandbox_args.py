@@ -1,0 +1,79 @@
+"""The bwrap command line a sandbox is built from (pure: nothing is spawned)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lambdalite.runtime import sandbox
+from lambdalite.runtime.interpreters import BOOTSTRAP_SCRIPT, Launch
+
+SUPPORT = sandbox.Support("/usr/bin/bwrap", "/usr/bin/setpriv", None, None)
+
+
+def _binds(argv: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """dest -> (option, source) for every bind."""
+    out = {}
+    for i, arg in enumerate(argv):
+        if arg in ("--bind", "--ro-bind"):
+            out[argv[i + 2]] = (arg, argv[i + 1])
+    return out
+
+
+def test_code_bootstrap_and_tmp_and_uid(tmp_path: Path) -> None:
+    code = tmp_path / "data" / "code" / "abc"
+    env: dict[str, str] = {}
+    walls = sandbox.Walls(SUPPORT, 40000, 128, 1024, tmp_path / "data")
+    argv = walls.wrap(Launch(("/usr/bin/python3", str(BOOTSTRAP_SCRIPT))), code, env)
+    binds = _binds(argv)
+    assert binds["/var/task"] == ("--ro-bind", str(code))
+    assert binds["/var/runtime"] == ("--ro-bind", str(BOOTSTRAP_SCRIPT.parent))
+    assert argv[-2:] == ("/usr/bin/python3", "/var/runtime/lambdalite_bootstrap.py")
+    assert argv[argv.index("--tmpfs") - 4:argv.index("--tmpfs") + 2] == (
+        "--size", str(1024 << 20), "--perms", "1777", "--tmpfs", "/tmp")
+    assert f"--reuid={sandbox.UID_BASE + 40000}" in argv and "--unshare-pid" in argv
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task" and env["LAMBDA_RUNTIME_DIR"] == "/var/runtime"
+    assert not any(source.startswith(str(tmp_path / "data")) and dest not in ("/var/task", "/etc/passwd", "/etc/group")
+                   for dest, (_, source) in binds.items())
+    passwd = Path(binds["/etc/passwd"][1]).read_text()  # the uid has a name and a home, as Lambda's sbx_user
+    assert f"sbx_user:x:{sandbox.UID_BASE + 40000}:{sandbox.UID_BASE + 40000}::/tmp:" in passwd
+
+
+def test_an_interpreter_prefix_holding_the_data_folder_is_not_bound_whole(tmp_path: Path) -> None:
+    prefix = tmp_path / "home"
+    python = prefix / "bin" / "python3.12"
+    walls = sandbox.Walls(SUPPORT, 40001, 128, 512, prefix / "data", shared_dirs=f"{prefix}:{tmp_path / 'shared'}")
+    (tmp_path / "shared").mkdir()
+    argv = walls.wrap(Launch((str(python), str(BOOTSTRAP_SCRIPT))), prefix / "data" / "code", {})
+    binds = _binds(argv)
+    assert str(prefix) not in binds  # neither as the interpreter's prefix nor as a shared folder
+    assert binds[str(python)] == ("--ro-bind", str(python))
+    assert binds[str(tmp_path / "shared")] == ("--bind", str(tmp_path / "shared"))
+
+
+def test_search_paths_are_translated_and_linked_packages_bound_alone(tmp_path: Path) -> None:
+    site = tmp_path / "site-packages"
+    (site / "boto3").mkdir(parents=True)
+    (site / "pytest").mkdir()  # beside boto3 on the host; must not become visible
+    links = tmp_path / "data" / "runtime-vendor"
+    links.mkdir(parents=True)
+    (links / "boto3").symlink_to(site / "boto3")
+    own = tmp_path / "data" / "runtime-packages" / "python3.12"
+    own.mkdir(parents=True)
+    code = tmp_path / "data" / "code" / "abc"
+    env = {"PYTHONPATH": f"{code}/lib:/var/task/vendored:{own}:{links}"}
+    walls = sandbox.Walls(SUPPORT, 40002, 128, 512, tmp_path / "data")
+    launch = Launch(("/usr/bin/python3", str(BOOTSTRAP_SCRIPT)), python_path=(str(own), str(links)))
+    binds = _binds(walls.wrap(launch, code, env))
+    first, second = f"{sandbox.VENDOR_DIR}/0", f"{sandbox.VENDOR_DIR}/1"
+    assert env["PYTHONPATH"] == f"/var/task/lib:/var/task/vendored:{first}:{second}"
+    assert binds[first] == ("--ro-bind", str(own))
+    assert binds[f"{second}/boto3"] == ("--ro-bind", str(site / "boto3"))
+    assert not any(source in (str(site), str(site / "pytest"), str(links)) for _, source in binds.values())
+
+
+def test_exec_failure_in_awss_words() -> None:
+    assert sandbox.exec_failure(b"setpriv: failed to execute /var/task/bootstrap: No such file or directory\n") == (
+        "fork/exec /var/task/bootstrap: no such file or directory")
+    assert sandbox.exec_failure(b"bwrap: execvp /var/task/bootstrap: Permission denied\n") == (
+        "fork/exec /var/task/bootstrap: permission denied")
+    assert sandbox.exec_failure(b"some other output\n") is None
