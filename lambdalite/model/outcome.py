@@ -62,6 +62,3 @@ class Outcome:
 
 
 _FIELDS = tuple(f.name for f in fields(Outcome))
-
-
-_FIELDS = tuple(f.name for f in fields(Outcome))
