@@ -8,12 +8,14 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 
 from lambdalite import metrics
 from lambdalite.clock import now_ms
 from lambdalite.destinations.delivery import DestinationJobs
 from lambdalite.destinations.rule_targets import RuleTargetJobs
 from lambdalite.node import Node
+from lambdalite.runtime import sandbox
 from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.services.app import App
 from lambdalite.services.auth import Authenticator
@@ -58,7 +60,8 @@ def build_app(node: Node, *, api: bool = True) -> App:
     if not api:
         return App({"lambda": _NoApi()}, node.settings.default_region, extra=[extra])
     services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node))}
-    return App(services, node.settings.default_region, extra=[extra], auth=Authenticator.from_settings(node.settings))
+    return App(services, node.settings.default_region, extra=[extra], auth=Authenticator.from_settings(node.settings),
+               functions_data_plane_only=node.settings.function_api != "all")
 
 
 class _NoApi:
@@ -97,7 +100,7 @@ async def run(settings: Settings) -> None:
     http: HttpServer | None = None
     try:
         if settings.serve_api:
-            http = HttpServer(build_app(node), HttpLimits.from_settings(settings))
+            http = HttpServer(build_app(node), HttpLimits.from_settings(settings), _function_peer(settings))
             await http.start(settings.host, settings.port)
         elif settings.metrics_port:
             http = HttpServer(build_app(node, api=False), HttpLimits.from_settings(settings))
@@ -122,6 +125,12 @@ async def _until_signalled() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+
+
+def _function_peer(settings: Settings) -> Callable[[tuple[str, int], tuple[str, int]], bool] | None:
+    """How the API tells a function's connection (environments run as their own uids), when they do."""
+    support = sandbox.active(settings.sandbox)
+    return sandbox.environment_peer if support is not None and support.setpriv is not None else None
 
 
 def _started_line(settings: Settings) -> str:

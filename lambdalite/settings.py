@@ -59,6 +59,9 @@ class Settings:
     # A file of `ACCESS_KEY_ID SECRET_ACCESS_KEY [ACCOUNT_ID]` lines, and/or "AKID:SECRET[:ACCOUNT],...".
     credentials_file: str = field(default="", metadata={"env": "LAMBDALITE_CREDENTIALS_FILE"})
     credentials: str = field(default="", repr=False, metadata={"env": "LAMBDALITE_CREDENTIALS"})
+    # What functions may call on lambdalite's API (services/function_access.py): "data" (invoke, SQS
+    # messages, PutEvents; the control plane is AccessDenied) or "all" (functions that deploy functions).
+    function_api: str = field(default="data", metadata={"env": "LAMBDALITE_FUNCTION_API"})
     # `serve` refuses a non-loopback address without credentials unless this is set.
     insecure: bool = field(default=False, metadata={"env": "LAMBDALITE_INSECURE"})
 

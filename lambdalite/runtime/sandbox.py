@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambdalite.runtime.interpreters import BOOTSTRAP_DIR, Launch
+from lambdalite.runtime.peers import tcp_socket_uid
 
 log = logging.getLogger("lambdalite.runtime")
 
@@ -125,6 +126,16 @@ def _sweep_stale(folder: Path) -> None:
 
 
 @functools.cache
+def is_environment_uid(uid: int | None) -> bool:
+    """Whether a uid is one that execution environments run as (uid_for_port's range)."""
+    return uid is not None and UID_BASE <= uid <= UID_BASE + 0xFFFF
+
+
+def environment_peer(local: tuple[str, int], remote: tuple[str, int]) -> bool:
+    """Whether the TCP peer of a connection accepted on `local` is a sandboxed function (its socket's uid)."""
+    return is_environment_uid(tcp_socket_uid(remote, local))
+
+
 def probe() -> Support:
     """Whether bubblewrap works here (one trial run), and what else the sandbox can use."""
     bwrap = shutil.which("bwrap")

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
+from lambdalite.services import function_access
 from lambdalite.services.http import MAX_BODY_BYTES, AwsError, Request, Response, new_request_id
 
 if TYPE_CHECKING:
@@ -52,11 +53,12 @@ class App:
     """ASGI entry point. `services` maps a service name to its handler; `extra` sees requests first."""
 
     def __init__(self, services: Mapping[str, Service], default_region: str, extra: list[Extra] | None = None,
-                 auth: Authenticator | None = None):
+                 auth: Authenticator | None = None, functions_data_plane_only: bool = True):
         self.services = services
         self.default_region = default_region
         self.extra = extra or []
         self.auth = auth  # None: requests are not authenticated (no credentials configured)
+        self.functions_data_plane_only = functions_data_plane_only  # services/function_access.py
 
     def pick(self, request: Request, signed_service: str | None) -> Service:
         target = request.headers.get("x-amz-target", "")
@@ -98,6 +100,9 @@ class App:
             if too_large:
                 raise AwsError(413, "RequestEntityTooLargeException", f"Request must be smaller than {MAX_BODY_BYTES} bytes")
             if self.auth is not None and (refused := self.auth.refuse(request, service)) is not None:
+                return refused
+            if (request.function_caller is not None and self.functions_data_plane_only
+                    and (refused := function_access.refuse(request, service)) is not None):
                 return refused
             return await service.handle(request)
         except AwsError as err:

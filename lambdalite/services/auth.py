@@ -75,9 +75,11 @@ class Authenticator:
         """None if `request` is signed by a known key for `service`; else AWS's error for that service."""
         arrived = Arrived(request.method, request.raw_path, request.raw_query, request.headers, request.body)
         try:
-            verify(arrived, service.name, self.keys)
+            credential = verify(arrived, service.name, self.keys)
         except SigV4Error as err:
             return refusal(err, request, service)
+        if credential.role_arn is not None:  # keys minted for a function: it is the caller
+            request.function_caller = credential.role_arn
         return None
 
 

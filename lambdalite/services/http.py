@@ -29,6 +29,9 @@ class Request:
     host: str = "localhost"
     signed_service: str | None = None  # the SigV4 credential scope's service, when signed
     raw_query: str = ""  # as sent (still percent-encoded): what SigV4 signed
+    # Who sent it, when a function did: "environment" (its connection comes from a sandboxed environment's
+    # uid) or the role ARN its minted keys are for. Functions reach only the data plane (services/auth.py).
+    function_caller: str | None = None
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)

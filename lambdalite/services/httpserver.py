@@ -21,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
@@ -144,6 +145,7 @@ class HttpConnection(asyncio.Protocol):
         # Where the request being read is: 0 between requests, 1 in its headers, 2 in its body; and since when.
         self.phase = 0
         self.phase_since_s = 0.0
+        self.from_function = False  # the peer is a function's execution environment (server.function_peer)
 
     # ---- transport events ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -155,6 +157,9 @@ class HttpConnection(asyncio.Protocol):
             self.transport.close()
             return
         self.connections.add(self)
+        if self.server.function_peer is not None:
+            local, peer = transport.get_extra_info("sockname"), transport.get_extra_info("peername")
+            self.from_function = bool(local and peer and self.server.function_peer(local[:2], peer[:2]))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -308,15 +313,20 @@ class HttpConnection(asyncio.Protocol):
             raw = "/" + raw.split("://", 1)[1].partition("/")[2]
         path, _, query = raw.partition("?")
         request = self.app.request(pending.method, path, query, pending.headers, body)
+        if self.from_function:
+            request.function_caller = "environment"
         return await self.app.respond(request, pending.too_large)
 
 
 class HttpServer:
     """Owns the listening socket and its connections."""
 
-    def __init__(self, app: App, limits: HttpLimits | None = None):
+    def __init__(self, app: App, limits: HttpLimits | None = None,
+                 function_peer: Callable[[tuple[str, int], tuple[str, int]], bool] | None = None):
+        """`function_peer(local, remote)`: whether a connection comes from a function's environment."""
         self.app = app
         self.limits = limits or HttpLimits()
+        self.function_peer = function_peer
         self.connections: set[HttpConnection] = set()
         self.server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None

@@ -32,6 +32,9 @@ ENV = {
     "LAMBDALITE_CREDENTIALS": f"{KEY}:{SECRET},{OTHER_KEY}:{OTHER_SECRET}:111111111111",
     "AWS_ACCESS_KEY_ID": "AKIDSERVEROWNKEY0001",  # the server process's own keys: functions must not see them
     "AWS_SECRET_ACCESS_KEY": SERVER_OWN_SECRET,
+    # A function here lists functions with its minted keys: the control plane, which functions get only
+    # when asked for (tests/e2e/test_function_access.py pins the default: the data plane alone).
+    "LAMBDALITE_FUNCTION_API": "all",
 }
 SIGNATURE_MISMATCH = ("The request signature we calculated does not match the signature you provided. Check your AWS "
                       "Secret Access Key and signing method. Consult the service documentation for details.")
