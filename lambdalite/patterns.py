@@ -129,27 +129,30 @@ class EventPattern:
 # ---- compiling -------------------------------------------------------------------------------------
 
 
-def compile_pattern(pattern: str | bytes) -> EventPattern:
-    """Parse and validate a pattern (JSON text); raise InvalidPatternError with AWS's reason."""
-    return _compile_cached(pattern if isinstance(pattern, str) else pattern.decode())
+def compile_pattern(pattern: str | bytes, *, limit_complexity: bool = True) -> EventPattern:
+    """Parse and validate a pattern (JSON text); raise InvalidPatternError with AWS's reason.
+
+    `limit_complexity=False` for patterns stored before the wildcard limit existed: routing must keep
+    matching them (matching is linear whatever the limit), only new rules are held to it."""
+    return _compile_cached(pattern if isinstance(pattern, str) else pattern.decode(), limit_complexity)
 
 
 @lru_cache(maxsize=4096)
-def _compile_cached(text: str) -> EventPattern:
+def _compile_cached(text: str, limit_complexity: bool) -> EventPattern:
     try:
         parsed = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise InvalidPatternError(f"Unparseable JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise InvalidPatternError("Filter is not an object")
-    return EventPattern(_compile_object(parsed), text)
+    return EventPattern(_compile_object(parsed, 1, limit_complexity), text)
 
 
 def validate_pattern(pattern: str | bytes) -> None:
     compile_pattern(pattern)
 
 
-def _compile_object(obj: dict[str, Any], depth: int = 1) -> _Object:
+def _compile_object(obj: dict[str, Any], depth: int = 1, limited: bool = True) -> _Object:
     if not obj:
         raise InvalidPatternError("Empty objects are not allowed")
     if depth > MAX_PATTERN_DEPTH:
@@ -158,30 +161,30 @@ def _compile_object(obj: dict[str, Any], depth: int = 1) -> _Object:
     ors: list[list[_Object]] = []
     for key, value in obj.items():
         if key == "$or":
-            ors.append(_compile_or(value, depth))
+            ors.append(_compile_or(value, depth, limited))
         elif isinstance(value, dict):
-            fields.append((key, _compile_object(value, depth + 1)))
+            fields.append((key, _compile_object(value, depth + 1, limited)))
         elif isinstance(value, list):
-            fields.append((key, _compile_leaf(value)))
+            fields.append((key, _compile_leaf(value, limited)))
         else:
             raise InvalidPatternError(f'"{key}" must be an object or an array')
     return _Object(fields, ors)
 
 
-def _compile_or(value: Any, depth: int) -> list[_Object]:
+def _compile_or(value: Any, depth: int, limited: bool) -> list[_Object]:
     if not isinstance(value, list):
         raise InvalidPatternError("It must be an Array followed with $or.")
     branches: list[_Object] = []
     for item in value:
         if not isinstance(item, dict):
             raise InvalidPatternError("Only JSON object is allowed in array of $or relationship.")
-        branches.append(_compile_object(item, depth + 1))
+        branches.append(_compile_object(item, depth + 1, limited))
     if len(branches) < 2:
         raise InvalidPatternError("There must have at least 2 Objects in $or relationship.")
     return branches
 
 
-def _compile_leaf(values: list[Any]) -> _Leaf:
+def _compile_leaf(values: list[Any], limited: bool = True) -> _Leaf:
     if not values:
         raise InvalidPatternError("Empty arrays are not allowed")
     tests: list[ValueTest] = []
@@ -197,7 +200,7 @@ def _compile_leaf(values: list[Any]) -> _Leaf:
             raise InvalidPatternError("Match value must be String, number, true, false, or null")
         else:
             tests.append(_exact(value))
-    if sum(_wildcard_stars(v) for v in values if isinstance(v, dict)) > MAX_WILDCARDS_PER_FIELD:
+    if limited and sum(_wildcard_stars(v) for v in values if isinstance(v, dict)) > MAX_WILDCARDS_PER_FIELD:
         raise InvalidPatternError(TOO_COMPLEX)
     return _Leaf(tests, when_absent)
 

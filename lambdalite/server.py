@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
+import resource
 import signal
 import sys
 from collections.abc import Callable
@@ -101,10 +103,10 @@ async def run(settings: Settings) -> None:
     try:
         if settings.serve_api:
             http = HttpServer(build_app(node), HttpLimits.from_settings(settings), _function_peer(settings))
-            await http.start(settings.host, settings.port)
+            await _listen(http, settings.host, settings.port)
         elif settings.metrics_port:
             http = HttpServer(build_app(node, api=False), HttpLimits.from_settings(settings))
-            await http.start(settings.host, settings.metrics_port)
+            await _listen(http, settings.host, settings.metrics_port)
         _say(_started_line(settings))
         await _until_signalled()
     finally:
@@ -147,8 +149,31 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+class CannotListen(Exception):
+    """The API (or metrics) port could not be bound: said in one line by `serve`, not as a traceback."""
+
+
+async def _listen(http: HttpServer, host: str, port: int) -> None:
+    try:
+        await http.start(host, port)
+    except OSError as err:
+        if err.errno not in _BIND_ERRORS:
+            raise
+        raise CannotListen(f"cannot listen on {host}:{port}: {os.strerror(err.errno)}") from None
+
+
+def _raise_open_file_limit() -> None:
+    """Every connection and environment holds descriptors: take the hard limit the host allows (a soft
+    limit of 1,024 is below the default connection limit), instead of failing requests with EMFILE."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
+
+
 def serve(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _raise_open_file_limit()
     try:
         import uvloop
 
@@ -158,9 +183,6 @@ def serve(settings: Settings) -> None:
     try:
         with runner:
             runner.run(run(settings))
-    except OSError as err:
-        if err.errno not in _BIND_ERRORS:
-            raise
-        port = settings.port if settings.serve_api else settings.metrics_port
-        _say(f"lambdalite: cannot listen on {settings.host}:{port}: {os.strerror(err.errno)}")
+    except CannotListen as err:
+        _say(f"lambdalite: {err}")
         raise SystemExit(1) from None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_tz
 from enum import Enum
 from functools import lru_cache
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, unquote_plus
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -271,7 +271,7 @@ def canonical_path(raw_path: str) -> str:
 def _canonical_query_part(text: str) -> str:
     if _CANONICAL_QUERY_PART.fullmatch(text):
         return text
-    return quote(unquote(text), safe="-_.~")
+    return quote(unquote_plus(text), safe="-_.~")  # "+" is a space, as the services read a query
 
 
 def canonical_query(raw_query: str, *, presigned: bool = False) -> str:

@@ -164,12 +164,23 @@ def _distributions(names: tuple[str, ...]) -> list[importlib.metadata.Distributi
     return found
 
 
-@functools.cache
 def server_boto3_admits(minor: int) -> str:
-    """"" when the server's boto3 stack runs on python3.<minor>, else why not."""
-    dists = _distributions(BOTO3_STACK)
-    if len(dists) < len(BOTO3_STACK):
+    """"" when the server's boto3 stack runs on python3.<minor>, else why not. Not cached when boto3 was
+    not found: that may be a passing failure (no file descriptor left), not the environment's answer."""
+    if len(_distributions_cached(BOTO3_STACK)) < len(BOTO3_STACK):
+        _distributions_cached.cache_clear()
         return "lambdalite's environment has no boto3"
+    return _boto3_admits(minor)
+
+
+@functools.cache
+def _distributions_cached(names: tuple[str, ...]) -> list[importlib.metadata.Distribution]:
+    return _distributions(names)
+
+
+@functools.cache
+def _boto3_admits(minor: int) -> str:
+    dists = _distributions_cached(BOTO3_STACK)
     for dist in dists:
         spec = dist.metadata["Requires-Python"] or ""
         if spec and not requires_python_admits(spec, minor):
@@ -199,9 +210,15 @@ def _link_folder(target: Path, modules: tuple[str, ...]) -> str:
 _without_boto3_logged: set[int] = set()
 
 
-@functools.cache
+_server_boto3_folders: dict[Path, str] = {}
+
+
 def _server_boto3(data_dir: Path) -> str:
-    return _link_folder(data_dir / "runtime-vendor", BOTO3_STACK)
+    """The folder of links to the server's boto3 stack (made once; a failure is tried again next time)."""
+    folder = _server_boto3_folders.get(data_dir)
+    if not folder:
+        folder = _server_boto3_folders[data_dir] = _link_folder(data_dir / "runtime-vendor", BOTO3_STACK)
+    return folder
 
 
 def boto3_path(minor: int, data_dir: Path) -> str:

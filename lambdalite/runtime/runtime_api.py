@@ -10,6 +10,7 @@ for an event.
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Callable
 from typing import Protocol, cast
 
@@ -177,5 +178,8 @@ async def start_server(handler: RuntimeApiHandler, uid_for_port: Callable[[int],
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: RuntimeApiConnection(handler, uid_for_port), "127.0.0.1", 0,
                                       backlog=16)
+    if not server.sockets:  # nothing bound (file descriptors exhausted): the caller's OSError path
+        server.close()
+        raise OSError(errno.EMFILE, "the Runtime API could not listen")
     port = int(server.sockets[0].getsockname()[1])
     return server, port

@@ -252,6 +252,7 @@ class Walls:
             self._made.add(target)
         for name in ETC_FILES:
             self._bind(os.path.join("/etc", name), os.path.join("/etc", name), optional=True)
+        self._hide_data_folder()
         self._bind_accounts()
         a += ["--proc", "/proc", "--dev", "/dev", "--size", str(self.ephemeral_mb << 20), "--perms", "1777",
               "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/opt"]
@@ -308,6 +309,12 @@ class Walls:
         self._args += ["--bind" if writable else "--ro-bind", source, dest]
         self._made.add(dest)
         self._bound.add(dest)
+
+    def _hide_data_folder(self) -> None:
+        """A data folder inside a folder bound whole (say /usr/local/var/lambdalite) would be readable by
+        every function: an empty tmpfs is mounted over it, so nothing of it shows."""
+        if any(_under(self._data_dir, bound) for bound in self._bound):
+            self._args += ["--tmpfs", self._data_dir]
 
     def _bind_accounts(self) -> None:
         """/etc/passwd and /etc/group naming the function's uid, as Lambda's sbx_user accounts are named:

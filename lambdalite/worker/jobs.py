@@ -83,17 +83,14 @@ class JobLoop:
 
     async def run_once(self) -> int:
         """Lease due jobs of every kind and handle them concurrently; returns how many were leased."""
-        handled = 0
-        for handler in self.handlers:
-            jobs = await self.node.store.lease_jobs(handler.kind, self.lease_ms, BATCH_SIZE)
-            if not jobs:
-                continue
-            handled += len(jobs)
-            results = await asyncio.gather(*(self.handle(handler, job) for job in jobs), return_exceptions=True)
-            for job, result in zip(jobs, results, strict=True):
-                if isinstance(result, Exception):  # its lease lapses and it comes back; the rest went on
-                    log.error("job %s failed: %r", job.id, result)
-        return handled
+        leased = [(handler, job) for handler in self.handlers
+                  for job in await self.node.store.lease_jobs(handler.kind, self.lease_ms, BATCH_SIZE)]
+        # Every kind's jobs at once: a slow target of one kind does not hold up the other kinds.
+        results = await asyncio.gather(*(self.handle(handler, job) for handler, job in leased), return_exceptions=True)
+        for (_, job), result in zip(leased, results, strict=True):
+            if isinstance(result, Exception):  # its lease lapses and it comes back; the rest went on
+                log.error("job %s failed: %r", job.id, result)
+        return len(leased)
 
     async def handle(self, handler: JobHandler, job: Message) -> None:
         try:

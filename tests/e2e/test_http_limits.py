@@ -145,3 +145,33 @@ def test_connections_past_the_limit_are_refused_while_existing_ones_work(tmp_pat
             sock.close()
     finally:
         server.kill()
+
+
+def test_a_low_open_file_soft_limit_is_raised_so_idle_connections_do_not_break_invocations(
+        tmp_path: Path) -> None:
+    """A host's usual soft limit (here 256) is below the default connection limit: the server takes the
+    hard limit at start, so hundreds of idle connections leave room for a function's environment."""
+    import resource
+
+    from tests.e2e.test_lambda_helpers import create
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip(f"the hard open-file limit here ({hard}) leaves nothing to raise")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        server = LambdaliteProcess(tmp_path / "data").start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(300):
+            idle.append(connect(server))
+        lam = server.client("lambda")
+        create(lam, "after-many-connections")
+        answer = lam.invoke(FunctionName="after-many-connections", Payload=b'{"a": 1}')
+        assert answer["StatusCode"] == 200 and "FunctionError" not in answer
+    finally:
+        for sock in idle:
+            sock.close()
+        server.kill()

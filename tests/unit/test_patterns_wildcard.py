@@ -86,3 +86,14 @@ def test_the_limit_is_per_field_and_escaped_stars_do_not_count() -> None:
     compile_pattern(_pattern("*:stack/a/*", "*:stack/b/*", "*:stack/c/*"))
     compile_pattern(orjson.dumps({"detail": {"p": [{"wildcard": "*a*a*a*"}], "q": [{"wildcard": "*a*a*a*"}]}}))
     compile_pattern(_pattern("\\*\\*\\*\\*\\*\\*\\*\\*" + "*a*"))
+
+
+def test_stored_patterns_past_the_limit_still_route() -> None:
+    """The limit holds new rules; a rule stored before it existed keeps matching (routing compiles it
+    without the limit, and matching stays linear)."""
+    text = '{"detail": {"v": [{"wildcard": "*a*a*a*a*a*a*a*c"}]}}'
+    with pytest.raises(InvalidPatternError):
+        compile_pattern(text)
+    stored = compile_pattern(text, limit_complexity=False)
+    assert stored.matches({"detail": {"v": "xaaaaaaaac"}})
+    assert not stored.matches({"detail": {"v": "a" * 200}})

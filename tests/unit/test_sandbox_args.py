@@ -71,6 +71,15 @@ def test_search_paths_are_translated_and_linked_packages_bound_alone(tmp_path: P
     assert not any(source in (str(site), str(site / "pytest"), str(links)) for _, source in binds.values())
 
 
+def test_a_data_folder_under_a_folder_bound_whole_is_hidden(tmp_path: Path) -> None:
+    data = Path("/usr/local/var/lambdalite-data")  # a path only: without setpriv nothing is written there
+    no_uid = sandbox.Support("/usr/bin/bwrap", None, None, None)
+    argv = sandbox.Walls(no_uid, 40003, 128, 512, data).wrap(Launch(("/usr/bin/python3",)), data / "code" / "c", {})
+    mounts = [(argv[i], argv[i + 1]) for i in range(len(argv) - 1) if argv[i] == "--tmpfs"]
+    assert ("--tmpfs", str(data)) in mounts
+    assert argv.index("--tmpfs", argv.index(str(data)) - 1) > argv.index("/usr")  # after /usr is bound
+
+
 def test_exec_failure_in_awss_words() -> None:
     assert sandbox.exec_failure(b"setpriv: failed to execute /var/task/bootstrap: No such file or directory\n") == (
         "fork/exec /var/task/bootstrap: no such file or directory")

@@ -228,3 +228,10 @@ def test_our_presigned_urls_are_botocores() -> None:
     assert sigv4.verify(arrived, "lambda", _lookup, now_s=NOW_S + 600) == KEY
     with pytest.raises(SigV4Error):
         sigv4.verify(arrived, "lambda", _lookup, now_s=NOW_S + 601)
+
+
+def test_a_plus_in_the_query_signs_as_the_space_the_services_read() -> None:
+    """The services read `+` in a query as a space: the signature must cover that reading, so a request
+    signed for `a%2Bb` cannot be replayed as `a+b` (which the service reads as `a b`)."""
+    assert sigv4.canonical_query("Marker=a+b") == sigv4.canonical_query("Marker=a%20b") == "Marker=a%20b"
+    assert sigv4.canonical_query("Marker=a%2Bb") == "Marker=a%2Bb"

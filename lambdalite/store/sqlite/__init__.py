@@ -59,6 +59,8 @@ class SqliteStore(
         if key in self._cache:
             return cast(T, self._cache[key])
         value = await load()
+        if self._cache_generation != generation:  # a change landed while loading: do not keep a stale value
+            return value
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = value
