@@ -213,8 +213,13 @@ class Environment:
                                    self.settings.sandbox_shared_dirs)
                 argv, depth = self.walls.wrap(launch, spec.code_dir, env), 2
             self._spawned_s = time.perf_counter()
-            self.process = FunctionProcess(argv, env, spec.code_dir, self._on_output, self._on_exit,
-                                           wrapper_depth=depth)
+            try:
+                self.process = FunctionProcess(argv, env, spec.code_dir, self._on_output, self._on_exit,
+                                               wrapper_depth=depth,
+                                               pass_fds=self.walls.pass_fds if self.walls is not None else ())
+            finally:
+                if self.walls is not None:
+                    self.walls.started()
         except OSError as e:
             self.stop("failed")
             if spec.runtime in PROVIDED_RUNTIMES and e.errno in (errno.ENOENT, errno.ENOEXEC, errno.EACCES):

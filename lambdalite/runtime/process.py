@@ -52,7 +52,8 @@ class FunctionProcess:
     """A running function process; calls on_output(bytes) for its output and on_exit() once it ended."""
 
     def __init__(self, argv: tuple[str, ...], env: dict[str, str], cwd: Path,
-                 on_output: Callable[[bytes], None], on_exit: Callable[[], None], *, wrapper_depth: int = 0):
+                 on_output: Callable[[bytes], None], on_exit: Callable[[], None], *, wrapper_depth: int = 0,
+                 pass_fds: tuple[int, ...] = ()):
         """wrapper_depth: processes between ours and the runtime (a sandbox's bwrap and its init); their
         exit status is the runtime's, with a signal reported as 128 + its number."""
         self._on_output = on_output
@@ -63,7 +64,8 @@ class FunctionProcess:
             # Spawned on the event loop thread: PDEATHSIG follows the thread that forked.
             self.popen = subprocess.Popen(
                 argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
-                start_new_session=True, preexec_fn=_die_with_parent(os.getpid()), close_fds=True)
+                start_new_session=True, preexec_fn=_die_with_parent(os.getpid()), close_fds=True,
+                pass_fds=pass_fds)
         except BaseException:
             os.close(read_fd)
             os.close(write_fd)

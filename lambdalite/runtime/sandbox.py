@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -125,7 +126,45 @@ def _sweep_stale(folder: Path) -> None:
                 child.rmdir()
 
 
-@functools.cache
+# ---- seccomp: no user namespaces inside a sandbox -------------------------------------------------------
+# A user namespace makes a function root of a namespace of its own: harmless by itself, but the door to much
+# of the kernel's attack surface (mounts, netfilter, ...). Functions never need one; bwrap loads this classic
+# BPF program, which answers EPERM to unshare/clone asking for CLONE_NEWUSER, ENOSYS to clone3 (its flags
+# sit in memory a filter cannot read; libc then falls back to clone), and EPERM to every call of another ABI
+# (x32, i386 compat: their numbers differ; Lambda runs 64-bit code only).
+_ARCH = {"x86_64": (0xC000003E, {"clone": 56, "unshare": 272, "clone3": 435}),
+         "aarch64": (0xC00000B7, {"clone": 220, "unshare": 97, "clone3": 435})}
+CLONE_NEWUSER = 0x10000000
+_RET_ALLOW, _RET_ERRNO = 0x7FFF0000, 0x00050000
+_LD_W_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+_X32_SYSCALL_BIT = 0x40000000
+
+
+def no_user_namespaces(machine: str | None = None) -> bytes | None:
+    """The seccomp program (struct sock_filter[]) for this machine's architecture; None when unknown."""
+    known = _ARCH.get(machine or os.uname().machine)
+    if known is None:
+        return None
+    arch, nr = known
+    allow, enosys, eperm = 10, 11, 12  # indexes of the three return instructions below
+    code = [
+        (_LD_W_ABS, 0, 0, 4),                      # 0: A = seccomp_data.arch
+        (_JEQ, 0, eperm - 2, arch),                # 1: another ABI (i386 compat's own numbers): refused
+        (_LD_W_ABS, 0, 0, 0),                      # 2: A = syscall number
+        (_JGE, eperm - 4, 0, _X32_SYSCALL_BIT),    # 3: x32 numbers: refused
+        (_JEQ, enosys - 5, 0, nr["clone3"]),       # 4
+        (_JEQ, 2, 0, nr["unshare"]),               # 5: -> 8
+        (_JEQ, 1, 0, nr["clone"]),                 # 6: -> 8
+        (_JEQ, allow - 8, allow - 8, 0),           # 7: anything else: allowed
+        (_LD_W_ABS, 0, 0, 16),                     # 8: A = low 32 bits of the flags argument
+        (_JSET, eperm - 10, allow - 10, CLONE_NEWUSER),  # 9
+        (_RET, 0, 0, _RET_ALLOW),                  # 10
+        (_RET, 0, 0, _RET_ERRNO | errno.ENOSYS),   # 11
+        (_RET, 0, 0, _RET_ERRNO | errno.EPERM),    # 12
+    ]
+    return b"".join(struct.pack("=HBBI", *instruction) for instruction in code)
+
+
 def is_environment_uid(uid: int | None) -> bool:
     """Whether a uid is one that execution environments run as (uid_for_port's range)."""
     return uid is not None and UID_BASE <= uid <= UID_BASE + 0xFFFF
@@ -136,6 +175,7 @@ def environment_peer(local: tuple[str, int], remote: tuple[str, int]) -> bool:
     return is_environment_uid(tcp_socket_uid(remote, local))
 
 
+@functools.cache
 def probe() -> Support:
     """Whether bubblewrap works here (one trial run), and what else the sandbox can use."""
     bwrap = shutil.which("bwrap")
@@ -212,6 +252,7 @@ class Walls:
         self._made: set[str] = set()  # folders that exist in the sandbox
         self._bound: set[str] = set()  # mount points whose whole subtree is already visible
         self._args: list[str] = []
+        self.pass_fds: tuple[int, ...] = ()  # fds the spawned sandbox must inherit (its seccomp program)
         if support.memory_cgroup is not None:
             ceiling_mb = memory_mb + ephemeral_mb + CGROUP_OVERHEAD_MB
             self._memory = self._make_cgroup(support.memory_cgroup,
@@ -266,6 +307,7 @@ class Walls:
         for folder in self._shared:
             self._share(folder)
         a += ["--chdir", TASK_ROOT]
+        self._seccomp()
         env.update({"LAMBDA_TASK_ROOT": TASK_ROOT, "LAMBDA_RUNTIME_DIR": RUNTIME_DIR, "PATH": SANDBOX_PATH})
         if self.uid is not None and self.support.setpriv is not None:
             a += ["--", self.support.setpriv, f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
@@ -274,6 +316,25 @@ class Walls:
             a += ["--cap-drop", "ALL"]  # root without setpriv: at least without root's capabilities
         a.append("--")
         return (*self._joiner(), *a, *argv)
+
+    def _seccomp(self) -> None:
+        """Load `no_user_namespaces()` into the sandbox (bwrap --seccomp FD): the fd stays open in this
+        process until the environment has started (`pass_fds`, then `started()` closes it)."""
+        program = no_user_namespaces()
+        if program is None:
+            return
+        fd = os.memfd_create("lambdalite-seccomp", os.MFD_CLOEXEC)
+        os.write(fd, program)
+        os.lseek(fd, 0, os.SEEK_SET)
+        self.pass_fds = (fd,)
+        self._args += ["--seccomp", str(fd)]
+
+    def started(self) -> None:
+        """The environment's process has started: the fds handed to it are no longer needed here."""
+        for fd in self.pass_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.pass_fds = ()
 
     def _joiner(self) -> tuple[str, ...]:
         """A shell that moves itself into the environment's cgroups, then becomes bwrap: everything bwrap

@@ -309,3 +309,35 @@ def test_memory_limit_covers_children(server: LambdaliteProcess, lam: Any) -> No
     assert out["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
     log = base64.b64decode(response["LogResult"]).decode()
     assert "Error Type: Runtime.OutOfMemory" in log
+
+
+NAMESPACER = """
+import os, subprocess, threading
+
+def handler(event, context):
+    out = {}
+    try:
+        os.unshare(os.CLONE_NEWUSER)
+        out["unshare"] = "created"
+    except OSError as e:
+        out["unshare"] = type(e).__name__
+    shell = subprocess.run(["unshare", "-Ur", "true"], capture_output=True)
+    out["unshare_command"] = shell.returncode
+    results = []
+    worker = threading.Thread(target=lambda: results.append("thread ran"))
+    worker.start()
+    worker.join()
+    out["thread"] = results
+    out["subprocess"] = subprocess.run(["echo", "child ran"], capture_output=True, text=True).stdout.strip()
+    return out
+"""
+
+
+def test_no_user_namespaces_but_threads_and_children_work(lam: Any) -> None:
+    """A user namespace would make the function root of its own namespace: the door to much of the
+    kernel. The sandbox's seccomp filter refuses it; threads and child processes (clone, clone3) work."""
+    create(lam, "sbx-namespacer", source=NAMESPACER)
+    _, out = invoke(lam, "sbx-namespacer", {})
+    assert out["unshare"] == "PermissionError"
+    assert out["unshare_command"] != 0
+    assert out["thread"] == ["thread ran"] and out["subprocess"] == "child ran"

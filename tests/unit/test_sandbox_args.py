@@ -86,3 +86,41 @@ def test_exec_failure_in_awss_words() -> None:
     assert sandbox.exec_failure(b"bwrap: execvp /var/task/bootstrap: Permission denied\n") == (
         "fork/exec /var/task/bootstrap: permission denied")
     assert sandbox.exec_failure(b"some other output\n") is None
+
+
+def _run_filter(program: bytes, arch: int, nr: int, flags: int) -> int:
+    """A classic-BPF interpreter for the instructions the filter uses, over one seccomp_data."""
+    import struct
+
+    data = struct.pack("=iIQ6Q", nr, arch, 0, flags, 0, 0, 0, 0, 0)
+    code = [struct.unpack_from("=HBBI", program, i) for i in range(0, len(program), 8)]
+    pc, acc = 0, 0
+    while True:
+        op, jt, jf, k = code[pc]
+        if op == 0x20:
+            acc = struct.unpack_from("=I", data, k)[0]
+        elif op == 0x06:
+            return int(k)
+        else:
+            taken = {0x15: acc == k, 0x35: acc >= k, 0x45: bool(acc & k)}[op]
+            pc += jt if taken else jf
+        pc += 1
+
+
+def test_the_seccomp_program_refuses_user_namespaces_only() -> None:
+    program = sandbox.no_user_namespaces("x86_64")
+    assert program is not None
+    x86, other_abi, allow = 0xC000003E, 0x40000003, 0x7FFF0000
+    eperm, enosys = 0x00050000 | 1, 0x00050000 | 38
+    newuser = sandbox.CLONE_NEWUSER
+    assert _run_filter(program, x86, 272, newuser) == eperm  # unshare(CLONE_NEWUSER)
+    assert _run_filter(program, x86, 272, newuser | 0x20000) == eperm
+    assert _run_filter(program, x86, 56, newuser) == eperm  # clone(CLONE_NEWUSER | ...)
+    assert _run_filter(program, x86, 56, 0x3D0F00) == allow  # a thread
+    assert _run_filter(program, x86, 272, 0x20000) == allow  # unshare(CLONE_NEWNS) is the kernel's to refuse
+    assert _run_filter(program, x86, 435, 0) == enosys  # clone3: libc falls back to clone
+    assert _run_filter(program, x86, 0x40000000 + 272, newuser) == eperm  # the x32 ABI
+    assert _run_filter(program, x86, 0, 0) == allow and _run_filter(program, x86, 59, 0) == allow
+    assert _run_filter(program, other_abi, 310, newuser) == eperm  # i386's unshare: other ABIs are refused
+    assert _run_filter(program, other_abi, 20, 0) == eperm
+    assert sandbox.no_user_namespaces("riscv64") is None
