@@ -28,7 +28,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -409,19 +408,19 @@ class Walls:
         self._bind(path, path, writable=True)
 
     def _bind_interpreter(self, program: str) -> None:
-        """The interpreter's installation (its prefix: the binary, stdlib, site-packages), never a folder
-        that holds the data folder."""
-        prefixes = {str(Path(program).parent.parent), str(Path(os.path.realpath(program)).parent.parent)}
-        if program == sys.executable:
-            prefixes |= {sys.prefix, sys.base_prefix}
+        """The interpreter and its installation's lib/ (stdlib, libpython), not its whole prefix (which may
+        be a home folder's ~/.local) and not its site-packages (the host's packages are no function's)."""
+        binaries = {program, os.path.realpath(program)}
+        prefixes = {str(Path(binary).parent.parent) for binary in binaries}
         for prefix in sorted(prefixes):
-            if _under(self._data_dir, prefix):
-                self._bind(os.path.join(prefix, "lib"), os.path.join(prefix, "lib"), optional=True)
-                for binary in {program, os.path.realpath(program)}:
-                    if _under(binary, prefix):
-                        self._bind(binary, binary)
-            else:
-                self._bind(prefix, prefix)
+            lib = os.path.join(prefix, "lib")
+            if any(_under(lib, bound) for bound in self._bound):
+                continue  # /usr and the like: bound whole already
+            self._bind(lib, lib, optional=True)
+            for site in sorted(Path(lib).glob("python3*/site-packages")):
+                self._args += ["--tmpfs", str(site)]
+        for binary in sorted(binaries):
+            self._bind(binary, binary)
 
     def _search_paths(self, launch: Launch, code: str, env: dict[str, str]) -> None:
         """PYTHONPATH / NODE_PATH as the sandbox sees them: the function's code at /var/task, and each folder

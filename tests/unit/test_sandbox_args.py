@@ -50,6 +50,21 @@ def test_an_interpreter_prefix_holding_the_data_folder_is_not_bound_whole(tmp_pa
     assert binds[str(tmp_path / "shared")] == ("--bind", str(tmp_path / "shared"))
 
 
+def test_an_interpreter_brings_its_lib_but_not_its_prefix_or_site_packages(tmp_path: Path) -> None:
+    prefix = tmp_path / ".local"  # a python3.N under a home folder: nothing else of it may show
+    python = prefix / "bin" / "python3.12"
+    (prefix / "lib" / "python3.12" / "site-packages").mkdir(parents=True)
+    (prefix / "secrets").mkdir()
+    argv = sandbox.Walls(SUPPORT, 40004, 128, 512, tmp_path / "data").wrap(
+        Launch((str(python), str(BOOTSTRAP_SCRIPT))), tmp_path / "data" / "code", {})
+    binds = _binds(argv)
+    assert str(prefix) not in binds and str(prefix / "secrets") not in binds
+    assert binds[str(prefix / "lib")] == ("--ro-bind", str(prefix / "lib"))
+    assert binds[str(python)] == ("--ro-bind", str(python))
+    site = str(prefix / "lib" / "python3.12" / "site-packages")
+    assert argv[argv.index(site) - 1] == "--tmpfs" and argv.index(site) > argv.index(str(prefix / "lib"))
+
+
 def test_search_paths_are_translated_and_linked_packages_bound_alone(tmp_path: Path) -> None:
     site = tmp_path / "site-packages"
     (site / "boto3").mkdir(parents=True)
