@@ -10,10 +10,12 @@ if TYPE_CHECKING:
     from lambdalite.store.protocol import Store
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, *, read_only: bool = False) -> Store:
+    """The configured backend. `read_only` for tools beside running servers (`lambdalite queue`): reads
+    work, writes raise, and opening it needs no write access and takes no lock."""
     from lambdalite.store.sqlite import SqliteStore
 
-    return SqliteStore(settings)
+    return SqliteStore(settings, read_only=read_only)
 
 
 def store_exists(settings: Settings) -> bool:

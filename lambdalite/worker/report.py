@@ -31,7 +31,7 @@ def print_queue(settings: Settings, out: TextIO | None = None) -> int:
     if not store_exists(settings):
         (out or sys.stdout).write(f"no lambdalite data at {settings.data_dir}\n")
         return 1
-    store = open_store(settings)
+    store = open_store(settings, read_only=True)
     try:
         rows = asyncio.run(store.queue_report(now_ms()))
     finally:

@@ -80,3 +80,25 @@ def test_own_change_is_seen_at_once_when_a_reread_of_the_counter_races_its_commi
     # The change was committed (write_sync returned): this process must not serve the old config.
     config = asyncio.run(store.get_event_config("f", "$LATEST"))
     assert config is not None and config.max_retry_attempts == 0
+
+
+def test_a_read_only_store_reads_beside_a_writer_and_refuses_writes(sqlite_store: SqliteStore) -> None:
+    """`lambdalite queue` opens the store read-only: no writer thread, no schema, no write lock, so it
+    works beside a running server (which keeps writing) and without write access."""
+    from lambdalite.store import open_store
+    from tests.support.records import queued_event
+
+    async def main() -> None:
+        await sqlite_store.accept_event(queued_event("f", request_id="a"), b"{}")
+        reader = open_store(sqlite_store.settings, read_only=True)
+        try:
+            assert [(r.function, r.queued) for r in await reader.queue_report(now_ms())] == [("f", 1)]
+            async with asyncio.timeout(5):  # the writer is not held up by the reader
+                await sqlite_store.accept_event(queued_event("f", request_id="b"), b"{}")
+            assert [r.queued for r in await reader.queue_report(now_ms())] == [2]
+            with pytest.raises(sqlite3.OperationalError):
+                await reader.accept_event(queued_event("f", request_id="c"), b"{}")
+        finally:
+            reader.close()
+
+    asyncio.run(main())

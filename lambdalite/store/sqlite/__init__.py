@@ -32,14 +32,17 @@ class SqliteStore(
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, read_only: bool = False):
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        schema: list[str] = []
-        for module in _MODULES:
-            schema.extend(module.SCHEMA)
-        self.db = Database(db_path(settings), schema)
-        self.watch_generation()
+        if read_only:
+            self.db = Database(db_path(settings), [], read_only=True)
+        else:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            schema: list[str] = []
+            for module in _MODULES:
+                schema.extend(module.SCHEMA)
+            self.db = Database(db_path(settings), schema)
+            self.watch_generation()
         self.holder = uuid.uuid4().hex  # this process, for concurrency slots
         self._held_slots: set[int] = set()  # the slots this process holds: the only ones renewal keeps
         self._cache: dict[Hashable, object] = {}

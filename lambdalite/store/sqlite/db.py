@@ -39,7 +39,12 @@ _WRITER_AUTOCHECKPOINT_PAGES = 4_000
 _WAL_SIZE_LIMIT_BYTES = 67_108_864
 
 
-def _connect(path: Path, *, synchronous: str, autocheckpoint: int = 1000) -> sqlite3.Connection:
+def _connect(path: Path, *, synchronous: str, autocheckpoint: int = 1000, read_only: bool = False) -> sqlite3.Connection:
+    if read_only:  # a tool beside running servers: it needs no write access and takes no write lock
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT_MS / 1000,
+                               isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        return conn
     conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -65,19 +70,23 @@ class _Job:
 class Database:
     """One SQLite file: `await write(fn)` for group-committed writes, `read(fn)` for reads."""
 
-    def __init__(self, path: Path, schema: list[str]):
+    def __init__(self, path: Path, schema: list[str], *, read_only: bool = False):
+        """`read_only`: reads only, on an existing file (no writer thread, no schema, no write lock)."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._local = threading.local()
         self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         # Run by the writer after each commit, before callers hear of it (e.g. to refresh a cached value).
         self.after_commit: list[Callable[[sqlite3.Connection], None]] = []
+        self._closed = False
+        if read_only:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = _connect(path, synchronous="FULL", autocheckpoint=_WRITER_AUTOCHECKPOINT_PAGES)
         self._durable = True  # the writer connection's current synchronous mode (FULL)
         self._apply_schema(schema)
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
-        self._closed = False
         self._stop_checkpoints = threading.Event()
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
@@ -113,6 +122,8 @@ class Database:
         them) pass durable=False; a batch of only such writes commits without an fsync, and the next
         durable commit's fsync covers them too. A process crash loses neither kind.
         """
+        if self.read_only:
+            raise sqlite3.OperationalError("this store was opened read-only")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         pending = self._pending.get(loop)
@@ -130,6 +141,8 @@ class Database:
 
     def write_sync(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Blocking variant for threads and command-line tools."""
+        if self.read_only:
+            raise sqlite3.OperationalError("this store was opened read-only")
         future: Future[T] = Future()
         self._jobs.put([_Job(fn, future, None, durable)])
         return future.result()
@@ -214,7 +227,7 @@ class Database:
     def reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path, synchronous="NORMAL")
+            conn = _connect(self.path, synchronous="NORMAL", read_only=self.read_only)
             self._local.conn = conn
         return conn
 
@@ -236,6 +249,8 @@ class Database:
         if self._closed:
             return
         self._closed = True
+        if self.read_only:
+            return
         self._jobs.put(None)
         self._stop_checkpoints.set()
         self._thread.join(timeout=10)
