@@ -42,6 +42,10 @@ class Settings:
     throttle_base_delay_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_THROTTLE_BASE_DELAY"})
     throttle_max_delay_s: float = field(default=300.0, metadata={"env": "LAMBDALITE_THROTTLE_MAX_DELAY"})
     log_level: str = field(default="warning", metadata={"env": "LAMBDALITE_LOG_LEVEL"})
+    # Function log files (logs_dir/NAME.log) rotate at this size, keeping this many older files: a function's
+    # logs take at most (keep + 1) x max bytes of disk.
+    log_max_bytes: int = field(default=64 << 20, metadata={"env": "LAMBDALITE_LOG_MAX_BYTES"})
+    log_keep_files: int = field(default=3, metadata={"env": "LAMBDALITE_LOG_KEEP_FILES"})
     # How long ended events' outcomes stay queryable (`outcomes` table) before they are pruned.
     outcome_retention_s: float = field(default=86400.0, metadata={"env": "LAMBDALITE_OUTCOME_RETENTION_SECONDS"})
     # The API's URL as functions should call it (default: http://HOST:PORT of `serve`); set it for

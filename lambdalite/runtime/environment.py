@@ -129,6 +129,7 @@ class Environment:
         self._loop = asyncio.get_running_loop()
         self.process: FunctionProcess | None = None
         self.walls: Walls | None = None
+        self._line_open = False  # the last output logged did not end its line
         self._server: asyncio.Server | None = None
         self._waiter: RuntimeApiConnection | None = None
         self._current: Invocation | None = None
@@ -250,7 +251,7 @@ class Environment:
         if self._served == 1:
             self.process.drain()  # init output belongs before START (later output is drained as it comes)
         request = inv.request
-        self._log(logs.start_line(request.request_id, self.spec.version))
+        self._platform(logs.start_line(request.request_id, self.spec.version))
         timeout_s = self.spec.timeout_s
         headers = [
             ("Lambda-Runtime-Aws-Request-Id", request.request_id),
@@ -310,7 +311,14 @@ class Environment:
             self._init_output = (self._init_output + data)[-512:]
         self._log(data)
 
+    def _platform(self, line: bytes) -> None:
+        """A line of lambdalite's own (START, END, REPORT, errors): always on a line of its own, even after
+        function output that did not end its last line (AWS's END never trails a print)."""
+        self._log(b"\n" + line if self._line_open else line)
+
     def _log(self, data: bytes) -> None:
+        if data:
+            self._line_open = not data.endswith(b"\n")
         self.logbook.write(self.spec.function_name, data)
         inv = self._current
         if inv is not None and inv.log is not None:
@@ -418,15 +426,15 @@ class Environment:
             if peak_kb > self.limit_kb and outcome.report_status != "timeout":
                 outcome = _oom_outcome(request_id)  # the peak passed the limit between two RSS polls
         if inv.delivered_s is None:
-            self._log(logs.start_line(request_id, self.spec.version))
+            self._platform(logs.start_line(request_id, self.spec.version))
         for line in outcome.log_lines:
-            self._log(line)
+            self._platform(line)
         duration_ms = (end_s - (inv.delivered_s or inv.started_s)) * 1000
         cold = self._served <= 1 and self._init_duration_ms is not None
         init_ms = self._init_duration_ms if cold else None
         max_memory_mb = math.ceil(self.peak_kb / 1024)
-        self._log(logs.end_line(request_id))
-        self._log(logs.report_line(request_id, duration_ms, self.spec.memory_mb, max_memory_mb, init_ms,
+        self._platform(logs.end_line(request_id))
+        self._platform(logs.report_line(request_id, duration_ms, self.spec.memory_mb, max_memory_mb, init_ms,
                                    outcome.report_status, outcome.report_error_type))
         tail = b"".join(inv.log)[-logs.TAIL_BYTES:].decode("utf-8", "replace") if inv.log is not None else ""
         self._current = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import re
 import sys
 import time
@@ -54,10 +55,15 @@ def timestamp() -> str:
 
 
 class LogBook:
-    """Buffered appends to each function's log file; flushed FLUSH_DELAY_S after the first unflushed write."""
+    """Buffered appends to each function's log file; flushed FLUSH_DELAY_S after the first unflushed write.
 
-    def __init__(self, logs_dir: Path):
+    A file that reaches `max_bytes` is rotated (NAME.log -> NAME.log.1 -> ... -> NAME.log.<keep>, the oldest
+    dropped), so a chatty function cannot fill the disk: at most (keep + 1) x max_bytes per function."""
+
+    def __init__(self, logs_dir: Path, max_bytes: int = 64 << 20, keep: int = 3):
         self.logs_dir = logs_dir
+        self.max_bytes = max_bytes
+        self.keep = keep
         self._files: dict[str, BinaryIO] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
 
@@ -68,6 +74,8 @@ class LogBook:
             file = open(self.logs_dir / f"{function}.log", "ab", buffering=BUFFER_BYTES)  # noqa: SIM115
             self._files[function] = file
         file.write(data)
+        if self.max_bytes and file.tell() >= self.max_bytes:
+            self._rotate(function, file)
         if self._flush_handle is None:
             try:
                 loop = asyncio.get_running_loop()
@@ -75,6 +83,16 @@ class LogBook:
                 file.flush()
                 return
             self._flush_handle = loop.call_later(FLUSH_DELAY_S, self.flush)
+
+    def _rotate(self, function: str, file: BinaryIO) -> None:
+        del self._files[function]
+        with contextlib.suppress(OSError):
+            file.close()
+        current = self.logs_dir / f"{function}.log"
+        for number in range(self.keep, 0, -1):  # the oldest is overwritten: dropped
+            source = current if number == 1 else current.with_name(f"{current.name}.{number - 1}")
+            with contextlib.suppress(OSError):
+                source.rename(current.with_name(f"{current.name}.{number}"))
 
     def flush(self) -> None:
         self._flush_handle = None
@@ -97,25 +115,48 @@ def log_path(settings: Settings, function: str) -> Path | None:
     return settings.logs_dir / f"{function}.log"
 
 
+def rotated_paths(path: Path, count: int) -> list[Path]:
+    """NAME.log.1 ... NAME.log.<count> (newest first), whether they exist or not."""
+    return [path.with_name(f"{path.name}.{number}") for number in range(1, count + 1)]
+
+
 def print_logs(settings: Settings, function: str, follow: bool) -> int:
-    """Print a function's log (and keep printing new lines with follow); 1 when it has none."""
+    """Print a function's log, rotated files first (and keep printing new lines with follow, across
+    rotations); 1 when it has none."""
     path = log_path(settings, function)
     if path is None or not path.exists():
         print(f"lambdalite: no logs for function {function!r} in {settings.logs_dir}", file=sys.stderr)
         return 1
     out = sys.stdout.buffer
     try:
-        with open(path, "rb") as file:
-            while True:
-                chunk = file.read(65536)
-                if chunk:
-                    out.write(chunk)
-                    continue
-                out.flush()
-                if not follow:
-                    return 0
-                time.sleep(0.25)
+        for old in reversed(rotated_paths(path, settings.log_keep_files)):
+            with contextlib.suppress(OSError), open(old, "rb") as file:
+                _copy(file, out)
+        while True:
+            with open(path, "rb") as file:
+                while True:
+                    _copy(file, out)
+                    out.flush()
+                    if not follow:
+                        return 0
+                    if _rotated(file, path):
+                        _copy(file, out)  # what the server wrote before it rotated
+                        break
+                    time.sleep(0.25)
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:
         return 0
+
+
+def _copy(file: BinaryIO, out: BinaryIO) -> None:
+    while chunk := file.read(65536):
+        out.write(chunk)
+
+
+def _rotated(file: BinaryIO, path: Path) -> bool:
+    """Whether `path` is now another file than the one open (the server rotated the log)."""
+    try:
+        return os.stat(path).st_ino != os.fstat(file.fileno()).st_ino
+    except OSError:
+        return False

@@ -42,7 +42,7 @@ class EnvironmentPool:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.logbook = LogBook(settings.logs_dir)
+        self.logbook = LogBook(settings.logs_dir, settings.log_max_bytes, settings.log_keep_files)
         self._idle: dict[PoolKey, list[Environment]] = {}
         self._all: set[Environment] = set()
         self._busy: set[Environment] = set()
