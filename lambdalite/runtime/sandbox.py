@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import time
@@ -78,8 +79,9 @@ class Support:
                     "escape the memory limit")
         missing = []
         if self.setpriv is None:
-            missing.append("no setpriv, or not root: functions keep lambdalite's uid and the Runtime API cannot "
-                           "tell environments apart (one environment can take another's events)")
+            missing.append("no setpriv, not root, or no socket-owner lookup (netlink sock_diag): functions keep "
+                           "lambdalite's uid and the Runtime API cannot tell environments apart (one environment "
+                           "can take another's events)")
         if self.memory_cgroup is None:
             missing.append("no writable memory cgroup (v1): the memory limit watches the runtime process's "
                            "RSS only, not its children")
@@ -191,7 +193,22 @@ def probe() -> Support:
         return Support(None, None, None, None, f"bwrap does not work here: {reason}")
     if os.geteuid() != 0:
         return Support(bwrap, None, None, None)
-    return Support(bwrap, shutil.which("setpriv"), _cgroup_dir("memory"), _cgroup_dir("pids"))
+    setpriv = shutil.which("setpriv") if peer_lookup_works() else None
+    return Support(bwrap, setpriv, _cgroup_dir("memory"), _cgroup_dir("pids"))
+
+
+def peer_lookup_works() -> bool:
+    """Whether the kernel tells a loopback socket's owner (netlink sock_diag, peers.py): the Runtime API and
+    the API tell environments apart by it. Without it, per-environment uids would lock every runtime out of
+    its own Runtime API, so the sandbox runs without them (and says so)."""
+    try:
+        with socket.create_server(("127.0.0.1", 0)) as server, \
+                socket.create_connection(server.getsockname()[:2], timeout=5) as client:
+            accepted, _ = server.accept()
+            with accepted:
+                return tcp_socket_uid(client.getsockname()[:2], client.getpeername()[:2]) == os.geteuid()
+    except OSError:
+        return False
 
 
 def check_mode(mode: str) -> str | None:
