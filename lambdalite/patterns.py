@@ -148,10 +148,6 @@ def _compile_cached(text: str, limit_complexity: bool) -> EventPattern:
     return EventPattern(_compile_object(parsed, 1, limit_complexity), text)
 
 
-def validate_pattern(pattern: str | bytes) -> None:
-    compile_pattern(pattern)
-
-
 def _compile_object(obj: dict[str, Any], depth: int = 1, limited: bool = True) -> _Object:
     if not obj:
         raise InvalidPatternError("Empty objects are not allowed")

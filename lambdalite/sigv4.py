@@ -161,23 +161,19 @@ def claim_from_header(authorization: str, headers: Mapping[str, str]) -> Claim:
     amz_date = _header_date(headers)
     if missing or not amz_date:
         raise _incomplete_header(authorization, missing, no_date=not amz_date)
-    scope = _split_scope(fields["Credential"])
+    return _scoped_claim(fields["Credential"], fields["SignedHeaders"], fields["Signature"], amz_date,
+                         headers.get("x-amz-security-token"))
+
+
+def _scoped_claim(credential: str, signed_headers: str, signature: str, amz_date: str, session_token: str | None,
+                  expires_s: int | None = None) -> Claim:
+    """A claim from its parts (header or presigned form): the Credential must be KEY/DATE/REGION/SERVICE/
+    aws4_request. `expires_s` is set for a presigned URL."""
+    scope = _split_scope(credential)
     if scope is None or scope[4] != "aws4_request":
-        raise SigV4Error(
-            Kind.INCOMPLETE,
-            f"Credential should be scoped to a valid region, not '{fields['Credential'][:200]}'. ",
-        )
-    return Claim(
-        access_key=scope[0],
-        scope_date=scope[1],
-        region=scope[2],
-        service=scope[3],
-        signed_headers=tuple(fields["SignedHeaders"].split(";")),
-        signature=fields["Signature"],
-        amz_date=amz_date,
-        session_token=headers.get("x-amz-security-token"),
-        presigned=False,
-    )
+        raise SigV4Error(Kind.INCOMPLETE, f"Credential should be scoped to a valid region, not '{credential[:200]}'. ")
+    return Claim(scope[0], scope[1], scope[2], scope[3], tuple(signed_headers.split(";")), signature, amz_date,
+                 session_token, presigned=expires_s is not None, expires_s=expires_s or 0)
 
 
 def _query_params(raw_query: str) -> dict[str, str]:
@@ -211,21 +207,8 @@ def claim_from_query(raw_query: str) -> Claim:
             Kind.INCOMPLETE,
             f"X-Amz-Expires must be less than a week (in seconds) that is {MAX_PRESIGN_EXPIRES_S} seconds",
         )
-    scope = _split_scope(params["X-Amz-Credential"])
-    if scope is None or scope[4] != "aws4_request":
-        raise SigV4Error(Kind.INCOMPLETE, f"Credential should be scoped to a valid region, not '{params['X-Amz-Credential'][:200]}'. ")
-    return Claim(
-        access_key=scope[0],
-        scope_date=scope[1],
-        region=scope[2],
-        service=scope[3],
-        signed_headers=tuple(params["X-Amz-SignedHeaders"].split(";")),
-        signature=params["X-Amz-Signature"],
-        amz_date=params["X-Amz-Date"],
-        session_token=params.get("X-Amz-Security-Token"),
-        presigned=True,
-        expires_s=expires_s,
-    )
+    return _scoped_claim(params["X-Amz-Credential"], params["X-Amz-SignedHeaders"], params["X-Amz-Signature"],
+                         params["X-Amz-Date"], params.get("X-Amz-Security-Token"), expires_s)
 
 
 def claim_of(request: Arrived) -> Claim:

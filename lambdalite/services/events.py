@@ -1,7 +1,8 @@
 """The EventBridge-compatible service (AWS JSON 1.1, `X-Amz-Target: AWSEvents.<Op>`): buses, rules, targets.
 
 PutEvents, TestEventPattern and the internal entry point for Lambda's EventBridge destination live in
-events_put.py (re-exported here as `put_events_internal`); delivery to targets in destinations/rule_targets.py.
+events_put.py (reached by delivery through services/ports.py); delivery to targets in
+destinations/rule_targets.py.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from lambdalite.model.bus import MAX_TARGETS_PER_RULE, BusRecord, RuleRecord
 from lambdalite.node import Node
 from lambdalite.patterns import InvalidPatternError, compile_pattern
 from lambdalite.services import events_put
-from lambdalite.services.events_put import put_events_internal
 from lambdalite.services.http import (
     AwsError,
     Request,
@@ -29,8 +29,6 @@ from lambdalite.services.http import (
     validation_error,
 )
 from lambdalite.store.errors import AlreadyExists, BusMissing, InUse, RuleMissing, TooManyTargets
-
-__all__ = ["EventsService", "put_events_internal"]
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 DEFAULT_BUS = "default"
