@@ -87,7 +87,9 @@ async def _maintenance(node: Node) -> None:
         try:
             await node.store.renew_slots()
             await node.pool.reap_idle()
-            await node.store.prune_outcomes(now_ms() - int(node.settings.outcome_retention_s * 1000))
+            cutoff_ms = now_ms() - int(node.settings.outcome_retention_s * 1000)
+            await node.store.prune_outcomes(cutoff_ms)
+            await node.store.prune_history(cutoff_ms)
         except Exception:
             log.exception("maintenance failed")
 

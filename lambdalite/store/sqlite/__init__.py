@@ -13,13 +13,23 @@ from typing import TypeVar, cast
 
 from lambdalite.model.event_config import EventConfig
 from lambdalite.settings import Settings
-from lambdalite.store.sqlite import buses, event_configs, event_queue, functions, outcomes, queues, slots, sqs
+from lambdalite.store.sqlite import (
+    buses,
+    event_configs,
+    event_queue,
+    functions,
+    history,
+    outcomes,
+    queues,
+    slots,
+    sqs,
+)
 from lambdalite.store.sqlite.db import Database
 
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history)
 
 
 class SqliteStore(
@@ -27,6 +37,7 @@ class SqliteStore(
     event_configs.EventConfigsStore,
     event_queue.EventQueueStore,
     outcomes.OutcomesStore,
+    history.HistoryStore,
     sqs.SqsStore,
     buses.BusesStore,
 ):
