@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (env LAMBDALITE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (env LAMBDALITE_PORT, default 4566)")
     serve.add_argument("--no-dispatch", action="store_true", help="serve the API only; run workers separately")
+    serve.add_argument("--no-console", action="store_true", help="do not serve the web console at /console")
     serve.add_argument("--credentials-file", help="file of 'ACCESS_KEY_ID SECRET [ACCOUNT_ID]' lines; turns SigV4 "
                        "checking on (env LAMBDALITE_CREDENTIALS_FILE; or LAMBDALITE_CREDENTIALS=AKID:SECRET,...)")
     serve.add_argument("--credentials", help="AKID:SECRET[:ACCOUNT],... (visible to other local users in the "
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lambdalite: {problem}", file=sys.stderr)
             return 2
 
-        serve(settings.with_overrides(dispatch=False if args.no_dispatch else None))
+        serve(settings.with_overrides(dispatch=False if args.no_dispatch else None,
+                                      console=False if args.no_console else None))
     elif args.command == "worker":
         from lambdalite.server import serve
 
