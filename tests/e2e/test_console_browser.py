@@ -96,7 +96,7 @@ def test_console_overview_browser_and_redrive(tmp_path: Path, browser: Any) -> N
 
         def new_attempt_shown() -> bool:
             page.reload()
-            return page.locator("#attempts tr").count() == 3  # header + run 0 + run 1
+            return bool(page.locator("#attempts tr").count() == 3)  # header + run 0 + run 1
 
         wait_until(new_attempt_shown, timeout_s=30, what="the event page shows the new attempt")
         shot(page, "event")
