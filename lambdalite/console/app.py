@@ -170,10 +170,11 @@ class Console:
         yield b"retry: 2000\n\n"
         accepted = _accepted_total()
         since = now_ms()
+        _, cursor = await self.node.store.event_activity(None)
         while True:
             await asyncio.sleep(self.interval_s)
             at = now_ms()
-            activity = await self.node.store.event_activity(since)
+            activity, cursor = await self.node.store.event_activity(cursor)
             total = _accepted_total()
             span_s = max(0.001, (at - since) / 1000)
             point: dict[str, Any] = {"t": at / 1000, "accepts": round((total - accepted) / span_s, 1)}

@@ -45,8 +45,9 @@ SCHEMA: list[str] = [
         retry_at_ms INTEGER,
         condition TEXT
     )""",
+    # One index: rows are appended in time order, so rowid order is (nearly) ended_ms order; activity and
+    # pruning walk rowids instead of paying for a second index on every attempt.
     "CREATE INDEX IF NOT EXISTS event_attempts_request ON event_attempts(request_id)",
-    "CREATE INDEX IF NOT EXISTS event_attempts_ended ON event_attempts(ended_ms)",
     """CREATE TABLE IF NOT EXISTS event_deliveries (
         request_id TEXT NOT NULL,
         side TEXT NOT NULL,
@@ -204,22 +205,28 @@ def get_event(conn: sqlite3.Connection, request_id: str, at_ms: int) -> EventDet
     return detail
 
 
-def activity(conn: sqlite3.Connection, since_ms: int) -> Activity:
+def activity(conn: sqlite3.Connection, after: int | None) -> tuple[Activity, int]:
+    """Attempts recorded after the cursor `after` (None: start now), and the cursor to pass next time."""
+    last = int(conn.execute("SELECT coalesce(max(rowid), 0) FROM event_attempts").fetchone()[0])
+    if after is None:
+        return Activity(), last
     row = conn.execute(
         """SELECT coalesce(sum(retry_at_ms IS NULL AND condition = 'Success'), 0),
                   coalesce(sum(retry_at_ms IS NOT NULL), 0),
                   coalesce(sum(retry_at_ms IS NULL AND condition != 'Success'), 0),
                   coalesce(sum(retry_at_ms IS NULL AND condition IS NULL), 0)
-           FROM event_attempts WHERE ended_ms >= ?""", (since_ms,),
+           FROM event_attempts WHERE rowid > ? AND rowid <= ?""", (after, last),
     ).fetchone()
-    return Activity(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+    return Activity(int(row[0]), int(row[1]), int(row[2]), int(row[3])), last
 
 
 def prune(conn: sqlite3.Connection, ended_before_ms: int, limit: int = 20_000) -> int:
-    """Delete up to `limit` attempt rows (and delivery rows) older than the cutoff; how many went."""
+    """Delete up to `limit` attempt rows (and delivery rows) older than the cutoff; how many went. Looks at
+    the oldest `limit` rowids only (appended in time order), so a pass costs the same however big the table."""
     gone = conn.execute(
-        "DELETE FROM event_attempts WHERE rowid IN "
-        "(SELECT rowid FROM event_attempts WHERE ended_ms < ? ORDER BY ended_ms LIMIT ?)", (ended_before_ms, limit),
+        "DELETE FROM event_attempts WHERE rowid IN (SELECT rowid FROM "
+        "(SELECT rowid, ended_ms FROM event_attempts ORDER BY rowid LIMIT ?) WHERE ended_ms < ?)",
+        (limit, ended_before_ms),
     ).rowcount
     gone += conn.execute(
         "DELETE FROM event_deliveries WHERE rowid IN "
@@ -240,8 +247,8 @@ class HistoryStore:
     async def record_delivery(self, delivery: DeliveryRecord) -> None:
         await self.db.write(lambda c: add_delivery(c, delivery), durable=False)
 
-    async def event_activity(self, since_ms: int) -> Activity:
-        return self.db.read(lambda c: activity(c, since_ms))
+    async def event_activity(self, after: int | None) -> tuple[Activity, int]:
+        return self.db.read(lambda c: activity(c, after))
 
     async def prune_history(self, ended_before_ms: int) -> int:
         return await self.db.write(lambda c: prune(c, ended_before_ms), durable=False)
