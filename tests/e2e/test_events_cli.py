@@ -105,3 +105,19 @@ def test_redrive_a_dead_letter_queues_messages_back_into_the_function(tmp_path: 
 def test_events_without_data(tmp_path: Path) -> None:
     result = cli(tmp_path / "none", "events")
     assert result.returncode == 1 and "no lambdalite data" in result.stdout
+
+
+def test_history_is_pruned_after_its_retention(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = {**ENV, "LAMBDALITE_OUTCOME_RETENTION_SECONDS": "1", "LAMBDALITE_LEASE_SECONDS": "0.6"}
+    server = LambdaliteProcess(data_dir, env=env).start()
+    try:
+        client = server.client("lambda")
+        create_recorder(client, "p", tmp_path / "p.jsonl")
+        rid = event_invoke(client, "p", {})
+        wait_until(lambda: cli(data_dir, "events", "show", rid).returncode == 0, timeout_s=30, what="recorded")
+        wait_until(lambda: cli(data_dir, "events", "show", rid).returncode == 1, timeout_s=30,
+                   what="the event's history pruned after a second")
+        assert cli_json(data_dir, "events", "p") == []
+    finally:
+        server.kill()
