@@ -30,9 +30,10 @@ REPEAT = 50
 async def fill(store: Store, events: int) -> list[str]:
     await create_function(store, "bench")
     await create_function(store, "other")
+    await create_function(store, "rare")
     ids: list[str] = []
     for start in range(0, events, BATCH):
-        batch = [queued_event("bench" if (start + i) % 2 else "other") for i in range(min(BATCH, events - start))]
+        batch = [queued_event(_function_of(start + i)) for i in range(min(BATCH, events - start))]
         await asyncio.gather(*(store.accept_event(e, b'{"order": 1}') for e in batch))
         leased = await store.lease_events(len(batch), 60_000)
         by_id = {e.request_id: e for e in batch}
@@ -50,6 +51,13 @@ async def fill(store: Store, events: int) -> list[str]:
         await asyncio.gather(*ends)
         ids.extend(by_id)
     return ids
+
+
+def _function_of(n: int) -> str:
+    """Half the events are bench's, half other's, but one in a thousand is rare's (a filter that selects little)."""
+    if n % 1000 == 0:
+        return "rare"
+    return "bench" if n % 2 else "other"
 
 
 async def timed_ms(call: object) -> float:
@@ -70,6 +78,8 @@ async def main(events: int) -> None:
             "first page, one function": EventQuery(function="bench"),
             "first page, failed": EventQuery(status=Status.FAILED),
             "first page, failed of one function": EventQuery(function="bench", status=Status.FAILED),
+            "first page, a rare function": EventQuery(function="rare"),
+            "first page, failed of a rare function": EventQuery(function="rare", status=Status.FAILED),
             "request-id lookup (browser filter)": EventQuery(request_id=ids[len(ids) // 2]),
         }
         for name, query in cases.items():

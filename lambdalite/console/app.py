@@ -16,7 +16,7 @@ import re
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
@@ -149,7 +149,9 @@ class Console:
         if not self.digests or not any(hmac.compare_digest(digest, d) for d in self.digests):
             return self._page(request, "sign in", pages.error_box("That token is not the console's."), status=403)
         cookie = f"{COOKIE}={digest}; Path=/console; HttpOnly; SameSite=Strict"
-        return Response(303, b"", [("Location", request.headers.get("referer") or PREFIX), ("Set-Cookie", cookie)], None)
+        back = urlsplit(request.headers.get("referer", ""))
+        location = back.path + (f"?{back.query}" if back.query else "") if back.path.startswith(PREFIX) else PREFIX
+        return Response(303, b"", [("Location", location), ("Set-Cookie", cookie)], None)
 
     async def _post(self, request: Request, path: str) -> Response:
         if not self._signed_in(request):
