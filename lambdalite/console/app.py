@@ -98,11 +98,12 @@ class Console:
         if method == "POST":
             return await self._post(request, path)
         if path == PREFIX:
-            return self._page(request, "overview", pages.overview(await self._functions(), await self._queues()))
+            queues = await self._queues(self._signed_in(request))
+            return self._page(request, "overview", pages.overview(await self._functions(), queues))
         if path == PREFIX + "/fragments/functions":
             return _fragment(await self._functions())
         if path == PREFIX + "/fragments/queues":
-            return _fragment(await self._queues())
+            return _fragment(await self._queues(self._signed_in(request)))
         if path == PREFIX + "/stream":
             return Response(200, b"", [("Cache-Control", "no-store")], "text/event-stream", stream=self._rates())
         if path == PREFIX + "/events":
@@ -115,8 +116,8 @@ class Console:
     async def _functions(self) -> str:
         return pages.functions_fragment(await stats.functions(self.node))
 
-    async def _queues(self) -> str:
-        return pages.queues_fragment(await stats.queues(self.node))
+    async def _queues(self, can_write: bool) -> str:
+        return pages.queues_fragment(await stats.queues(self.node), can_write)
 
     async def _events(self, request: Request) -> Response:
         params = {k: v.strip() for k, v in request.query.items() if v.strip()}
@@ -159,6 +160,11 @@ class Console:
         if match := _REDRIVE.match(path):
             request_id = await redrive.redrive_event(self.node, match.group(1))
             return Response(200, b"", [("HX-Redirect", f"{PREFIX}/events/{request_id}?redriven=1")], _HTML)
+        if path == PREFIX + "/queues/redrive":
+            form = dict(parse_qsl(request.body.decode("utf-8", "replace")))
+            report = await redrive.redrive_dlq(self.node, form.get("queue", ""), form.get("function", ""))
+            return _fragment(f"<p id='redrive-report'>Redriven {len(report.redriven)} message(s) into "
+                             f"{pages.e(form.get('function'))}; skipped {len(report.skipped)}.</p>")
         if path == PREFIX + "/redrive":
             function = dict(parse_qsl(request.body.decode("utf-8", "replace"))).get("function") or None
             report = await redrive.redrive_failed(self.node, function)

@@ -77,12 +77,21 @@ def functions_fragment(rows: list[dict[str, Any]]) -> str:
                   (row(f) for f in rows), "no functions yet")
 
 
-def queues_fragment(rows: list[dict[str, Any]]) -> str:
+def queues_fragment(rows: list[dict[str, Any]], can_write: bool = False) -> str:
+    def redrive(q: dict[str, Any]) -> str:
+        if not (can_write and q["dlq"] and q["visible"]):
+            return ""
+        return (f'<form hx-post="/console/queues/redrive" hx-target="#queue-report" hx-confirm="Move the messages of '
+                f'{e(q["name"])} into this function\'s queue?"><input type="hidden" name="queue" value="{e(q["arn"])}">'
+                '<input name="function" placeholder="function" required size="14"> <button>redrive to function'
+                '</button></form>')
+
     def row(q: dict[str, Any]) -> list[str]:
         kind = "DLQ" if q["dlq"] else ""
-        return [e(q["name"]), kind, e(q["visible"]), e(q["in_flight"]), e(q["delayed"])]
+        return [e(q["name"]), kind, e(q["visible"]), e(q["in_flight"]), e(q["delayed"]), redrive(q)]
 
-    return _table(["queue", "", "messages", "in flight", "delayed"], (row(q) for q in rows), "no SQS queues")
+    table = _table(["queue", "", "messages", "in flight", "delayed", ""], (row(q) for q in rows), "no SQS queues")
+    return table
 
 
 def overview(functions: str, queues: str) -> str:
@@ -90,7 +99,7 @@ def overview(functions: str, queues: str) -> str:
     return f"""<h2>Functions</h2><div id="functions" hx-get="/console/fragments/functions" hx-trigger="every 2s"
 hx-swap="innerHTML">{functions}</div>
 <h2>Rates (per second)</h2><div id="chart" data-points="0"></div><p>{legend}</p>
-<h2>SQS queues</h2><div id="queues" hx-get="/console/fragments/queues" hx-trigger="every 2s">{queues}</div>
+<h2>SQS queues</h2><div id="queue-report"></div><div id="queues">{queues}</div>
 <script>{_CHART_JS}</script>"""
 
 

@@ -20,6 +20,7 @@ from lambdalite.faults import Fault
 from lambdalite.model.history import EventDetail, EventQuery, Status
 from lambdalite.model.queue import Message
 from lambdalite.node import Node
+from lambdalite.request_ids import new_request_id
 from lambdalite.resolve import resolve_function
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,8 @@ def _request_id_of(message: Message) -> str | None:
 
 async def redrive_dlq(node: Node, queue_arn: str, function: str, limit: int | None = None) -> RedriveReport:
     """Move a Lambda dead-letter queue's messages (the original events) back into `function`'s queue: each
-    message is deleted once its event is queued. The event keeps the RequestID the message carries."""
+    message is deleted once its event is queued. The event keeps the RequestID the message carries (a
+    message without one, not sent by Lambda, becomes a new event)."""
     record = await node.store.sqs_queue_by_arn(queue_arn)
     if record is None:
         raise RedriveRefused(f"no queue {queue_arn}", 404)
@@ -119,7 +121,7 @@ async def redrive_dlq(node: Node, queue_arn: str, function: str, limit: int | No
                 report.skipped[message.id] = f"event {request_id} is {detail.status.value}"
                 continue
             report.redriven.append(await _requeue(node, resolved[0], resolved[1], record.region, message.body,
-                                                  request_id or message.id, next_run(detail)))
+                                                  request_id or new_request_id(), next_run(detail)))
             done.append(message.id)
         await node.store.sqs_delete(queue_arn, done)
     return report

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.async_support import attempts_of, create_recorder, event_invoke
+from tests.e2e.async_support import attempts_of, create_recorder, event_invoke, records
 from tests.support.server import LambdaliteProcess, wait_until
 
 CHROMIUM = os.environ.get("LAMBDALITE_CHROMIUM", "/usr/bin/chromium")
@@ -100,6 +100,23 @@ def test_console_overview_browser_and_redrive(tmp_path: Path, browser: Any) -> N
 
         wait_until(new_attempt_shown, timeout_s=30, what="the event page shows the new attempt")
         shot(page, "event")
+
+        page.goto(f"{server.endpoint}/console/events?function=orders&status=failed")
+        page.click("#redrive-all")
+        assert "Redriven 1 event(s)" in page.inner_text("#redrive-report")
+        wait_until(lambda: len(attempts_of(rec, bad)) == 3, timeout_s=30, what="the bulk redrive ran it")
+
+        sqs = server.client("sqs")
+        dlq = sqs.create_queue(QueueName="orders-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        client.update_function_configuration(FunctionName="orders", DeadLetterConfig={"TargetArn": dlq_arn})
+        sqs.send_message(QueueUrl=dlq, MessageBody='{"from": "dlq"}')
+        page.goto(f"{server.endpoint}/console")
+        page.fill("#queues input[name=function]", "orders")
+        page.click("#queues button")
+        page.wait_for_selector("#redrive-report:has-text('Redriven 1 message(s) into orders')")
+        wait_until(lambda: [r for r in records(rec) if r["event"] == {"from": "dlq"}], timeout_s=30,
+                   what="the DLQ's message ran")
         assert errors == []
     finally:
         server.kill()
