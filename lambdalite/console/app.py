@@ -128,7 +128,7 @@ class Console:
                                since_ms=parse_time_ms(params.get("since"), at),
                                until_ms=parse_time_ms(params.get("until"), at), request_id=params.get("request_id"),
                                before=_cursor(params.get("before")), limit=PAGE_SIZE + 1)
-        except (ValueError, SystemExit) as err:
+        except ValueError as err:
             raise Fault(400, "BadFilter", f"Bad filter: {err}") from None
         rows = await self.node.store.list_events(query, at)
         results = pages.events_results(rows[:PAGE_SIZE], params, len(rows) > PAGE_SIZE, self._signed_in(request))

@@ -35,7 +35,7 @@ def parse_time_ms(text: str | None, at_ms: int) -> int | None:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise SystemExit(f"lambdalite: cannot read the time {text!r} (try 15m, 2h, 1d or 2026-01-31T12:00)") from None
+        raise ValueError(f"cannot read the time {text!r} (try 15m, 2h, 1d or 2026-01-31T12:00)") from None
     return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
@@ -54,8 +54,13 @@ def print_events(settings: Settings, function: str | None, status: str | None, s
     if not store_exists(settings):
         return _missing(settings, out)
     at = now_ms()
-    query = EventQuery(function=function, status=Status(status) if status else None, since_ms=parse_time_ms(since, at),
-                       until_ms=parse_time_ms(until, at), request_id=request_id, limit=limit)
+    try:
+        since_ms, until_ms = parse_time_ms(since, at), parse_time_ms(until, at)
+    except ValueError as err:
+        sys.stderr.write(f"lambdalite: {err}\n")
+        return 2
+    query = EventQuery(function=function, status=Status(status) if status else None, since_ms=since_ms,
+                       until_ms=until_ms, request_id=request_id, limit=limit)
     store = open_store(settings, read_only=True)
     try:
         rows = asyncio.run(store.list_events(query, at))
@@ -114,8 +119,11 @@ def run_redrive(settings: Settings, request_id: str | None, function: str | None
         return 2
     at = now_ms()
     try:
-        result = asyncio.run(_redrive(settings, request_id, function, dlq, parse_time_ms(since, at),
-                                      parse_time_ms(until, at)))
+        since_ms, until_ms = parse_time_ms(since, at), parse_time_ms(until, at)
+        result = asyncio.run(_redrive(settings, request_id, function, dlq, since_ms, until_ms))
+    except ValueError as err:
+        sys.stderr.write(f"lambdalite: {err}\n")
+        return 2
     except RedriveRefused as err:
         sys.stderr.write(f"lambdalite: {err.message}\n")
         return 1
