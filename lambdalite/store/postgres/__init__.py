@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from lambdalite.model.event_config import EventConfig
 from lambdalite.model.queue import Message
 from lambdalite.settings import Settings
+from lambdalite.store.errors import StoreUnavailable
 from lambdalite.store.postgres import buses, event_configs, event_queue, functions, outcomes, shared, sqs
 from lambdalite.store.postgres.accept import AcceptBatcher
-from lambdalite.store.postgres.db import Conn, PgDatabase, StoreUnavailable
+from lambdalite.store.postgres.db import Conn, PgDatabase
 from lambdalite.store.postgres.listen import Listener
 
 if TYPE_CHECKING:

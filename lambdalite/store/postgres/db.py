@@ -18,7 +18,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 
-from lambdalite.faults import Fault
+from lambdalite.store.errors import StoreUnavailable
 from lambdalite.store.postgres.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -38,16 +38,6 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.exceptions.OperatorInterventionError,
 )
-
-
-class StoreUnavailable(Fault):
-    """The database cannot be reached: the request is answered 500 ServiceException and not done (in
-    particular no 202 is sent for an event that is not committed); it works again once the database is."""
-
-    def __init__(self, detail: str = "") -> None:
-        super().__init__(500, "ServiceException", "The service is unavailable: its database cannot be reached.",
-                         type_="Service")
-        self.detail = detail
 
 
 class PgDatabase:

@@ -15,7 +15,8 @@ from lambdalite.model.queue import Message, QueueCounts
 
 CHANNEL = "lambdalite"
 _COLUMNS = "seq, kind, queue, id, body, attrs, sent_ms, visible_ms, receive_count, first_receive_ms, receipt"
-_RECEIPT = "replace(gen_random_uuid()::text, '-', '')"
+# 20 hex digits, like SQLite's lower(hex(randomblob(10))) (SQS receipt handles carry exactly that)
+_RECEIPT = "left(replace(gen_random_uuid()::text, '-', ''), 20)"
 Conn: TypeAlias = Any  # asyncpg.Connection (asyncpg ships no type hints)
 
 

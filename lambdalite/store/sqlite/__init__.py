@@ -15,6 +15,7 @@ from lambdalite.model.event_config import EventConfig
 from lambdalite.settings import Settings
 from lambdalite.store.sqlite import buses, event_configs, event_queue, functions, outcomes, queues, slots, sqs
 from lambdalite.store.sqlite.db import Database
+from lambdalite.store.sqlite.node_hooks import NodeHooks
 
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
@@ -29,6 +30,7 @@ class SqliteStore(
     outcomes.OutcomesStore,
     sqs.SqsStore,
     buses.BusesStore,
+    NodeHooks,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
 
