@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.e2e.test_destinations_helpers import (
     ECHO,
@@ -23,7 +24,7 @@ from tests.e2e.test_destinations_helpers import (
     receive_record,
 )
 from tests.support import postgres
-from tests.support.server import LambdaliteProcess, free_port
+from tests.support.server import LambdaliteProcess, free_port, wait_until
 
 pytestmark = pytest.mark.skipif(not postgres.available(), reason="PostgreSQL is not installed (scripts/setup)")
 
@@ -77,3 +78,33 @@ def test_serve_says_in_one_line_when_the_database_cannot_be_reached(tmp_path: Pa
     assert "Traceback" not in node.log_text()
 
 
+
+
+def test_while_the_database_is_away_the_api_answers_service_exception_and_recovers(tmp_path: Path) -> None:
+    own = postgres.PrivateServer().start()  # stopped and started by this test: not the session's server
+    try:
+        node = LambdaliteProcess(tmp_path / "data", env=FAST_ENV, store=own.fresh_database()).start()
+        try:
+            lam = node.client("lambda")
+            create_function(lam, "pg-away", ECHO)
+            own.stop("immediate")
+            with pytest.raises(ClientError) as refused:
+                lam.invoke(FunctionName="pg-away", InvocationType="Event", Payload=b"{}")
+            error = refused.value.response
+            assert error["ResponseMetadata"]["HTTPStatusCode"] == 500
+            assert error["Error"]["Code"] == "ServiceException"
+            assert "database" in error["Error"]["Message"]
+            own.restart()
+
+            def accepted() -> bool:
+                try:
+                    answer = lam.invoke(FunctionName="pg-away", InvocationType="Event", Payload=b"{}")
+                except ClientError:
+                    return False
+                return bool(answer["StatusCode"] == 202)
+
+            wait_until(accepted, timeout_s=30, what="the API to accept again once the database is back")
+        finally:
+            node.kill()
+    finally:
+        own.destroy()

@@ -41,7 +41,9 @@ def available() -> bool:
 class PrivateServer:
     """One PostgreSQL cluster in a temp folder, reachable on 127.0.0.1:`port` with trust authentication."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fsync: bool = False) -> None:
+        """`fsync=False` (tests): commits still wait for the WAL write, not for the disk (a crash of
+        PostgreSQL loses nothing; one of the machine could)."""
         found = bin_dir()
         if found is None:
             raise RuntimeError("PostgreSQL is not installed (initdb not found): run scripts/setup")
@@ -55,6 +57,9 @@ class PrivateServer:
         self.root.chmod(0o755)
         self._lock = threading.Lock()
         self._template_ready = False
+        durability = "" if fsync else " -c fsync=off -c full_page_writes=off"
+        self._options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=300"
+                         f" -c shared_buffers=32MB{durability}")
 
     def _cmd(self, *args: str) -> list[str]:
         if self._run_as is None:
@@ -65,10 +70,7 @@ class PrivateServer:
         subprocess.run(self._cmd(str(self.bin / "initdb"), "-D", str(self.data), "-U", USER, "--auth=trust",
                                  "-E", "UTF8", "--no-locale", "--no-instructions"),
                        check=True, capture_output=True)
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB")
-        subprocess.run(self._cmd(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
-                                 "-o", options, "-w", "start"), check=True, capture_output=True)
+        self.restart()
         return self
 
     def stop(self, mode: str = "fast") -> None:
@@ -76,11 +78,9 @@ class PrivateServer:
                        capture_output=True)
 
     def restart(self) -> None:
-        """Start again after `stop` (same folder, same port)."""
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB")
+        """Start (again after `stop`: same folder, same port)."""
         subprocess.run(self._cmd(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
-                                 "-o", options, "-w", "start"), check=True, capture_output=True)
+                                 "-o", self._options, "-w", "start"), check=True, capture_output=True)
 
     def destroy(self) -> None:
         self.stop("immediate")
