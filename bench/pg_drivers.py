@@ -135,13 +135,20 @@ def _private_url() -> tuple[str, Callable[[], None]]:
     return server.fresh_database(), server.destroy
 
 
+def _nothing() -> None:
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.pg_drivers")
     parser.add_argument("--url", help="a database with lambdalite's schema (default: a private server)")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=256, help="concurrent accepts in flight")
     args = parser.parse_args(argv)
-    url, cleanup = (args.url, lambda: None) if args.url else _private_url()
+    cleanup: Callable[[], None] = _nothing
+    url = args.url
+    if not url:
+        url, cleanup = _private_url()
     try:
         for driver in ("asyncpg", "psycopg", "asyncpg", "psycopg"):  # twice each, interleaved: warm-up and noise
             rate = asyncio.run(measure(url, driver, args.seconds, args.clients))
