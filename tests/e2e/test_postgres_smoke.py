@@ -7,6 +7,8 @@ from the database, and the accept on one node wakes the other's dispatcher (LIST
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +56,11 @@ def test_async_invoke_runs_and_its_success_record_reaches_sqs(tmp_path: Path, da
         _on_success_round_trip(node, "pg-ok")
     finally:
         node.kill()
+    # The read-only tool reads the same database from anywhere (here: no data folder at all).
+    shown = subprocess.run([sys.executable, "-m", "lambdalite", "queue", "--store", database,
+                            "--data-dir", str(tmp_path / "elsewhere")], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split()[:5] == ["FUNCTION", "QUEUED", "IN_FLIGHT", "DELAYED", "OLDEST_AGE_S"]
 
 
 def test_a_worker_on_another_data_folder_runs_code_uploaded_to_the_api_node(tmp_path: Path, database: str) -> None:
@@ -104,6 +111,7 @@ def test_while_the_database_is_away_the_api_answers_service_exception_and_recove
                 return bool(answer["StatusCode"] == 202)
 
             wait_until(accepted, timeout_s=30, what="the API to accept again once the database is back")
+            _on_success_round_trip(node, "pg-back")  # the dispatcher and the job loop outlived the outage
         finally:
             node.kill()
     finally:
