@@ -12,7 +12,8 @@ from lambdalite import settings as settings_mod
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="data folder (env LAMBDALITE_DATA_DIR, default ./.lambdalite)")
     parser.add_argument("--store", help="postgresql://USER:PASS@HOST:PORT/DB to share one PostgreSQL database "
-                        "between nodes (env LAMBDALITE_STORE; default: SQLite in the data folder)")
+                        "between nodes (default: SQLite in the data folder); a password here is visible in the "
+                        "process list: prefer env LAMBDALITE_STORE, PGPASSWORD or ~/.pgpass")
 
 
 def _node_flags(parser: argparse.ArgumentParser) -> None:

@@ -17,10 +17,14 @@ def open_store(settings: Settings, *, read_only: bool = False) -> Store:
     `settings.store`: "" for SQLite in the data folder, a postgresql:// URL for PostgreSQL (connected on
     first use; `Store.attach` connects at once and says so when it cannot)."""
     if settings.store:
-        from lambdalite.store.postgres import PostgresStore, is_postgres_url
+        from lambdalite.store.errors import StoreUnavailable
 
-        if not is_postgres_url(settings.store):
-            raise ValueError(f"unknown store {settings.store.split(':', 1)[0]!r}: expected postgresql://...")
+        if not settings.store.startswith(("postgresql://", "postgres://")):
+            raise StoreUnavailable("the store must be a postgresql://USER:PASS@HOST:PORT/DB URL")
+        try:
+            from lambdalite.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreUnavailable(f"{exc.name} is not installed: pip install 'lambdalite[postgres]'") from None
         return PostgresStore(settings, read_only=read_only)
     from lambdalite.store.sqlite import SqliteStore
 

@@ -67,6 +67,8 @@ class PrivateServer:
         return ["runuser", "-u", self._run_as.pw_name, "--", *args]
 
     def start(self) -> PrivateServer:
+        _sweep_orphans()
+        (self.root / "owner.pid").write_text(str(os.getpid()))
         subprocess.run(self._cmd(str(self.bin / "initdb"), "-D", str(self.data), "-U", USER, "--auth=trust",
                                  "-E", "UTF8", "--no-locale", "--no-instructions"),
                        check=True, capture_output=True)
@@ -119,6 +121,33 @@ class PrivateServer:
         self.sql(f"CREATE DATABASE {_TEMPLATE}")
         with ThreadPoolExecutor(1) as thread:  # its own event loop, whether or not the caller runs one
             thread.submit(asyncio.run, migrate_url(self.url(_TEMPLATE))).result()
+
+
+def _sweep_orphans() -> None:
+    """Stop and remove private servers whose test session died without stopping them (killed by a timeout)."""
+    for root in Path(tempfile.gettempdir()).glob("lambdalite-pg-*"):
+        try:
+            owner = int((root / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(owner):
+            continue
+        pg_ctl = bin_dir()
+        if pg_ctl is not None and (root / "data" / "postmaster.pid").exists():
+            user = _unprivileged_user()
+            cmd = [str(pg_ctl / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "-w", "stop"]
+            subprocess.run(["runuser", "-u", user.pw_name, "--", *cmd] if user else cmd, capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _unprivileged_user() -> pwd.struct_passwd | None:

@@ -37,11 +37,7 @@ _CACHE_LIMIT = 4096
 # Bound on how long another node's configuration change may stay unseen if its NOTIFY is lost.
 GENERATION_MAX_AGE_S = 1.0
 
-__all__ = ["PostgresStore", "StoreUnavailable", "is_postgres_url"]
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgres://"))
+__all__ = ["PostgresStore", "StoreUnavailable"]
 
 
 class PostgresStore(
