@@ -33,9 +33,8 @@ pytestmark = pytest.mark.skipif(not postgres.available(), reason="PostgreSQL is 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    url = postgres.server().fresh_database()
-    yield url
-    postgres.server().drop_database(url)
+    with postgres.database() as url:
+        yield url
 
 
 def _on_success_round_trip(api: LambdaliteProcess, name: str) -> None:

@@ -8,6 +8,7 @@ run as root, so as root the cluster belongs to the unprivileged `postgres` user 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pwd
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import tempfile
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.server import free_port
@@ -172,3 +174,13 @@ def server() -> PrivateServer:
             atexit.register(started.destroy)
             _server = started
         return _server
+
+
+@contextlib.contextmanager
+def database() -> Iterator[str]:
+    """A fresh, migrated database on this session's server (its URL), dropped afterwards."""
+    url = server().fresh_database()
+    try:
+        yield url
+    finally:
+        server().drop_database(url)

@@ -27,6 +27,9 @@ T = TypeVar("T")
 Conn: TypeAlias = Any  # asyncpg.Connection (asyncpg ships no type hints)
 POOL_MAX = 10
 CONNECT_TIMEOUT_S = 5.0
+# A statement that has not answered by then means a database (or network) that hangs: the request gets
+# StoreUnavailable instead of waiting for ever; every statement lambdalite runs takes milliseconds.
+STATEMENT_TIMEOUT_S = 30.0
 _RETRIES = 5
 _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 # What a database that went away (or never came) raises; anything else is a bug or a refusal.
@@ -76,7 +79,7 @@ class PgDatabase:
             if self.read_only:
                 settings["default_transaction_read_only"] = "on"
             pool = await asyncpg.create_pool(self.url, min_size=1, max_size=POOL_MAX, timeout=CONNECT_TIMEOUT_S,
-                                             server_settings=settings)
+                                             command_timeout=STATEMENT_TIMEOUT_S, server_settings=settings)
         except UNREACHABLE as exc:
             raise StoreUnavailable(describe(exc)) from exc
         assert pool is not None
@@ -91,7 +94,13 @@ class PgDatabase:
         self._pool = None
 
     async def write(self, fn: Callable[[Conn], Awaitable[T]], *, durable: bool = True) -> T:
-        """Run `fn` in a transaction of its own; return once committed (durably unless `durable=False`)."""
+        """Run `fn` in a transaction of its own; return once committed (durably unless `durable=False`).
+
+        A write once started runs to its end even if the caller is cancelled (a loop stopping right after
+        its work): as on SQLite, whose writer thread commits what it was handed."""
+        return await asyncio.shield(asyncio.ensure_future(self._write(fn, durable)))
+
+    async def _write(self, fn: Callable[[Conn], Awaitable[T]], durable: bool) -> T:
         for attempt in range(_RETRIES):
             try:
                 pool = await self.pool()
