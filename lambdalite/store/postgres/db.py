@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias, TypeVar
 
@@ -80,7 +81,7 @@ class PgDatabase:
                 settings["default_transaction_read_only"] = "on"
             pool = await asyncpg.create_pool(self.url, min_size=1, max_size=POOL_MAX, timeout=CONNECT_TIMEOUT_S,
                                              command_timeout=STATEMENT_TIMEOUT_S, server_settings=settings)
-        except UNREACHABLE as exc:
+        except UNREACHABLE as exc:  # not logged: the caller says it (`serve` in one line, requests as 500s)
             raise StoreUnavailable(describe(exc)) from exc
         assert pool is not None
         return pool
@@ -113,7 +114,7 @@ class PgDatabase:
                     raise
                 await asyncio.sleep(0.005 * (attempt + 1))
             except UNREACHABLE as exc:
-                raise StoreUnavailable(describe(exc)) from exc
+                raise unavailable(exc) from exc
         raise AssertionError("unreachable")
 
     async def read(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
@@ -123,25 +124,25 @@ class PgDatabase:
             async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
                 return await fn(conn)
         except UNREACHABLE as exc:
-            raise StoreUnavailable(describe(exc)) from exc
+            raise unavailable(exc) from exc
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         try:
             return list(await (await self.pool()).fetch(sql, *args))
         except UNREACHABLE as exc:
-            raise StoreUnavailable(describe(exc)) from exc
+            raise unavailable(exc) from exc
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         try:
             return await (await self.pool()).fetchrow(sql, *args)
         except UNREACHABLE as exc:
-            raise StoreUnavailable(describe(exc)) from exc
+            raise unavailable(exc) from exc
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         try:
             return await (await self.pool()).fetchval(sql, *args)
         except UNREACHABLE as exc:
-            raise StoreUnavailable(describe(exc)) from exc
+            raise unavailable(exc) from exc
 
     def close(self) -> None:
         """Close the pool (abruptly if its loop is gone: every commit has returned by then)."""
@@ -169,6 +170,21 @@ async def _close_quietly(pool: asyncpg.Pool) -> None:
     except Exception:  # closing at shutdown: nothing left to tell
         log.debug("pool close", exc_info=True)
         pool.terminate()
+
+
+_WARN_EVERY_S = 5.0
+_last_warning_s = float("-inf")
+
+
+def unavailable(exc: BaseException) -> StoreUnavailable:
+    """The fault a request answers with; the cause is logged (at most every few seconds: an outage
+    fails every request)."""
+    global _last_warning_s
+    now_s = time.monotonic()
+    if now_s - _last_warning_s >= _WARN_EVERY_S:
+        _last_warning_s = now_s
+        log.warning("the database cannot be reached: %s", describe(exc), exc_info=isinstance(exc, asyncpg.InterfaceError))
+    return StoreUnavailable(describe(exc))
 
 
 def describe(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from lambdalite.model.queue import AttemptEnd, Claim, Leased, Message, NewMessag
 from lambdalite.store.postgres import outcomes, queues, slots
 from lambdalite.store.postgres.accept import AcceptBatcher, PendingAccept
 from lambdalite.store.postgres.db import Conn
-from lambdalite.wakeups import EVENTS, JOBS
+from lambdalite.wakeups import JOBS
 
 if TYPE_CHECKING:
     from lambdalite.settings import Settings
@@ -179,6 +179,3 @@ class EventQueueStore:
     async def retry_job(self, id: str, receipt: str | None, visible_ms: int) -> bool:
         return await self.db.write(lambda c: queues.reschedule(c, id, receipt, visible_ms=visible_ms),
                                    durable=False)
-
-
-__all__ = ["EVENTS", "EventQueueStore"]
