@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.async_support import attempts_of, create_recorder, event_invoke
+from tests.support import postgres
 from tests.support.server import LambdaliteProcess, wait_until
 
 ENV = {"LAMBDA_RETRY_BASE_DELAY": "0.1", "LAMBDALITE_LEASE_SECONDS": "2"}
@@ -26,8 +29,8 @@ def cli_json(data_dir: Path, *args: str) -> Any:
     return json.loads(result.stdout)
 
 
-def failed_ids(data_dir: Path, function: str) -> set[str]:
-    return {row["requestId"] for row in cli_json(data_dir, "events", function, "--status", "failed")}
+def failed_ids(data_dir: Path, function: str, *extra: str) -> set[str]:
+    return {row["requestId"] for row in cli_json(data_dir, "events", function, "--status", "failed", *extra)}
 
 
 def no_retries(client: Any, name: str, **config: Any) -> None:
@@ -121,3 +124,23 @@ def test_history_is_pruned_after_its_retention(tmp_path: Path) -> None:
         assert cli_json(data_dir, "events", "p") == []
     finally:
         server.kill()
+
+
+@pytest.mark.skipif(not postgres.available(), reason="PostgreSQL is not installed (scripts/setup)")
+def test_events_and_redrive_on_postgresql(tmp_path: Path) -> None:
+    with postgres.database() as url:
+        server = LambdaliteProcess(tmp_path / "data", env=ENV, store=url).start()
+        try:
+            client = server.client("lambda")
+            rec = tmp_path / "pg.jsonl"
+            create_recorder(client, "pg", rec)
+            no_retries(client, "pg")
+            bad = event_invoke(client, "pg", {"fail": True})
+            tool_dir = tmp_path / "elsewhere"  # the tools need no data folder: the store is the database
+            wait_until(lambda: failed_ids(tool_dir, "pg", "--store", url) == {bad}, timeout_s=60, what="failed")
+            assert cli_json(tool_dir, "redrive", bad, "--store", url)["redriven"] == [bad]
+            wait_until(lambda: len(attempts_of(rec, bad)) == 2, timeout_s=60, what="the redriven event ran again")
+            wait_until(lambda: [a["run"] for a in cli_json(tool_dir, "events", "show", bad, "--store", url)["attempts"]]
+                       == [0, 1], timeout_s=60, what="both runs in the history")
+        finally:
+            server.kill()

@@ -3,7 +3,7 @@
 The source must be a dead-letter queue of another SQS queue. Each message goes back to the queue it was
 dead-lettered from (its DeadLetterQueueSourceArn), or to DestinationArn when given, as a new message with
 the same body and attributes; it is deleted from the source once the destination holds it (a crash in
-between duplicates, never loses). Tasks run in the API process and are kept in its memory (the ten most
+between duplicates, never loses; a cancel waits for the batch in hand). Tasks run in the API process and are kept in its memory (the ten most
 recent per source queue, as ListMessageMoveTasks shows): a restart forgets finished tasks and stops running
 ones, whose remaining messages stay in the DLQ (docs/decisions.md).
 """
@@ -52,6 +52,7 @@ class MoveTask:
     moved: int = 0
     failure: str | None = None
     runner: asyncio.Task[None] | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)  # set by Cancel: ends after the batch in hand
 
     def entry(self) -> Result:
         out: Result = {"Status": self.status, "SourceArn": self.source.arn,
@@ -134,11 +135,9 @@ async def cancel_message_move_task(ctx: Ctx, params: Params) -> Result:
         raise errors.SqsError("UnsupportedOperation", f"Task is in status {task.status}: only a RUNNING task can "
                               "be cancelled.")
     task.status = CANCELLING
-    if task.runner is not None:
-        task.runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task.runner
-    task.status = CANCELLED
+    task.stop.set()
+    if task.runner is not None:  # a batch being moved finishes first: no message is left in both queues
+        await asyncio.shield(task.runner)
     return {"ApproximateNumberOfMessagesMoved": task.moved}
 
 
@@ -154,7 +153,7 @@ async def _run(node: Node, task: MoveTask, sources: list[str]) -> None:
     store, source = node.store, task.source
     retention_s = int(source.attrs["MessageRetentionPeriod"])
     try:
-        while True:
+        while not task.stop.is_set():
             limit = _BATCH if task.rate is None else min(_BATCH, task.rate)
             batch = await store.sqs_receive(source.arn, retention_s=retention_s, redrive=None, limit=limit,
                                             visibility_ms=_LEASE_MS)
@@ -163,7 +162,9 @@ async def _run(node: Node, task: MoveTask, sources: list[str]) -> None:
                 return
             await _move(node, task, batch, sources)
             if task.rate is not None:
-                await asyncio.sleep(len(batch) / task.rate)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(task.stop.wait(), len(batch) / task.rate)
+        task.status = CANCELLED
     except asyncio.CancelledError:
         raise
     except Exception as err:
