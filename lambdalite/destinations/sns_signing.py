@@ -1,0 +1,105 @@
+"""The key SNS messages are signed with, and its certificate (served at `SigningCertURL`).
+
+One RSA key per data folder, made on first use and shared by every process on that folder (written
+once with a hard link, so two processes starting together agree on one key). Signature version 1 is
+SHA1withRSA, version 2 SHA256withRSA, over AWS's canonical "Name\\nvalue\\n" string of the message.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+_KEY_BITS = 2048
+_CERT_DAYS = 3650
+_lock = threading.Lock()
+_loaded: dict[Path, Signer] = {}
+
+# The fields each message type signs, in order (absent ones are left out).
+SIGNED_FIELDS = {
+    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+    "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+}
+
+
+def canonical(message: dict[str, object]) -> bytes:
+    """AWS's string to sign: each present field as "Name\\nvalue\\n", in its fixed order."""
+    parts = []
+    for name in SIGNED_FIELDS[str(message["Type"])]:
+        value = message.get(name)
+        if value is not None:
+            parts.append(f"{name}\n{value}\n")
+    return "".join(parts).encode()
+
+
+@dataclass(frozen=True)
+class Signer:
+    key: rsa.RSAPrivateKey
+    cert_pem: bytes
+
+    @property
+    def cert_name(self) -> str:
+        """`SimpleNotificationService-<id>.pem`: the path the certificate is served at."""
+        return f"SimpleNotificationService-{hashlib.sha256(self.cert_pem).hexdigest()[:32]}.pem"
+
+    def sign(self, message: dict[str, object], version: str = "1") -> str:
+        algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()  # AWS signature version 1 is SHA1withRSA
+        signature = self.key.sign(canonical(message), padding.PKCS1v15(), algorithm)
+        return base64.b64encode(signature).decode()
+
+
+def signer(data_dir: Path) -> Signer:
+    """This data folder's signer (made on first use)."""
+    folder = (data_dir / "sns").resolve()
+    with _lock:
+        found = _loaded.get(folder)
+        if found is None:
+            found = _loaded[folder] = _load_or_make(folder)
+        return found
+
+
+def _load_or_make(folder: Path) -> Signer:
+    """The key file is written first-writer-wins; every process then loads it from disk, so a
+    certificate made by any of them is for the one key."""
+    key_path, cert_path = folder / "signing-key.pem", folder / "signing-cert.pem"
+    if not key_path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        made = rsa.generate_private_key(public_exponent=65537, key_size=_KEY_BITS)
+        _publish(key_path, made.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()))
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    if not cert_path.exists():
+        _publish(cert_path, _certificate(key))
+    return Signer(key, cert_path.read_bytes())
+
+
+def _publish(path: Path, content: bytes) -> None:
+    """Write `content` at `path` unless a file is there already (first writer wins)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_bytes(content)
+    os.chmod(temporary, 0o600 if "key" in path.name else 0o644)
+    with contextlib.suppress(FileExistsError):
+        os.link(temporary, path)
+    temporary.unlink()
+
+
+def _certificate(key: rsa.RSAPrivateKey) -> bytes:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.lambdalite.local")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=_CERT_DAYS)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
