@@ -111,16 +111,18 @@ def _tags_of(params: dict[str, Any]) -> dict[str, str]:
     return {str(t.get("Key", "")): str(t.get("Value", "")) for t in params.get("Tags") or [] if isinstance(t, dict)}
 
 
-async def tag_resource(ctx: Ctx, params: dict[str, Any]) -> None:
+async def tag_resource(ctx: Ctx, params: dict[str, Any]) -> str:
     topic = await require_topic(ctx, params.get("ResourceArn"), "ResourceArn")
     added = _tags_of(params)
     await ctx.node.store.sns_set_topic_tags(topic.arn, lambda tags: {**tags, **added})
+    return ""  # an empty TagResourceResult (botocore expects the element)
 
 
-async def untag_resource(ctx: Ctx, params: dict[str, Any]) -> None:
+async def untag_resource(ctx: Ctx, params: dict[str, Any]) -> str:
     topic = await require_topic(ctx, params.get("ResourceArn"), "ResourceArn")
     keys = {str(k) for k in params.get("TagKeys") or []}
     await ctx.node.store.sns_set_topic_tags(topic.arn, lambda tags: {k: v for k, v in tags.items() if k not in keys})
+    return ""
 
 
 async def list_tags_for_resource(ctx: Ctx, params: dict[str, Any]) -> str:
