@@ -226,6 +226,9 @@ class SnsStore(Protocol):
         """One unit of work: read the topic's confirmed subscriptions, queue the jobs `fan_out` (pure)
         makes of them. False (nothing queued) when the topic does not exist."""
         ...
+    async def sns_delivery_report(self, at_ms: int) -> list[QueueRow]:
+        """Per topic (ARN in `function`): deliveries queued, in flight, delayed for retry (`lambdalite queue`)."""
+        ...
 
 
 class Store(

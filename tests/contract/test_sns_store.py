@@ -175,3 +175,11 @@ async def test_topics_and_subscriptions_are_seen_by_another_process(backend: Bac
     assert await reader.sns_topic(topic_arn("t")) == topic("t")
     assert [s.arn for s in await reader.sns_list_subscriptions(REGION, topic_arn("t"), "", 10)] == [
         subscription("t", "a").arn]
+
+
+async def test_delivery_report_counts_pending_deliveries_per_topic(store: Store) -> None:
+    await store.enqueue_jobs([NewMessage(kind=SNS_DELIVERY_KIND, queue=f"@sns/{topic_arn('t')}", id=f"m{i}",
+                                         body=b"{}") for i in range(3)])
+    [leased] = await store.lease_jobs(SNS_DELIVERY_KIND, LEASE_MS, 1)
+    [row] = await store.sns_delivery_report(leased.sent_ms + 1)
+    assert (row.function, row.queued, row.in_flight, row.delayed) == (topic_arn("t"), 2, 1, 0)

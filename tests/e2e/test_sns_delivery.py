@@ -201,7 +201,7 @@ def test_filter_policy_on_the_message_body(sns: Any, sqs: Any) -> None:
     topic = make_topic(sns)
     policy = {"order": {"kind": ["book"], "total": [{"numeric": [">", 10]}]}, "tags": ["urgent"]}
     subscribe_queue(sns, topic, arn, FilterPolicy=json.dumps(policy), FilterPolicyScope="MessageBody")
-    messages = {
+    messages: dict[str, dict[str, Any]] = {
         "yes": {"order": {"kind": "book", "total": 12.5}, "tags": ["x", "urgent"]},
         "cheap": {"order": {"kind": "book", "total": 5}, "tags": ["urgent"]},
         "flat": {"kind": "book", "total": 12.5, "tags": ["urgent"]},

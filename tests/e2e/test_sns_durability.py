@@ -4,6 +4,8 @@ every message reaches the function; and a burst with deliveries running when the
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,10 @@ def test_publishes_survive_kill_9_before_any_delivery(start_server: Any, tmp_pat
     published = _burst(sns, topic)
     proc.kill()
     assert _delivered(path) == set()  # nothing ran before the kill: the window was held open
+    report = subprocess.run([sys.executable, "-m", "lambdalite", "queue", "--data-dir", str(proc.data_dir)],
+                            capture_output=True, text=True, timeout=60, check=True).stdout
+    row = next(line.split() for line in report.splitlines() if line.startswith(topic))
+    assert row[1:4] == [str(BURST), "0", "0"]  # `lambdalite queue`: the topic's pending deliveries
     proc.env["LAMBDALITE_DELIVERY_START_DELAY"] = "0"
     proc.start()
     wait_until(lambda: _delivered(path) >= published, timeout_s=120, what="every published message's function run")

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from lambdalite.model.queue import NewMessage
-from lambdalite.model.sns import SubscriptionRecord, TopicRecord
+from lambdalite.model.queue import NewMessage, QueueRow
+from lambdalite.model.sns import SNS_DELIVERY_KIND, SubscriptionRecord, TopicRecord, delivery_queue
+from lambdalite.store.sqlite import queues
 from lambdalite.store.sqlite.event_queue import enqueue_jobs
 
 if TYPE_CHECKING:
@@ -160,6 +161,16 @@ def publish(conn: sqlite3.Connection, topic_arn: str,
     return True
 
 
+def delivery_rows(conn: sqlite3.Connection, at_ms: int) -> list[QueueRow]:
+    rows = []
+    prefix = delivery_queue("")
+    for name in sorted(queues.queues_of_kind(conn, SNS_DELIVERY_KIND)):
+        counts = queues.counts(conn, name, at_ms=at_ms)
+        age_s = None if counts.oldest_sent_ms is None else max(0.0, (at_ms - counts.oldest_sent_ms) / 1000)
+        rows.append(QueueRow(name.removeprefix(prefix), counts.visible, counts.in_flight, counts.delayed, age_s))
+    return rows
+
+
 class SnsStore:
     """SNS topics and subscriptions on the facade: one read or write each."""
 
@@ -207,3 +218,6 @@ class SnsStore:
     async def sns_publish(self, topic_arn: str,
                           fan_out: Callable[[list[SubscriptionRecord]], list[NewMessage]]) -> bool:
         return await self.db.write(lambda c: publish(c, topic_arn, fan_out))
+
+    async def sns_delivery_report(self, at_ms: int) -> list[QueueRow]:
+        return self.db.read(lambda c: delivery_rows(c, at_ms))
