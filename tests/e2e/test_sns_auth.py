@@ -21,6 +21,7 @@ from tests.e2e.test_sns_helpers import (
     verify_signature,
 )
 from tests.support.server import LambdaliteProcess, module_server
+from tests.support.zips import python_zip
 
 KEY, SECRET = "AKIDSNSTEST", "snsSecretKeyForTests0123456789"
 
@@ -55,3 +56,38 @@ def test_unsubscribe_link_and_certificate_work_unsigned(server: LambdaliteProces
     with urllib.request.urlopen(envelope["UnsubscribeURL"], timeout=10) as response:
         assert response.status == 200 and b"<UnsubscribeResponse" in response.read()
     assert all(s["SubscriptionArn"] != sub for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"])
+
+
+PUBLISHER = """
+import boto3
+from botocore.exceptions import ClientError
+
+def attempt(call):
+    try:
+        call()
+        return "allowed"
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+
+def handler(event, context):
+    sns = boto3.client("sns")
+    return {
+        "publish": attempt(lambda: sns.publish(TopicArn=event["topic"], Message="from a function")),
+        "create_topic": attempt(lambda: sns.create_topic(Name="made-by-a-function")),
+        "list_subscriptions": attempt(lambda: sns.list_subscriptions()),
+    }
+"""
+
+
+def test_a_function_may_publish_but_not_manage_topics(server: LambdaliteProcess) -> None:
+    sns, sqs, lam = client(server, "sns"), client(server, "sqs"), client(server, "lambda")
+    url, arn = make_queue(sqs)
+    topic = make_topic(sns)
+    subscribe_queue(sns, topic, arn)
+    lam.create_function(FunctionName="publisher", Runtime="python3.11", Role="arn:aws:iam::000000000000:role/r",
+                        Handler="handler.handler", Code={"ZipFile": python_zip(PUBLISHER)}, Timeout=30)
+    answer = lam.invoke(FunctionName="publisher", Payload=json.dumps({"topic": topic}).encode())
+    assert json.loads(answer["Payload"].read()) == {"publish": "allowed", "create_topic": "AuthorizationError",
+                                                    "list_subscriptions": "AuthorizationError"}
+    [message] = receive(sqs, url, 1)
+    assert json.loads(message["Body"])["Message"] == "from a function"
