@@ -196,3 +196,33 @@ def test_sns_as_a_lambda_dead_letter_target(sns: Any, sqs: Any, lam: Any) -> Non
         "ErrorCode": {"DataType": "Number", "StringValue": "200"},
         "ErrorMessage": {"DataType": "String", "StringValue": "nope"},
     }
+
+
+SELF_PUBLISHING = """
+import json
+import boto3
+
+def handler(event, context):
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    boto3.client("sns").publish(TopicArn=event["Records"][0]["Sns"]["TopicArn"],
+                                Message=json.dumps({"n": message["n"] + 1}))
+    return message
+"""
+
+
+def test_a_loop_through_sns_is_stopped_by_recursion_detection(server: LambdaliteProcess, sns: Any,
+                                                             lam: Any) -> None:
+    name = unique("looping")
+    function_arn = create_function(lam, name, SELF_PUBLISHING)
+    topic = make_topic(sns)
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn)
+
+    def counter(metric: str) -> float:
+        with urllib.request.urlopen(server.endpoint + "/metrics", timeout=5) as response:
+            text = response.read().decode()
+        match = re.search(rf'^lambda_{metric}_total\{{function_name="{name}"\}} (\S+)$', text, re.M)
+        return float(match.group(1)) if match else 0.0
+
+    sns.publish(TopicArn=topic, Message=json.dumps({"n": 0}))  # the hop count travels through SNS
+    wait_until(lambda: counter("RecursiveInvocationsDropped") == 1.0, timeout_s=60, what="the loop to be stopped")
+    assert counter("Invocations") == 16
