@@ -249,9 +249,10 @@ def test_http_subscription_confirms_then_gets_notifications_with_retries(
     assert len(endpoint.of_type("Notification")) == 3  # delivered on the third: no fourth
 
 
-def test_raw_http_delivery_posts_the_message_itself(sns: Any, endpoint: Endpoint) -> None:
+def test_raw_http_delivery_posts_the_message_itself_with_basic_auth(sns: Any, endpoint: Endpoint) -> None:
     topic = make_topic(sns)
-    sub = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url, ReturnSubscriptionArn=True,
+    with_login = endpoint.url.replace("http://", "http://hook-user:p%40ss@")
+    sub = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=with_login, ReturnSubscriptionArn=True,
                         Attributes={"RawMessageDelivery": "true"})["SubscriptionArn"]
     [(_, raw)] = wait_until(lambda: endpoint.of_type("SubscriptionConfirmation"), what="a confirmation")
     sns.confirm_subscription(TopicArn=topic, Token=json.loads(raw)["Token"])
@@ -259,3 +260,4 @@ def test_raw_http_delivery_posts_the_message_itself(sns: Any, endpoint: Endpoint
     sns.publish(TopicArn=topic, Message="just this")
     [(headers, body)] = wait_until(lambda: endpoint.of_type("Notification"), what="the notification")
     assert body == b"just this" and headers["x-amz-sns-rawdelivery"] == "true"
+    assert headers["authorization"] == "Basic " + base64.b64encode(b"hook-user:p@ss").decode()
