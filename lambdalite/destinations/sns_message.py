@@ -21,9 +21,9 @@ from lambdalite.destinations.sns_filter import FilterPolicy, PolicyError
 from lambdalite.model.queue import NewMessage
 from lambdalite.model.sns import SNS_DELIVERY_KIND, SubscriptionRecord, delivery_queue
 
-Sign = Callable[[dict[str, Any]], str]
+Sign = Callable[[dict[str, Any], str], str]  # (message, SignatureVersion) -> base64 signature
 Spec = dict[str, Any]
-MESSAGE_VERSION = "1"  # SignatureVersion
+MESSAGE_VERSION = "1"  # SignatureVersion unless the topic's attribute says "2" (SHA256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,7 @@ class Published:
     structure: dict[str, str] | None = None  # MessageStructure=json: a message per protocol ("default")
     trace_id: str | None = None
     topic_delivery_policy: str | None = None
+    signature_version: str = MESSAGE_VERSION
 
     def message_for(self, protocol: str) -> str:
         if self.structure is None:
@@ -86,6 +87,7 @@ def fan_out(published: Published) -> Callable[[list[SubscriptionRecord]], list[N
                 "type": "Notification", "message_id": published.message_id, "topic_arn": published.topic_arn,
                 "subject": published.subject, "message": message, "timestamp_ms": published.timestamp_ms,
                 "attributes": attributes, "trace_id": published.trace_id,
+                "signature_version": published.signature_version,
                 **subscription_spec(subscription, published.topic_delivery_policy),
             }
             jobs.append(job(spec, f"{published.message_id}/{subscription.arn.rsplit(':', 1)[-1]}"))
@@ -109,7 +111,11 @@ def subscribe_url(base_url: str, topic_arn: str, token: str) -> str:
     return f"{base_url}/?Action=ConfirmSubscription&TopicArn={topic_arn}&Token={quote(token)}"
 
 
-def _signed(spec: Spec, sign: Sign) -> dict[str, Any]:
+def _version(spec: Spec) -> str:
+    return "2" if spec.get("signature_version") == "2" else MESSAGE_VERSION
+
+
+def _signed(spec: Spec) -> dict[str, Any]:
     """The signed core of a notification: Type, MessageId, TopicArn, Subject, Message, Timestamp."""
     return {"Type": spec["type"], "MessageId": spec["message_id"], "TopicArn": spec["topic_arn"],
             "Subject": spec["subject"], "Message": spec["message"], "Timestamp": iso_ms(spec["timestamp_ms"])}
@@ -118,7 +124,7 @@ def _signed(spec: Spec, sign: Sign) -> dict[str, Any]:
 def envelope(spec: Spec, base_url: str, cert_url: str, sign: Sign) -> dict[str, Any]:
     """The JSON an SQS queue or an HTTP endpoint gets (`URL` spelt in capitals; Subject and
     MessageAttributes only when there are some)."""
-    core = _signed(spec, sign)
+    core = _signed(spec)
     if spec["type"] == "SubscriptionConfirmation":
         out = {"Type": core["Type"], "MessageId": core["MessageId"], "Token": spec["token"],
                "TopicArn": core["TopicArn"], "Message": core["Message"],
@@ -126,8 +132,8 @@ def envelope(spec: Spec, base_url: str, cert_url: str, sign: Sign) -> dict[str, 
                "Timestamp": core["Timestamp"]}
     else:
         out = {k: v for k, v in core.items() if v is not None}
-    out["SignatureVersion"] = MESSAGE_VERSION
-    out["Signature"] = sign(out)
+    out["SignatureVersion"] = _version(spec)
+    out["Signature"] = sign(out, _version(spec))
     out["SigningCertURL"] = cert_url
     if spec["type"] == "Notification":
         out["UnsubscribeURL"] = unsubscribe_url(base_url, spec["subscription_arn"])
@@ -138,9 +144,9 @@ def envelope(spec: Spec, base_url: str, cert_url: str, sign: Sign) -> dict[str, 
 
 def lambda_event(spec: Spec, base_url: str, cert_url: str, sign: Sign) -> dict[str, Any]:
     """AWS's SNS event record for a `lambda` subscription (`Url`, Subject null, attributes {} when none)."""
-    core = _signed(spec, sign)
-    signature = sign({k: v for k, v in core.items() if v is not None})
-    sns = {**core, "SignatureVersion": MESSAGE_VERSION, "Signature": signature, "SigningCertUrl": cert_url,
+    core = _signed(spec)
+    signature = sign({k: v for k, v in core.items() if v is not None}, _version(spec))
+    sns = {**core, "SignatureVersion": _version(spec), "Signature": signature, "SigningCertUrl": cert_url,
            "UnsubscribeUrl": unsubscribe_url(base_url, spec["subscription_arn"]),
            "MessageAttributes": spec["attributes"]}
     return {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",

@@ -206,6 +206,16 @@ def test_invalid_publish_input(sns: Any) -> None:
         "'String'.")
 
 
+def test_topic_maximum_message_size(sns: Any) -> None:
+    topic = make_topic(sns)
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="MaximumMessageSize", AttributeValue="2048")
+    sns.publish(TopicArn=topic, Message="x" * 2048)
+    assert error_of(sns.publish, TopicArn=topic, Message="x" * 2049)[2] == "Invalid parameter: Message too long"
+    assert error_of(sns.set_topic_attributes, TopicArn=topic, AttributeName="MaximumMessageSize",
+                    AttributeValue="10")[2] == (
+        "Invalid parameter: MaximumMessageSize: Invalid value [10]. Must be between 1024 and 1048576.")
+
+
 def test_invalid_batches(sns: Any) -> None:
     topic = make_topic(sns)
     entries = [{"Id": f"e{i}", "Message": "m"} for i in range(11)]

@@ -128,6 +128,17 @@ def test_sqs_subscription_gets_the_json_envelope(server: LambdaliteProcess, sns:
     verify_signature(envelope)
 
 
+def test_signature_version_2_signs_with_sha256(sns: Any, sqs: Any) -> None:
+    url, arn = make_queue(sqs)
+    topic = make_topic(sns)
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="SignatureVersion", AttributeValue="2")
+    subscribe_queue(sns, topic, arn)
+    sns.publish(TopicArn=topic, Message="sha256")
+    [envelope] = bodies(receive(sqs, url, 1))
+    assert envelope["SignatureVersion"] == "2"
+    verify_signature(envelope)
+
+
 def test_raw_delivery_sends_the_message_and_its_attributes(sns: Any, sqs: Any) -> None:
     url, arn = make_queue(sqs)
     topic = make_topic(sns)

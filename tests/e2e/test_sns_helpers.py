@@ -69,14 +69,16 @@ def bodies(messages: list[dict[str, Any]]) -> list[Any]:
 
 
 def verify_signature(message: dict[str, Any], cert_url_key: str = "SigningCertURL") -> None:
-    """Check `Signature` against the certificate served at the message's certificate URL (SHA1withRSA)."""
+    """Check `Signature` against the certificate served at the message's certificate URL (SignatureVersion
+    1: SHA1withRSA, 2: SHA256withRSA)."""
     with urllib.request.urlopen(message[cert_url_key], timeout=5) as response:
         cert = x509.load_pem_x509_certificate(response.read())
     canonical = "".join(f"{name}\n{message[name]}\n" for name in SIGNED_FIELDS
                         if message.get(name) is not None)
     key = cert.public_key()
     assert isinstance(key, rsa.RSAPublicKey)
-    key.verify(base64.b64decode(message["Signature"]), canonical.encode(), padding.PKCS1v15(), hashes.SHA1())
+    algorithm = hashes.SHA256() if message["SignatureVersion"] == "2" else hashes.SHA1()
+    key.verify(base64.b64decode(message["Signature"]), canonical.encode(), padding.PKCS1v15(), algorithm)
 
 
 class Endpoint:

@@ -82,12 +82,13 @@ def prepare(topic: TopicRecord, params: dict[str, Any], trace_id: str | None) ->
     attributes = _attributes(params.get("MessageAttributes"))
     size = len(message.encode()) + sum(len(k.encode()) + len(a["Type"]) + len(a["Value"].encode())
                                        for k, a in attributes.items())
-    if size > MAX_MESSAGE_BYTES:
+    if size > int(topic.attributes.get("MaximumMessageSize") or MAX_MESSAGE_BYTES):
         raise errors.invalid("Message too long")
     return Published(
         message_id=str(uuid.uuid4()), topic_arn=topic.arn, message=message, subject=_subject(params.get("Subject")),
         attributes=attributes, timestamp_ms=now_ms(), structure=_structure(message, params.get("MessageStructure")),
         trace_id=trace_id, topic_delivery_policy=topic.attributes.get("DeliveryPolicy"),
+        signature_version=topic.attributes.get("SignatureVersion") or "1",
     )
 
 

@@ -17,6 +17,7 @@ from lambdalite.services.sns.query import el, entries, members
 PAGE_SIZE = 100
 SETTABLE = frozenset({
     "DisplayName", "Policy", "DeliveryPolicy", "KmsMasterKeyId", "TracingConfig", "SignatureVersion",
+    "MaximumMessageSize",
     "ContentBasedDeduplication", "FifoTopic", "ArchivePolicy", "DataProtectionPolicy", "FifoThroughputScope",
     "HTTPSuccessFeedbackRoleArn", "HTTPFailureFeedbackRoleArn", "HTTPSuccessFeedbackSampleRate",
     "LambdaSuccessFeedbackRoleArn", "LambdaFailureFeedbackRoleArn", "LambdaSuccessFeedbackSampleRate",
@@ -48,6 +49,11 @@ def _check_attributes(attributes: dict[str, str], prefix: str = "Attributes Reas
     for name, value in attributes.items():
         if name not in SETTABLE:
             raise errors.invalid(f"{prefix}Invalid attribute name: {name}" if prefix else "AttributeName")
+        if name == "SignatureVersion" and value not in ("1", "2"):
+            raise errors.invalid(f"{prefix}SignatureVersion: Invalid value [{value}]. Must be 1 or 2.")
+        if name == "MaximumMessageSize" and not (value.isdigit() and 1024 <= int(value) <= 1_048_576):
+            raise errors.invalid(f"{prefix}MaximumMessageSize: Invalid value [{value}]. "
+                                 "Must be between 1024 and 1048576.")
         if name in ("Policy", "DeliveryPolicy") and value:
             try:
                 orjson.loads(value)
