@@ -62,3 +62,21 @@ def test_publishes_survive_kill_9_mid_delivery(start_server: Any, tmp_path: Path
     proc.kill()
     proc.start()
     wait_until(lambda: _delivered(path) >= published, timeout_s=120, what="every published message's function run")
+
+
+def test_an_api_process_and_workers_share_the_deliveries(tmp_path: Path) -> None:
+    """`serve --no-dispatch` takes the Publishes; two `lambdalite worker`s on the same data folder deliver
+    them, each message once to the function (at least once: duplicates would show as extra records)."""
+    data_dir = tmp_path / "data"
+    api = LambdaliteProcess(data_dir, env=FAST_ENV, args=["--no-dispatch"]).start()
+    workers = [LambdaliteProcess(data_dir, role="worker", env={**FAST_ENV, "LAMBDALITE_ENDPOINT_URL": api.endpoint})
+               .start() for _ in range(2)]
+    try:
+        sns, topic, path = _setup(api, tmp_path)
+        published = _burst(sns, topic)
+        wait_until(lambda: _delivered(path) >= published, timeout_s=120, what="every message's function run")
+        record = records(path)[0]["event"]["Records"][0]["Sns"]
+        assert record["UnsubscribeUrl"].startswith(api.endpoint + "/?Action=Unsubscribe")
+    finally:
+        for proc in (*workers, api):
+            proc.kill()
