@@ -272,3 +272,22 @@ def test_raw_http_delivery_posts_the_message_itself_with_basic_auth(sns: Any, en
     [(headers, body)] = wait_until(lambda: endpoint.of_type("Notification"), what="the notification")
     assert body == b"just this" and headers["x-amz-sns-rawdelivery"] == "true"
     assert headers["authorization"] == "Basic " + base64.b64encode(b"hook-user:p@ss").decode()
+
+
+def test_publish_batch_delivers_each_entry_with_its_attributes(sns: Any, sqs: Any) -> None:
+    url, arn = make_queue(sqs)
+    topic = make_topic(sns)
+    subscribe_queue(sns, topic, arn)
+    answer = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+        {"Id": "first", "Message": "one", "Subject": "s1",
+         "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v1"}}},
+        {"Id": "second", "Message": "two", "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "2"}}},
+    ])
+    ids = {e["Id"]: e["MessageId"] for e in answer["Successful"]}
+    got = {e["MessageId"]: e for e in bodies(receive(sqs, url, 2))}
+    assert set(got) == set(ids.values())
+    first, second = got[ids["first"]], got[ids["second"]]
+    assert (first["Message"], first["Subject"], first["MessageAttributes"]) == (
+        "one", "s1", {"k": {"Type": "String", "Value": "v1"}})
+    assert (second["Message"], second["MessageAttributes"]) == ("two", {"n": {"Type": "Number", "Value": "2"}})
+    assert "Subject" not in second

@@ -226,3 +226,19 @@ def test_a_loop_through_sns_is_stopped_by_recursion_detection(server: Lambdalite
     sns.publish(TopicArn=topic, Message=json.dumps({"n": 0}))  # the hop count travels through SNS
     wait_until(lambda: counter("RecursiveInvocationsDropped") == 1.0, timeout_s=60, what="the loop to be stopped")
     assert counter("Invocations") == 16
+
+
+def test_a_destination_record_over_256_kb_goes_without_its_payloads(sns: Any, sqs: Any, lam: Any) -> None:
+    url, arn = make_queue(sqs)
+    topic = make_topic(sns)
+    subscribe_queue(sns, topic, arn, RawMessageDelivery="true")
+    name = unique("big")
+    create_function(lam, name, "def handler(event, context):\n    return {'big': 'x' * 300000}\n")
+    lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": topic}})
+    request_id = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 1}')["ResponseMetadata"][
+        "RequestId"]
+    [message] = receive(sqs, url, 1)
+    record = json.loads(message["Body"])
+    assert record["requestContext"]["requestId"] == request_id
+    assert "requestPayload" not in record and "responsePayload" not in record
+    assert record["responseContext"]["statusCode"] == 200
