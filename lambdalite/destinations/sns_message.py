@@ -81,7 +81,7 @@ def fan_out(published: Published) -> Callable[[list[SubscriptionRecord]], list[N
         attributes = {} if published.structure is not None else published.attributes
         for subscription in subscriptions:
             message = published.message_for(subscription.protocol)
-            if not passes(subscription, attributes, message):
+            if not passes(subscription, published.attributes, message):  # filtered on what was published
                 continue
             spec = {
                 "type": "Notification", "message_id": published.message_id, "topic_arn": published.topic_arn,
