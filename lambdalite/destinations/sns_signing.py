@@ -13,7 +13,7 @@ import datetime
 import hashlib
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -44,10 +44,16 @@ def canonical(message: dict[str, object]) -> bytes:
     return "".join(parts).encode()
 
 
+_SIGNATURES_KEPT = 4096
+
+
 @dataclass(frozen=True)
 class Signer:
     key: rsa.RSAPrivateKey
     cert_pem: bytes
+    # A message's signature is the same for every subscription and every retry (the signed fields are the
+    # message's): kept, as an RSA signature costs about a millisecond.
+    _signed: dict[tuple[bytes, str], str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def cert_name(self) -> str:
@@ -55,9 +61,16 @@ class Signer:
         return f"SimpleNotificationService-{hashlib.sha256(self.cert_pem).hexdigest()[:32]}.pem"
 
     def sign(self, message: dict[str, object], version: str = "1") -> str:
+        text = canonical(message)
+        kept = self._signed.get((text, version))
+        if kept is not None:
+            return kept
         algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()  # AWS signature version 1 is SHA1withRSA
-        signature = self.key.sign(canonical(message), padding.PKCS1v15(), algorithm)
-        return base64.b64encode(signature).decode()
+        signature = base64.b64encode(self.key.sign(text, padding.PKCS1v15(), algorithm)).decode()
+        if len(self._signed) >= _SIGNATURES_KEPT:
+            self._signed.clear()
+        self._signed[(text, version)] = signature
+        return signature
 
 
 def signer(data_dir: Path) -> Signer:
