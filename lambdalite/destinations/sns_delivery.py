@@ -24,9 +24,17 @@ import orjson
 from lambdalite import arn
 from lambdalite.accept import enqueue_event
 from lambdalite.destinations import sns_metrics
-from lambdalite.destinations.sns_message import Spec, envelope, job, lambda_event, sqs_attributes
+from lambdalite.destinations.sns_message import (
+    Spec,
+    envelope,
+    job,
+    lambda_event,
+    signature_version,
+    signed_fields,
+    sqs_attributes,
+)
 from lambdalite.destinations.sns_retry import MANAGED, Schedule, http_schedule
-from lambdalite.destinations.sns_signing import signer
+from lambdalite.destinations.sns_signing import Signer, signer
 from lambdalite.destinations.targets import DeliveryError, ports
 from lambdalite.faults import Fault
 from lambdalite.model.queue import Message
@@ -100,7 +108,7 @@ class SnsDeliveryJobs:
             sns_metrics.DELIVERED.labels(topic).inc()
 
     async def _to_dead_letter_queue(self, spec: Spec) -> None:
-        body, attributes = dead_letter_message(self.node, spec)
+        body, attributes = await dead_letter_message(self.node, spec)
         try:
             await ports(self.node).send_sqs(spec["dlq"], body, attributes)
         except Fault as err:
@@ -120,19 +128,28 @@ class SnsDeliveryJobs:
                     spec["message"])
 
 
-def dead_letter_message(node: Node, spec: Spec) -> tuple[str, dict[str, dict[str, str]] | None]:
+async def dead_letter_message(node: Node, spec: Spec) -> tuple[str, dict[str, dict[str, str]] | None]:
     """What the endpoint would have got: the raw message and attributes (raw delivery), else the envelope."""
     if spec["raw"]:
         return spec["message"], sqs_attributes(spec["attributes"]) or None
-    return orjson.dumps(_envelope(node, spec)).decode(), None
+    return orjson.dumps(await _envelope(node, spec)).decode(), None
 
 
 def _base_url(node: Node) -> str:
     return node.settings.function_endpoint_url
 
 
-def _envelope(node: Node, spec: Spec) -> dict[str, Any]:
+async def _signed(node: Node, spec: Spec) -> Signer:
+    """The signer, with this notification's signature made on a worker thread (OpenSSL lets go of the
+    GIL: the event loop goes on meanwhile); the payload builders then find it made."""
     signing = signer(node.settings.data_dir)
+    if spec["type"] == "Notification":
+        await asyncio.to_thread(signing.sign, signed_fields(spec), signature_version(spec))
+    return signing
+
+
+async def _envelope(node: Node, spec: Spec) -> dict[str, Any]:
+    signing = await _signed(node, spec)
     base = _base_url(node)
     return envelope(spec, base, f"{base}/{signing.cert_name}", signing.sign)
 
@@ -151,7 +168,7 @@ async def deliver(node: Node, spec: Spec) -> None:
 
 
 async def _to_lambda(node: Node, spec: Spec) -> None:
-    signing = signer(node.settings.data_dir)
+    signing = await _signed(node, spec)
     base = _base_url(node)
     event = lambda_event(spec, base, f"{base}/{signing.cert_name}", signing.sign)
     parsed = arn.parse(spec["endpoint"])
@@ -169,7 +186,7 @@ async def _to_sqs(node: Node, spec: Spec) -> None:
             raise DeliveryError("raw delivery of more than 10 message attributes to SQS", permanent=True)
         body, attributes = spec["message"], sqs_attributes(spec["attributes"]) or None
     else:
-        body, attributes = orjson.dumps(_envelope(node, spec)).decode(), None
+        body, attributes = orjson.dumps(await _envelope(node, spec)).decode(), None
     try:
         await ports(node).send_sqs(spec["endpoint"], body, attributes)
     except Fault as err:
@@ -189,7 +206,7 @@ async def _to_http(node: Node, spec: Spec) -> None:
         headers["x-amz-sns-rawdelivery"] = "true"
         body = spec["message"].encode()
     else:
-        body = orjson.dumps(_envelope(node, spec))
+        body = orjson.dumps(await _envelope(node, spec))
     status = await _post(spec["endpoint"], body, headers)
     if 200 <= status < 300:
         return

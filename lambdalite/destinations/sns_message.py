@@ -111,11 +111,11 @@ def subscribe_url(base_url: str, topic_arn: str, token: str) -> str:
     return f"{base_url}/?Action=ConfirmSubscription&TopicArn={topic_arn}&Token={quote(token)}"
 
 
-def _version(spec: Spec) -> str:
+def signature_version(spec: Spec) -> str:
     return "2" if spec.get("signature_version") == "2" else MESSAGE_VERSION
 
 
-def _signed(spec: Spec) -> dict[str, Any]:
+def signed_fields(spec: Spec) -> dict[str, Any]:
     """The signed core of a notification: Type, MessageId, TopicArn, Subject, Message, Timestamp."""
     return {"Type": spec["type"], "MessageId": spec["message_id"], "TopicArn": spec["topic_arn"],
             "Subject": spec["subject"], "Message": spec["message"], "Timestamp": iso_ms(spec["timestamp_ms"])}
@@ -124,7 +124,7 @@ def _signed(spec: Spec) -> dict[str, Any]:
 def envelope(spec: Spec, base_url: str, cert_url: str, sign: Sign) -> dict[str, Any]:
     """The JSON an SQS queue or an HTTP endpoint gets (`URL` spelt in capitals; Subject and
     MessageAttributes only when there are some)."""
-    core = _signed(spec)
+    core = signed_fields(spec)
     if spec["type"] == "SubscriptionConfirmation":
         out = {"Type": core["Type"], "MessageId": core["MessageId"], "Token": spec["token"],
                "TopicArn": core["TopicArn"], "Message": core["Message"],
@@ -132,8 +132,8 @@ def envelope(spec: Spec, base_url: str, cert_url: str, sign: Sign) -> dict[str, 
                "Timestamp": core["Timestamp"]}
     else:
         out = {k: v for k, v in core.items() if v is not None}
-    out["SignatureVersion"] = _version(spec)
-    out["Signature"] = sign(out, _version(spec))
+    out["SignatureVersion"] = signature_version(spec)
+    out["Signature"] = sign(out, signature_version(spec))
     out["SigningCertURL"] = cert_url
     if spec["type"] == "Notification":
         out["UnsubscribeURL"] = unsubscribe_url(base_url, spec["subscription_arn"])
@@ -144,9 +144,9 @@ def envelope(spec: Spec, base_url: str, cert_url: str, sign: Sign) -> dict[str, 
 
 def lambda_event(spec: Spec, base_url: str, cert_url: str, sign: Sign) -> dict[str, Any]:
     """AWS's SNS event record for a `lambda` subscription (`Url`, Subject null, attributes {} when none)."""
-    core = _signed(spec)
-    signature = sign({k: v for k, v in core.items() if v is not None}, _version(spec))
-    sns = {**core, "SignatureVersion": _version(spec), "Signature": signature, "SigningCertUrl": cert_url,
+    core = signed_fields(spec)
+    signature = sign({k: v for k, v in core.items() if v is not None}, signature_version(spec))
+    sns = {**core, "SignatureVersion": signature_version(spec), "Signature": signature, "SigningCertUrl": cert_url,
            "UnsubscribeUrl": unsubscribe_url(base_url, spec["subscription_arn"]),
            "MessageAttributes": spec["attributes"]}
     return {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
