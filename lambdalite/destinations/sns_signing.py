@@ -75,11 +75,13 @@ class Signer:
 
 def signer(data_dir: Path) -> Signer:
     """This data folder's signer (made on first use)."""
-    folder = (data_dir / "sns").resolve()
+    found = _loaded.get(data_dir)  # per delivery: no path resolution (a stat per path part) once loaded
+    if found is not None:
+        return found
     with _lock:
-        found = _loaded.get(folder)
+        found = _loaded.get(data_dir)
         if found is None:
-            found = _loaded[folder] = _load_or_make(folder)
+            found = _loaded[data_dir] = _load_or_make((data_dir / "sns").resolve())
         return found
 
 
