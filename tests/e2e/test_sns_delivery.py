@@ -291,3 +291,17 @@ def test_publish_batch_delivers_each_entry_with_its_attributes(sns: Any, sqs: An
         "one", "s1", {"k": {"Type": "String", "Value": "v1"}})
     assert (second["Message"], second["MessageAttributes"]) == ("two", {"n": {"Type": "Number", "Value": "2"}})
     assert "Subject" not in second
+
+
+def test_lambda_subscription_honours_the_endpoints_qualifier(sns: Any, lam: Any, tmp_path: Path) -> None:
+    name = unique("fn")
+    path = tmp_path / "records.jsonl"
+    create_recorder(lam, name, path)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    alias_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:live"
+    topic = make_topic(sns)
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=alias_arn)
+    sns.publish(TopicArn=topic, Message="to the alias")
+    [record] = wait_until(lambda: records(path), what="the alias's invocation")
+    assert record["arn"] == alias_arn
