@@ -1,7 +1,9 @@
 """The key SNS messages are signed with, and its certificate (served at `SigningCertURL`).
 
 One RSA key per data folder, made on first use and shared by every process on that folder (written
-once with a hard link, so two processes starting together agree on one key). Signature version 1 is
+once with a hard link, so two processes starting together agree on one key). Nodes on one shared store
+(PostgreSQL, each with its own data folder) agree on one key and certificate through the store instead
+(`share`), so any node's certificate URL verifies any node's messages. Signature version 1 is
 SHA1withRSA, version 2 SHA256withRSA, over AWS's canonical "Name\\nvalue\\n" string of the message.
 """
 
@@ -15,12 +17,17 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+if TYPE_CHECKING:
+    from lambdalite.node import Node
+
+SHARED_NAME = "sns-signing"  # the store's shared secret: the key's PEM then the certificate's
 _KEY_BITS = 2048
 _CERT_DAYS = 3650
 _lock = threading.Lock()
@@ -92,13 +99,32 @@ def _load_or_make(folder: Path) -> Signer:
     if not key_path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         made = rsa.generate_private_key(public_exponent=65537, key_size=_KEY_BITS)
-        _publish(key_path, made.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                              serialization.NoEncryption()))
+        _publish(key_path, _key_pem(made))
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
     if not cert_path.exists():
         _publish(cert_path, _certificate(key))
     return Signer(key, cert_path.read_bytes())
+
+
+async def share(node: Node) -> None:
+    """At a node's start on a shared store: sign with the key and certificate every node agreed on."""
+    if not node.settings.store:  # the data folder is the store: its files are the agreement
+        return
+    key = rsa.generate_private_key(public_exponent=65537, key_size=_KEY_BITS)
+    agreed = await node.store.shared_secret(SHARED_NAME, _key_pem(key) + _certificate(key))
+    if agreed is None:
+        return
+    cut = agreed.index(b"-----BEGIN CERTIFICATE-----")
+    loaded = serialization.load_pem_private_key(agreed[:cut], password=None)
+    assert isinstance(loaded, rsa.RSAPrivateKey)
+    with _lock:
+        _loaded[node.settings.data_dir] = Signer(loaded, agreed[cut:])
+
+
+def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
 def _publish(path: Path, content: bytes) -> None:
