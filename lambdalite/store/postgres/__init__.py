@@ -31,6 +31,7 @@ from lambdalite.store.postgres import (
     history,
     outcomes,
     shared,
+    sns,
     sqs,
 )
 from lambdalite.store.postgres.accept import AcceptBatcher
@@ -58,6 +59,7 @@ class PostgresStore(
     sqs.SqsStore,
     buses.BusesStore,
     shared.SharedStore,
+    sns.SnsStore,
 ):
     """The Store protocol on one PostgreSQL database: each domain's operations live in its own module."""
 

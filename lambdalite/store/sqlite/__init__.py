@@ -22,6 +22,7 @@ from lambdalite.store.sqlite import (
     outcomes,
     queues,
     slots,
+    sns,
     sqs,
 )
 from lambdalite.store.sqlite.db import Database
@@ -30,7 +31,7 @@ from lambdalite.store.sqlite.node_hooks import NodeHooks
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns)
 
 
 class SqliteStore(
@@ -41,6 +42,7 @@ class SqliteStore(
     history.HistoryStore,
     sqs.SqsStore,
     buses.BusesStore,
+    sns.SnsStore,
     NodeHooks,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
