@@ -184,7 +184,7 @@ def _strings(value: Any, member: str) -> list[str]:
 
 
 def check_tags(tags: Any) -> None:
-    """Tags: a map of string to string (TagKey 1-128 characters, TagValue up to 256). Not stored."""
+    """Tags: a map of string to string (TagKey 1-128 characters, TagValue up to 256)."""
     if not isinstance(tags, dict):
         raise wrong_type("Tags", "an object")
     for key, value in tags.items():

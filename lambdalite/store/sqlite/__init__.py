@@ -13,13 +13,26 @@ from typing import TypeVar, cast
 
 from lambdalite.model.event_config import EventConfig
 from lambdalite.settings import Settings
-from lambdalite.store.sqlite import buses, event_configs, event_queue, functions, outcomes, queues, slots, sqs
+from lambdalite.store.sqlite import (
+    buses,
+    event_configs,
+    event_queue,
+    functions,
+    layers,
+    log_groups,
+    outcomes,
+    permissions,
+    queues,
+    slots,
+    sqs,
+    tags,
+)
 from lambdalite.store.sqlite.db import Database
 
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, tags, permissions, layers, log_groups)
 
 
 class SqliteStore(
@@ -29,6 +42,10 @@ class SqliteStore(
     outcomes.OutcomesStore,
     sqs.SqsStore,
     buses.BusesStore,
+    tags.TagsStore,
+    permissions.PermissionsStore,
+    layers.LayersStore,
+    log_groups.LogGroupsStore,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
 
