@@ -18,12 +18,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 
 from lambdalite.credentials import function_environment
 from lambdalite.model.run import InvokeRequest, InvokeResult, RunSpec, Status
-from lambdalite.runtime import logs, sandbox
+from lambdalite.runtime import layers, logs, sandbox
 from lambdalite.runtime.interpreters import BOOTSTRAP_DIR, PROVIDED_RUNTIMES, Launch, LaunchError, launch_for
 from lambdalite.runtime.process import FunctionProcess, exit_reason
 from lambdalite.runtime.runtime_api import RuntimeApiConnection, next_response, start_server
@@ -86,8 +87,10 @@ def _header_value(text: str) -> str:
     return text.replace("\r", " ").replace("\n", " ")
 
 
-def process_environment(spec: RunSpec, settings: Settings, runtime_api: str, launch: Launch) -> dict[str, str]:
-    """The variables of contract section 8, over the function's own (which may not override them)."""
+def process_environment(spec: RunSpec, settings: Settings, runtime_api: str, launch: Launch,
+                        opt_dir: Path | None = None) -> dict[str, str]:
+    """The variables of contract section 8, over the function's own (which may not override them);
+    with layers (`opt_dir`, /opt in a sandbox) their search paths too."""
     env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "en_US.UTF-8"}
     # Keys minted for the function's role (credentials.py), never the server's own AWS_* keys.
     env.update(function_environment(spec.role, settings))
@@ -113,6 +116,8 @@ def process_environment(spec: RunSpec, settings: Settings, runtime_api: str, lau
     })
     if spec.runtime.startswith("python"):
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
+    if opt_dir is not None:
+        layers.add_search_paths(env, spec.runtime, str(opt_dir))
     launch.apply(env)  # the runtime's search paths (PYTHONPATH, NODE_PATH) and AWS_EXECUTION_ENV
     return env
 
@@ -207,12 +212,14 @@ class Environment:
         try:
             uid_for_port = sandbox.uid_for_port if support is not None and support.setpriv else None
             self._server, port = await start_server(self, uid_for_port)
-            env = process_environment(spec, self.settings, f"127.0.0.1:{port}", launch)
+            opt_dir = (await asyncio.to_thread(layers.opt_folder, spec.layer_dirs, self.settings.data_dir / "opt")
+                       if spec.layer_dirs else None)
+            env = process_environment(spec, self.settings, f"127.0.0.1:{port}", launch, opt_dir)
             argv, depth = launch.argv, 0
             if support is not None:
                 self.walls = Walls(support, port, spec.memory_mb, spec.ephemeral_mb, self.settings.data_dir,
                                    self.settings.sandbox_shared_dirs)
-                argv, depth = self.walls.wrap(launch, spec.code_dir, env), 2
+                argv, depth = self.walls.wrap(launch, spec.code_dir, env, opt_dir), 2
             self._spawned_s = time.perf_counter()
             try:
                 self.process = FunctionProcess(argv, env, spec.code_dir, self._on_output, self._on_exit,

@@ -290,8 +290,9 @@ class Walls:
         return folder
 
     # ---- the command ------------------------------------------------------------------------------
-    def wrap(self, launch: Launch, code_dir: Path, env: dict[str, str]) -> tuple[str, ...]:
-        """bwrap's command line around launch.argv; env is adjusted to the sandbox's paths."""
+    def wrap(self, launch: Launch, code_dir: Path, env: dict[str, str], opt_dir: Path | None = None) -> tuple[str, ...]:
+        """bwrap's command line around launch.argv; env is adjusted to the sandbox's paths. The layers'
+        merged folder `opt_dir`, when given, is /opt (read-only)."""
         assert self.support.bwrap is not None
         code = str(code_dir)
         a = self._args = [self.support.bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts",
@@ -312,7 +313,8 @@ class Walls:
         self._hide_data_folder()
         self._bind_accounts()
         a += ["--proc", "/proc", "--dev", "/dev", "--size", str(self.ephemeral_mb << 20), "--perms", "1777",
-              "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/opt"]
+              "--tmpfs", "/tmp"]
+        a += ["--ro-bind", str(opt_dir), "/opt"] if opt_dir is not None else ["--perms", "0755", "--dir", "/opt"]
         self._made |= {"/proc", "/dev", "/tmp", "/opt"}
         self._bind(code, TASK_ROOT)
         self._bind(str(BOOTSTRAP_DIR), RUNTIME_DIR)
@@ -320,6 +322,10 @@ class Walls:
         if not _under(argv[0], TASK_ROOT):
             self._bind_interpreter(launch.argv[0])
         self._search_paths(launch, code, env)
+        if opt_dir is not None:
+            for name in ("PYTHONPATH", "NODE_PATH", "LD_LIBRARY_PATH"):
+                if env.get(name):
+                    env[name] = env[name].replace(str(opt_dir), "/opt")
         for folder in self._shared:
             self._share(folder)
         a += ["--chdir", TASK_ROOT]

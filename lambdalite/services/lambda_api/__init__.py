@@ -23,6 +23,7 @@ from lambdalite.services.lambda_api import (
     functions,
     invoke,
     invoke_async,
+    layers,
     permissions,
     tags,
     versions,
@@ -84,7 +85,7 @@ class Router:
 def all_routes() -> list[tuple[str, str, Any]]:
     """Routes of this package: ours, async invoke's and event invoke config's."""
     return [*ROUTES, *invoke_async.ROUTES, *event_invoke_config.ROUTES, *tags.ROUTES, *permissions.ROUTES,
-            *code_signing.ROUTES]
+            *code_signing.ROUTES, *layers.ROUTES]
 
 
 class LambdaService:

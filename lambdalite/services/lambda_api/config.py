@@ -198,7 +198,7 @@ def check_tags(tags: Any) -> None:
 
 
 def check_layers(layers: Any) -> None:
-    """Layers: a list of layer version ARNs (botocore's LayerVersionArn pattern). Not run by lambdalite."""
+    """Layers: a list of layer version ARNs (botocore's LayerVersionArn pattern); layers.py resolves them."""
     for arn in _strings(layers, "Layers"):
         if not 1 <= len(arn) <= 2048 or not _LAYER.fullmatch(arn):
             raise validation_error(
@@ -317,7 +317,7 @@ def apply_update(data: dict[str, Any]) -> dict[str, Any]:
 def merged(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """$LATEST after an update: new RevisionId (so new environments) and LastModified."""
     out = {**config, **changes}
-    for key in ("Environment", "DeadLetterConfig"):
+    for key in ("Environment", "DeadLetterConfig", "Layers"):
         if key in changes and changes[key] is None:
             out.pop(key, None)
     out["RevisionId"] = str(uuid.uuid4())

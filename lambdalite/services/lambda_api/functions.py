@@ -14,7 +14,7 @@ from lambdalite.model.function import sha256_hex
 from lambdalite.node import Node
 from lambdalite.services.http import AwsError, Request, Response, empty_response, json_response
 from lambdalite.services.lambda_api import config as cfg
-from lambdalite.services.lambda_api import permissions, tags
+from lambdalite.services.lambda_api import layers, permissions, tags
 from lambdalite.services.lambda_api.common import (
     arn_of,
     body_object,
@@ -67,8 +67,11 @@ async def create_function(node: Node, request: Request) -> Response:
     source = _code_source(code)
     if await node.store.get_function(ref.name) is not None:
         raise _conflict(ref.name)
+    function_layers = await layers.function_layers(node, request, data.get("Layers") or [])
     stored = await _store_code(node, source)
     config = cfg.new_config(params, ref.name, arn_of(node, request, ref.name), stored)
+    if function_layers:
+        config["Layers"] = function_layers
     try:
         answer = await node.store.create_function(config, stored.sha256_hex, publish)
     except AlreadyExists:
@@ -192,6 +195,8 @@ async def update_function_configuration(node: Node, request: Request, function_n
     revision = get_str(data, "RevisionId")
     changes = cfg.apply_update(data)
     await require_function(node, request, ref.name)
+    if data.get("Layers") is not None:
+        changes["Layers"] = await layers.function_layers(node, request, data["Layers"]) or None
 
     def change(config: dict[str, Any]) -> dict[str, Any]:
         if revision and revision != config["RevisionId"]:
