@@ -25,6 +25,7 @@ from lambdalite.services.events import EventsService
 from lambdalite.services.http import AwsError, Request, Response
 from lambdalite.services.httpserver import HttpLimits, HttpServer
 from lambdalite.services.lambda_api import LambdaService
+from lambdalite.services.logs import LogsService
 from lambdalite.services.ports import ServicePorts
 from lambdalite.services.sqs import SqsService
 from lambdalite.settings import Settings
@@ -61,7 +62,7 @@ def build_app(node: Node, *, api: bool = True) -> App:
 
     if not api:
         return App({"lambda": _NoApi()}, node.settings.default_region, extra=[extra])
-    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node))}
+    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node), LogsService(node))}
     return App(services, node.settings.default_region, extra=[extra], auth=Authenticator.from_settings(node.settings),
                functions_data_plane_only=node.settings.function_api != "all")
 

@@ -15,7 +15,6 @@ import math
 import os
 import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +87,7 @@ def _header_value(text: str) -> str:
 
 
 def process_environment(spec: RunSpec, settings: Settings, runtime_api: str, launch: Launch,
-                        opt_dir: Path | None = None) -> dict[str, str]:
+                        opt_dir: Path | None = None, stream: str | None = None) -> dict[str, str]:
     """The variables of contract section 8, over the function's own (which may not override them);
     with layers (`opt_dir`, /opt in a sandbox) their search paths too."""
     env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "en_US.UTF-8"}
@@ -98,7 +97,7 @@ def process_environment(spec: RunSpec, settings: Settings, runtime_api: str, lau
     # they would reach AWS's endpoints in AWS; a function's own AWS_ENDPOINT_URL wins.
     env["AWS_ENDPOINT_URL"] = settings.function_endpoint_url
     env.update(spec.environment)
-    stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[{spec.version}]{uuid.uuid4().hex}"
+    stream = stream or logs.stream_name(spec.version)
     env.update({
         "_HANDLER": spec.handler,
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
@@ -130,6 +129,7 @@ class Environment:
         self.spec = spec
         self.settings = settings
         self.logbook = logbook
+        self.log_stream = logs.stream_name(spec.version)  # this environment's CloudWatch Logs stream
         self._on_gone = on_gone
         self._loop = asyncio.get_running_loop()
         self.process: FunctionProcess | None = None
@@ -214,7 +214,7 @@ class Environment:
             self._server, port = await start_server(self, uid_for_port)
             opt_dir = (await asyncio.to_thread(layers.opt_folder, spec.layer_dirs, self.settings.data_dir / "opt")
                        if spec.layer_dirs else None)
-            env = process_environment(spec, self.settings, f"127.0.0.1:{port}", launch, opt_dir)
+            env = process_environment(spec, self.settings, f"127.0.0.1:{port}", launch, opt_dir, self.log_stream)
             argv, depth = launch.argv, 0
             if support is not None:
                 self.walls = Walls(support, port, spec.memory_mb, spec.ephemeral_mb, self.settings.data_dir,
@@ -326,7 +326,7 @@ class Environment:
     def _log(self, data: bytes) -> None:
         if data:
             self._line_open = not data.endswith(b"\n")
-        self.logbook.write(self.spec.function_name, data)
+        self.logbook.write(self.spec.function_name, data, self.log_stream)
         inv = self._current
         if inv is not None and inv.log is not None:
             inv.log.append(data)

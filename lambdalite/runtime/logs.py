@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import BinaryIO
 
@@ -54,25 +55,46 @@ def timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
+def stream_name(version: str, epoch_s: float | None = None) -> str:
+    """A log stream as Lambda names one execution environment's: `2024/01/02/[$LATEST]<32 hex>`."""
+    day = time.strftime("%Y/%m/%d", time.gmtime(time.time() if epoch_s is None else epoch_s))
+    return f"{day}/[{version}]{uuid.uuid4().hex}"
+
+
+def index_path(log: Path) -> Path:
+    """NAME.log's index (NAME.idx, rotated with it): one `offset time_ms stream` line per write, so the
+    CloudWatch Logs API (services/logs) can tell each line's time and execution environment."""
+    name = log.name.replace(".log", ".idx", 1)
+    return log.with_name(name)
+
+
 class LogBook:
     """Buffered appends to each function's log file; flushed FLUSH_DELAY_S after the first unflushed write.
 
     A file that reaches `max_bytes` is rotated (NAME.log -> NAME.log.1 -> ... -> NAME.log.<keep>, the oldest
-    dropped), so a chatty function cannot fill the disk: at most (keep + 1) x max_bytes per function."""
+    dropped), so a chatty function cannot fill the disk: at most (keep + 1) x max_bytes per function.
+    Writes that name their stream are indexed in NAME.idx (see `index_path`), rotated along."""
 
     def __init__(self, logs_dir: Path, max_bytes: int = 64 << 20, keep: int = 3):
         self.logs_dir = logs_dir
         self.max_bytes = max_bytes
         self.keep = keep
         self._files: dict[str, BinaryIO] = {}
+        self._indexes: dict[str, BinaryIO] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
 
-    def write(self, function: str, data: bytes) -> None:
+    def write(self, function: str, data: bytes, stream: str = "") -> None:
         file = self._files.get(function)
         if file is None:
             self.logs_dir.mkdir(parents=True, exist_ok=True)
             file = open(self.logs_dir / f"{function}.log", "ab", buffering=BUFFER_BYTES)  # noqa: SIM115
             self._files[function] = file
+        if stream:
+            index = self._indexes.get(function)
+            if index is None:
+                index = open(index_path(self.logs_dir / f"{function}.log"), "ab", buffering=BUFFER_BYTES)  # noqa: SIM115
+                self._indexes[function] = index
+            index.write(f"{file.tell()} {int(time.time() * 1000)} {stream}\n".encode())
         file.write(data)
         if self.max_bytes and file.tell() >= self.max_bytes:
             self._rotate(function, file)
@@ -88,25 +110,40 @@ class LogBook:
         del self._files[function]
         with contextlib.suppress(OSError):
             file.close()
-        current = self.logs_dir / f"{function}.log"
-        for number in range(self.keep, 0, -1):  # the oldest is overwritten: dropped
-            source = current if number == 1 else current.with_name(f"{current.name}.{number - 1}")
+        index = self._indexes.pop(function, None)
+        if index is not None:
             with contextlib.suppress(OSError):
-                source.rename(current.with_name(f"{current.name}.{number}"))
+                index.close()
+        for current in (self.logs_dir / f"{function}.log", index_path(self.logs_dir / f"{function}.log")):
+            for number in range(self.keep, 0, -1):  # the oldest is overwritten: dropped
+                source = current if number == 1 else current.with_name(f"{current.name}.{number - 1}")
+                with contextlib.suppress(OSError):
+                    source.rename(current.with_name(f"{current.name}.{number}"))
+            if not self.keep:
+                current.unlink(missing_ok=True)
 
     def flush(self) -> None:
         self._flush_handle = None
-        for file in self._files.values():
+        for file in (*self._files.values(), *self._indexes.values()):
             with contextlib.suppress(OSError):
                 file.flush()
+
+    def forget(self, function: str) -> None:
+        """Close a function's files (its log group was deleted, or retention removed them)."""
+        for files in (self._files, self._indexes):
+            file = files.pop(function, None)
+            if file is not None:
+                with contextlib.suppress(OSError):
+                    file.close()
 
     def close(self) -> None:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         self.flush()
-        for file in self._files.values():
+        for file in (*self._files.values(), *self._indexes.values()):
             file.close()
         self._files.clear()
+        self._indexes.clear()
 
 
 def log_path(settings: Settings, function: str) -> Path | None:

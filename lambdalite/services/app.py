@@ -1,6 +1,6 @@
 """One app for every AWS service lambdalite speaks, routed per request.
 
-Routing: `X-Amz-Target: AmazonSQS.*` -> sqs, `AWSEvents.*` -> events; otherwise the SigV4 credential
+Routing: `X-Amz-Target: AmazonSQS.*` -> sqs, `AWSEvents.*` -> events, `Logs_20140328.*` -> logs; otherwise the SigV4 credential
 scope's service name; otherwise Lambda's rest-json paths. The HTTP server (httpserver.py) hands each
 parsed request to `respond`; no framework sits in between, to keep the accept path short.
 """
@@ -66,6 +66,8 @@ class App:
             return self.services["sqs"]
         if target.startswith("AWSEvents") and "events" in self.services:
             return self.services["events"]
+        if target.startswith("Logs_20140328") and "logs" in self.services:
+            return self.services["logs"]
         if signed_service is not None and signed_service in self.services:
             return self.services[signed_service]
         if "sqs" in self.services and request.method == "POST" and (

@@ -30,8 +30,9 @@ DATA_PLANE = {
                       "ChangeMessageVisibility", "ChangeMessageVisibilityBatch", "GetQueueUrl",
                       "GetQueueAttributes"}),
     "events": frozenset({"PutEvents"}),
+    "logs": frozenset(),  # reading logs is reading other functions' output: not the data plane
 }
-_PREFIX = {"lambda": "lambda", "sqs": "sqs", "events": "events"}
+_PREFIX = {"lambda": "lambda", "sqs": "sqs", "events": "events", "logs": "logs"}
 
 
 def operation(request: Request, service: str) -> str:
@@ -59,7 +60,7 @@ def refuse(request: Request, service: Service) -> Response | None:
                "(lambdalite gives functions the data plane only; LAMBDALITE_FUNCTION_API=all allows more)")
     if service.name == "sqs":
         error: AwsError = SqsError("AccessDenied", message, status=403)
-    elif service.name == "events":
+    elif service.name in ("events", "logs"):
         error = AwsError(400, "AccessDeniedException", message, type_=None)
     else:
         error = AwsError(403, "AccessDeniedException", message, type_="User")
