@@ -49,11 +49,12 @@ def _all_events(logs: Any, group: str) -> list[dict[str, Any]]:
     return list(logs.filter_log_events(logGroupName=group)["events"])
 
 
-def _cli(server: LambdaliteProcess, *args: str) -> list[str]:
+def _cli(server: LambdaliteProcess, *args: str) -> tuple[list[str], dict[str, str]]:
+    """AWS CLI v2's command line and environment (tail is a v2 command)."""
     if not V2_PATH.exists():
         pytest.skip("AWS CLI v2 is not installed (scripts/setup installs Debian's awscli)")
     env = {**server.cli_env(), "PATH": "/usr/bin:/bin"}
-    return [str(V2_PATH), "--endpoint-url", server.endpoint, *args], env  # type: ignore[return-value]
+    return [str(V2_PATH), "--endpoint-url", server.endpoint, *args], env
 
 
 def test_describe_get_and_filter(server: LambdaliteProcess) -> None:
