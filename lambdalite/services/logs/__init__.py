@@ -205,11 +205,13 @@ async def create_log_group(node: Node, request: Request, body: dict[str, Any]) -
         raise AwsError(400, "ResourceAlreadyExistsException", "The specified log group already exists", type_=None)
     if _function_of(name) and name in await _groups(node):
         raise AwsError(400, "ResourceAlreadyExistsException", "The specified log group already exists", type_=None)
+    tags = _tags(body, "tags")
     try:
         await node.store.put_log_group(name, now_ms=int(time.time() * 1000), explicit=True, create_only=True)
     except AlreadyExists:
         raise AwsError(400, "ResourceAlreadyExistsException", "The specified log group already exists",
                        type_=None) from None
+    await node.store.set_tags(_group_arn(node, request, name), lambda _current: tags)
     return {}
 
 
@@ -217,7 +219,9 @@ async def delete_log_group(node: Node, request: Request, body: dict[str, Any]) -
     name = _group_name(body)
     await _group(node, name)
     await node.store.delete_log_group(name)
+    await node.store.delete_tags(_group_arn(node, request, name))
     if (function := _function_of(name)) is not None:
+        node.pool.logbook.forget(function)  # this process's open files (a next write starts a new file)
         await asyncio.to_thread(_delete_files, node, function)
     return {}
 
@@ -347,7 +351,55 @@ async def filter_log_events(node: Node, request: Request, body: dict[str, Any]) 
     return out
 
 
+# ---- tags ---------------------------------------------------------------------------------------------
+
+
+def _tags(body: dict[str, Any], key: str) -> dict[str, str]:
+    tags = body.get(key)
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise AwsError(400, "SerializationException", f"Value for {key} must be a map of strings", type_=None)
+    if len(tags) > 50:
+        raise validation_error("{...}", key, "Member must have length less than or equal to 50")
+    return dict(tags)
+
+
+async def _tagged_group(node: Node, request: Request, body: dict[str, Any]) -> str:
+    """The group ARN a tag operation names (resourceArn, or the legacy logGroupName); must exist."""
+    arn = _str(body, "resourceArn")
+    name = _group_name({"logGroupName": arn}) if arn else _group_name(body)
+    await _group(node, name)
+    return _group_arn(node, request, name)
+
+
+async def list_tags(node: Node, request: Request, body: dict[str, Any]) -> Any:
+    return {"tags": await node.store.get_tags(await _tagged_group(node, request, body))}
+
+
+async def tag_resource(node: Node, request: Request, body: dict[str, Any]) -> Any:
+    arn = await _tagged_group(node, request, body)
+    new = _tags(body, "tags")
+    await node.store.set_tags(arn, lambda current: {**current, **new})
+    return {}
+
+
+async def untag_resource(node: Node, request: Request, body: dict[str, Any]) -> Any:
+    arn = await _tagged_group(node, request, body)
+    keys = body.get("tagKeys") if "tagKeys" in body else body.get("tags")
+    if not isinstance(keys, list):
+        raise validation_error("null", "tagKeys", "Member must not be null")
+    await node.store.set_tags(arn, lambda current: {k: v for k, v in current.items() if k not in keys})
+    return {}
+
+
 _OPS: dict[str, Handler] = {
+    "ListTagsForResource": list_tags,
+    "ListTagsLogGroup": list_tags,
+    "TagResource": tag_resource,
+    "TagLogGroup": tag_resource,
+    "UntagResource": untag_resource,
+    "UntagLogGroup": untag_resource,
     "DescribeLogGroups": describe_log_groups,
     "DescribeLogStreams": describe_log_streams,
     "GetLogEvents": get_log_events,

@@ -1,5 +1,19 @@
 variable "zip_path" { type = string }
 variable "name" { type = string }
+variable "layer_zip_path" { type = string }
+
+resource "aws_lambda_layer_version" "lib" {
+  layer_name          = "${var.name}-lib"
+  filename            = var.layer_zip_path
+  source_code_hash    = filebase64sha256(var.layer_zip_path)
+  compatible_runtimes = ["python3.11"]
+  description         = "a package for the stack's function"
+}
+
+resource "aws_cloudwatch_log_group" "fn" {
+  name              = "/aws/lambda/${var.name}"
+  retention_in_days = 7
+}
 
 resource "aws_sqs_queue" "success" { name = "${var.name}-success" }
 resource "aws_sqs_queue" "failure" { name = "${var.name}-failure" }
@@ -15,6 +29,8 @@ resource "aws_lambda_function" "fn" {
   source_code_hash = filebase64sha256(var.zip_path)
   timeout          = 5
   publish          = true
+  layers           = [aws_lambda_layer_version.lib.arn]
+  depends_on       = [aws_cloudwatch_log_group.fn]
   dead_letter_config { target_arn = aws_sqs_queue.dlq.arn }
   environment { variables = { MODE = "terraform" } }
   tags = { team = "lambdalite" }
