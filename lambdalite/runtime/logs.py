@@ -101,8 +101,8 @@ class LogBook:
         if self._flush_handle is None:
             try:
                 loop = asyncio.get_running_loop()
-            except RuntimeError:
-                file.flush()
+            except RuntimeError:  # no event loop (a tool, a test): write through, index included
+                self.flush()
                 return
             self._flush_handle = loop.call_later(FLUSH_DELAY_S, self.flush)
 
