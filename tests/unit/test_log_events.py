@@ -90,3 +90,16 @@ def test_layers_merge_in_order_and_search_paths(tmp_path: Path) -> None:
     node_env: dict[str, str] = {}
     layers.add_search_paths(node_env, "nodejs20.x", "/opt")
     assert node_env["NODE_PATH"] == "/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules"
+
+
+def test_two_writers_of_one_log_keep_their_index_right(tmp_path: Path) -> None:
+    """An API process and a worker both write a function's log: each flush lands whole, indexed right."""
+    api, worker = logs.LogBook(tmp_path), logs.LogBook(tmp_path)
+    for n in range(3):
+        api.write("f", f"api {n}\n".encode(), "api-stream")
+        worker.write("f", f"worker {n}\n".encode(), "worker-stream")
+    api.close()
+    worker.close()
+    events = log_events.read_events(tmp_path, "f", 3)
+    assert sorted((e.stream, e.message) for e in events) == sorted(
+        [("api-stream", f"api {n}\n") for n in range(3)] + [("worker-stream", f"worker {n}\n") for n in range(3)])
