@@ -116,6 +116,20 @@ def test_node_function_requires_a_module_from_its_layer(lam: Any) -> None:
     assert _invoke(lam, "node-layered", {"word": "layers"}) == {"said": "LAYERS!"}
 
 
+def test_a_deleted_layer_version_keeps_running_in_functions_that_use_it(lam: Any) -> None:
+    layer = _publish(lam, "short-lived", {"python/kept.py": "WHERE = 'deleted but kept'\n"})
+    code = "import kept\n\ndef handler(event, context):\n    return {'where': kept.WHERE}\n"
+    lam.create_function(FunctionName="uses-deleted", Runtime=PY_RUNTIME, Role=ROLE, Handler="handler.handler",
+                        Code={"ZipFile": python_zip(code)}, Layers=[layer["LayerVersionArn"]])
+    lam.delete_layer_version(LayerName="short-lived", VersionNumber=1)
+    assert lam.list_layer_versions(LayerName="short-lived")["LayerVersions"] == []
+    lam.update_function_configuration(FunctionName="uses-deleted", Timeout=5)  # a new environment starts
+    assert _invoke(lam, "uses-deleted") == {"where": "deleted but kept"}
+    with pytest.raises(ClientError) as exc:  # but no function can start using it
+        lam.update_function_configuration(FunctionName="uses-deleted", Layers=[layer["LayerVersionArn"]])
+    assert _error(exc)[0] == "InvalidParameterValueException"
+
+
 def test_layer_limits_and_unknown_versions(lam: Any) -> None:
     arns = [_publish(lam, f"limit-{i}", {f"python/m{i}.py": f"N = {i}\n"})["LayerVersionArn"] for i in range(6)]
     kw = {"Runtime": PY_RUNTIME, "Role": ROLE, "Handler": "handler.handler", "Code": {"ZipFile": python_zip(ECHO)}}

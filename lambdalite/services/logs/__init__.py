@@ -179,10 +179,12 @@ async def _events(node: Node, group: LogGroupRow) -> list[LogEvent]:
 async def describe_log_groups(node: Node, request: Request, body: dict[str, Any]) -> Any:
     prefix = _str(body, "logGroupNamePrefix") or ""
     pattern = _str(body, "logGroupNamePattern") or ""
+    if prefix and pattern:
+        raise _invalid("LogGroupNamePrefix and LogGroupNamePattern are mutually exclusive parameters.")
     limit = _limit(body, 50, 50)
     after = _untoken(_str(body, "nextToken"))
-    names = sorted(n for n in await _groups(node) if n.startswith(prefix) and pattern in n and n > after)
     groups = await _groups(node)
+    names = sorted(n for n in groups if n.startswith(prefix) and pattern in n and n > after)
     page = names[:limit]
     out: dict[str, Any] = {"logGroups": []}
     for name in page:
