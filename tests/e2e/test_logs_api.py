@@ -144,3 +144,19 @@ def test_retention_survives_restart_and_deletes_old_files(server: LambdaliteProc
     logs.delete_retention_policy(logGroupName=group)
     [described] = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     assert "retentionInDays" not in described
+
+
+def test_create_and_delete_log_groups(server: LambdaliteProcess) -> None:
+    logs = server.client("logs")
+    logs.create_log_group(logGroupName="/custom/app", tags={"team": "a"})
+    with pytest.raises(ClientError) as exc:
+        logs.create_log_group(logGroupName="/custom/app")
+    assert exc.value.response["Error"]["Code"] == "ResourceAlreadyExistsException"
+    arn = "arn:aws:logs:us-east-1:000000000000:log-group:/custom/app"
+    assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "a"}
+    assert logs.describe_log_streams(logGroupName="/custom/app")["logStreams"] == []
+    logs.delete_log_group(logGroupName="/custom/app")
+    assert logs.describe_log_groups(logGroupNamePrefix="/custom/")["logGroups"] == []
+    with pytest.raises(ClientError) as exc:
+        logs.delete_log_group(logGroupName="/custom/app")
+    assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"

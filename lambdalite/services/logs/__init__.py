@@ -203,11 +203,9 @@ async def describe_log_groups(node: Node, request: Request, body: dict[str, Any]
 
 async def create_log_group(node: Node, request: Request, body: dict[str, Any]) -> Any:
     name = _group_name(body)
-    if name in await _groups(node) and (row := await node.store.get_log_group(name)) is not None and row.explicit:
-        raise AwsError(400, "ResourceAlreadyExistsException", "The specified log group already exists", type_=None)
-    if _function_of(name) and name in await _groups(node):
-        raise AwsError(400, "ResourceAlreadyExistsException", "The specified log group already exists", type_=None)
     tags = _tags(body, "tags")
+    if name in await _groups(node):  # a function's group exists once it has logs, as on AWS
+        raise AwsError(400, "ResourceAlreadyExistsException", "The specified log group already exists", type_=None)
     try:
         await node.store.put_log_group(name, now_ms=int(time.time() * 1000), explicit=True, create_only=True)
     except AlreadyExists:
