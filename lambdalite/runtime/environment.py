@@ -199,8 +199,13 @@ class Environment:
     async def _start(self) -> InvokeResult | None:
         spec = self.spec
         try:
+            opt_dir = (await asyncio.to_thread(layers.opt_folder, spec.layer_dirs, self.settings.data_dir / "opt")
+                       if spec.layer_dirs else None)
             launch = launch_for(spec.runtime, spec.runtime_client, spec.handler, spec.code_dir,
-                                spec.function_name, self.settings.data_dir)
+                                spec.function_name, self.settings.data_dir, opt_dir)
+        except OSError as e:  # a layer's content is missing from the data folder
+            payload = orjson.dumps({"errorType": "Runtime.Unavailable", "errorMessage": f"Layers: {e}"})
+            return InvokeResult(Status.SYSTEM_ERROR, payload, "Runtime.Unavailable")
         except LaunchError as e:
             message = f"RequestId: {self._current.request.request_id if self._current else ''} Error: {e.message}"
             return self._result_without_process(_function_error(e.error_type, message))
@@ -212,8 +217,6 @@ class Environment:
         try:
             uid_for_port = sandbox.uid_for_port if support is not None and support.setpriv else None
             self._server, port = await start_server(self, uid_for_port)
-            opt_dir = (await asyncio.to_thread(layers.opt_folder, spec.layer_dirs, self.settings.data_dir / "opt")
-                       if spec.layer_dirs else None)
             env = process_environment(spec, self.settings, f"127.0.0.1:{port}", launch, opt_dir, self.log_stream)
             argv, depth = launch.argv, 0
             if support is not None:

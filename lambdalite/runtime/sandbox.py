@@ -251,6 +251,13 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def _opt_inside(path: str, opt_dir: Path | None) -> str:
+    """A host path in the layers' merged folder as the sandbox sees it (under /opt)."""
+    if opt_dir is None or not _under(path, str(opt_dir)):
+        return path
+    return "/opt" + path[len(str(opt_dir)):]
+
+
 class Walls:
     """One environment's sandbox: the wrapped command, its uid and its cgroups."""
 
@@ -318,14 +325,13 @@ class Walls:
         self._made |= {"/proc", "/dev", "/tmp", "/opt"}
         self._bind(code, TASK_ROOT)
         self._bind(str(BOOTSTRAP_DIR), RUNTIME_DIR)
-        argv = [self._inside(arg, code) for arg in launch.argv]
-        if not _under(argv[0], TASK_ROOT):
+        argv = [_opt_inside(self._inside(arg, code), opt_dir) for arg in launch.argv]
+        if not _under(argv[0], TASK_ROOT) and not _under(argv[0], "/opt"):
             self._bind_interpreter(launch.argv[0])
         self._search_paths(launch, code, env)
-        if opt_dir is not None:
-            for name in ("PYTHONPATH", "NODE_PATH", "LD_LIBRARY_PATH"):
-                if env.get(name):
-                    env[name] = env[name].replace(str(opt_dir), "/opt")
+        for name in ("PYTHONPATH", "NODE_PATH", "LD_LIBRARY_PATH"):
+            if env.get(name):
+                env[name] = os.pathsep.join(_opt_inside(entry, opt_dir) for entry in env[name].split(os.pathsep))
         for folder in self._shared:
             self._share(folder)
         a += ["--chdir", TASK_ROOT]

@@ -116,6 +116,28 @@ def test_node_function_requires_a_module_from_its_layer(lam: Any) -> None:
     assert _invoke(lam, "node-layered", {"word": "layers"}) == {"said": "LAYERS!"}
 
 
+RUNTIME_LAYER_BOOTSTRAP = """#!/bin/sh
+set -euo pipefail
+while true
+do
+  HEADERS="$(mktemp)"
+  EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  RESPONSE="{\\"from\\": \\"$0\\", \\"handler\\": \\"$(cat $LAMBDA_TASK_ROOT/$_HANDLER)\\"}"
+  curl -sS "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response" -d "$RESPONSE" > /dev/null
+done
+"""
+
+
+def test_a_custom_runtime_from_a_layer_bootstraps_provided_functions(lam: Any) -> None:
+    runtime = lam.publish_layer_version(LayerName="shell-runtime", Content={
+        "ZipFile": make_zip({"bootstrap": RUNTIME_LAYER_BOOTSTRAP}, modes={"bootstrap": 0o755})})
+    lam.create_function(FunctionName="on-layer-runtime", Runtime="provided.al2023", Role=ROLE, Handler="script.txt",
+                        Code={"ZipFile": make_zip({"script.txt": "the code"})}, Layers=[runtime["LayerVersionArn"]])
+    out = _invoke(lam, "on-layer-runtime")
+    assert out["handler"] == "the code" and out["from"].endswith("/bootstrap")
+
+
 def test_a_deleted_layer_version_keeps_running_in_functions_that_use_it(lam: Any) -> None:
     layer = _publish(lam, "short-lived", {"python/kept.py": "WHERE = 'deleted but kept'\n"})
     code = "import kept\n\ndef handler(event, context):\n    return {'where': kept.WHERE}\n"
