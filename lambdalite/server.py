@@ -26,6 +26,7 @@ from lambdalite.services.http import AwsError, Request, Response
 from lambdalite.services.httpserver import HttpLimits, HttpServer
 from lambdalite.services.lambda_api import LambdaService
 from lambdalite.services.logs import LogsService
+from lambdalite.services.logs import enforce_retention as enforce_log_retention
 from lambdalite.services.ports import ServicePorts
 from lambdalite.services.sqs import SqsService
 from lambdalite.settings import Settings
@@ -81,7 +82,7 @@ class _NoApi:
 
 
 async def _maintenance(node: Node) -> None:
-    """Keep this process's concurrency slots alive and stop idle environments."""
+    """Keep this process's concurrency slots alive, stop idle environments, prune old outcomes and logs."""
     period_s = max(0.1, node.settings.lease_s / 3)  # slots expire after lease_s unless renewed
     while True:
         await asyncio.sleep(period_s)
@@ -89,6 +90,7 @@ async def _maintenance(node: Node) -> None:
             await node.store.renew_slots()
             await node.pool.reap_idle()
             await node.store.prune_outcomes(now_ms() - int(node.settings.outcome_retention_s * 1000))
+            await enforce_log_retention(node)  # CloudWatch Logs retention: old rotated log files go
         except Exception:
             log.exception("maintenance failed")
 

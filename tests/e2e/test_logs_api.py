@@ -141,6 +141,9 @@ def test_retention_survives_restart_and_deletes_old_files(server: LambdaliteProc
     logs = server.client("logs")
     [described] = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     assert described["retentionInDays"] == 7
+    older = server.data_dir / "logs" / "chatty-logs.log.1"
+    os.utime(older, (old_s, old_s))
+    wait_until(lambda: not older.exists(), timeout_s=30, what="the maintenance loop enforcing the retention")
     logs.delete_retention_policy(logGroupName=group)
     [described] = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     assert "retentionInDays" not in described

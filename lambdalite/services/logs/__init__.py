@@ -246,6 +246,17 @@ async def put_retention_policy(node: Node, request: Request, body: dict[str, Any
     return {}
 
 
+async def enforce_retention(node: Node) -> None:
+    """The maintenance loop's turn: every function group with a retention loses its old rotated files,
+    read or not."""
+    settings = node.settings
+    for row in await node.store.list_log_groups():
+        function = _function_of(row.name)
+        if row.retention_days is not None and function is not None:
+            await asyncio.to_thread(log_events.enforce_retention, settings.logs_dir, function,
+                                    settings.log_keep_files, row.retention_days)
+
+
 async def delete_retention_policy(node: Node, request: Request, body: dict[str, Any]) -> Any:
     name = _group_name(body)
     await _group(node, name)
