@@ -48,10 +48,17 @@ def operation(request: Request, service: str) -> str:
     return ""
 
 
+DOWNLOAD_ROLE = "role/lambdalite-code-download"  # credentials.code_location_query's presigning key
+DOWNLOAD_PATHS = ("/_lambdalite/code/", "/_lambdalite/layers/")
+
+
 def refuse(request: Request, service: Service) -> Response | None:
     """AccessDenied, in the service's envelope, for a function asking for more than the data plane."""
     if request.function_caller is None or service.name not in DATA_PLANE:
         return None
+    if (request.method == "GET" and request.function_caller.endswith(":" + DOWNLOAD_ROLE)
+            and request.path.startswith(DOWNLOAD_PATHS)):
+        return None  # a presigned Code.Location / Content.Location: the signature covers that path only
     name = operation(request, service.name)
     if name in DATA_PLANE[service.name]:
         return None

@@ -7,20 +7,24 @@ from __future__ import annotations
 import base64
 import json
 import re
+import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from lambdalite.runtime.interpreters import find_node
-from tests.support.server import module_client, module_server
+from tests.support.server import LambdaliteProcess, module_client, module_server
 from tests.support.zips import ECHO, make_zip, python_zip
 
 server = module_server("layers")
 lam = module_client("lambda")
 ROLE = "arn:aws:iam::000000000000:role/lambda"
 PY_RUNTIME = "python3.11"
+KEY_ID, SECRET = "AKIDLAYERS", "layers-secret-key"
 
 
 def _publish(lam: Any, name: str, files: dict[str, str], **kw: Any) -> dict[str, Any]:
@@ -168,3 +172,23 @@ def test_layer_limits_and_unknown_versions(lam: Any) -> None:
     assert _error(exc)[0] == "InvalidParameterValueException"
     with pytest.raises(ClientError):
         lam.get_function(FunctionName="too-many")
+
+
+def test_content_locations_download_with_authentication_on(tmp_path: Path) -> None:
+    """Presigned Code.Location and Content.Location download with authentication on (and functions kept to
+    the data plane): the keys that sign them are lambdalite's own, refused for anything else."""
+    proc = LambdaliteProcess(tmp_path / "data", env={"LAMBDALITE_CREDENTIALS": f"{KEY_ID}:{SECRET}"}).start()
+    try:
+        lam = boto3.client("lambda", endpoint_url=proc.endpoint, aws_access_key_id=KEY_ID,
+                           aws_secret_access_key=SECRET, region_name="us-east-1")
+        lam.create_function(FunctionName="signed", Runtime=PY_RUNTIME, Role=ROLE, Handler="handler.handler",
+                            Code={"ZipFile": python_zip(ECHO)})
+        layer = _publish(lam, "signed-layer", {"python/s.py": "S = 1\n"})
+        for location in (lam.get_function(FunctionName="signed")["Code"]["Location"], layer["Content"]["Location"]):
+            with urllib.request.urlopen(location) as response:
+                assert response.read()[:2] == b"PK"
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(location.split("?")[0])
+            assert refused.value.code == 403
+    finally:
+        proc.kill()
