@@ -91,6 +91,11 @@ def test_code_signing_config(lam: Any) -> None:
     with pytest.raises(ClientError) as exc:
         lam.get_function_code_signing_config(FunctionName="missing")
     assert _error(exc)[0] == "ResourceNotFoundException"
+    assert lam.list_code_signing_configs()["CodeSigningConfigs"] == []
+    arn = "arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdef0"
+    with pytest.raises(ClientError) as exc:
+        lam.get_code_signing_config(CodeSigningConfigArn=arn)
+    assert _error(exc) == ("ResourceNotFoundException", f"Code signing configuration {arn} does not exist.")
 
 
 def test_eventbridge_tags(events: Any) -> None:
