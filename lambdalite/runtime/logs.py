@@ -227,8 +227,10 @@ def print_logs(settings: Settings, function: str, follow: bool) -> int:
 
 
 def _copy(file: BinaryIO, out: BinaryIO) -> None:
+    """The file's text, a runtime's multi-line record (lines joined by `\\r`, as Lambda's runtimes write an
+    uncaught error) shown on its lines, as CloudWatch shows it."""
     while chunk := file.read(65536):
-        out.write(chunk)
+        out.write(chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
 
 
 def _rotated(file: BinaryIO, path: Path) -> bool:
