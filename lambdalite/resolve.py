@@ -15,6 +15,7 @@ from lambdalite.faults import Fault
 from lambdalite.model.function import dead_letter_arn, to_run_spec, unqualified
 from lambdalite.model.run import RunSpec
 from lambdalite.node import Node
+from lambdalite.store.code import ensure_unpacked
 
 
 @dataclass
@@ -65,6 +66,7 @@ async def _resolve(node: Node, function_name: str, qualifier: str | None, region
         default_client=node.settings.python_runtime_client,
         layer_dirs=await _layer_dirs(node, target.config),
     )
+    await ensure_unpacked(node.store, node.settings.code_dir, spec.code_dir.name)  # another node's upload
     return Resolved(
         name=ref.name,
         qualifier=invoked,
@@ -87,5 +89,6 @@ async def _layer_dirs(node: Node, config: dict[str, Any]) -> tuple[Path, ...]:
         row = await node.store.get_layer_version(parts[6], int(parts[7]), deleted=True)
         if row is None:
             raise Fault(400, "InvalidParameterValueException", f"Layer version {layer['Arn']} does not exist.")
+        await ensure_unpacked(node.store, node.settings.layers_dir, row.code_sha)  # published on another node
         dirs.append(node.settings.layers_dir / row.code_sha)
     return tuple(dirs)

@@ -13,6 +13,8 @@ import orjson
 
 POLICY_VERSION = "2012-10-17"
 POLICY_ID = "default"
+PRECONDITION = ("The Revision Id provided does not match the latest Revision Id. "
+                "Call the GetPolicy API to retrieve the latest Revision Id")
 
 
 def statement(sid: str, action: str, principal: str, resource: str, *, source_arn: str | None = None,

@@ -115,6 +115,7 @@ async def publish_layer_version(node: Node, request: Request, layer_name: str) -
     architectures = _enum_list(data, "CompatibleArchitectures", "compatibleArchitectures", ARCHITECTURES, 2)
     zipped = code_store.decode_zip_file(content["ZipFile"])
     stored = await asyncio.to_thread(code_store.store_zip, node.settings.layers_dir, zipped)
+    await node.store.save_code(stored.sha256_hex, zipped)  # where other nodes find it (PostgreSQL)
     base = layer_arn(node, request, name)
 
     def make(version: int) -> dict[str, Any]:
@@ -201,6 +202,7 @@ async def delete_layer_version(node: Node, request: Request, layer_name: str, ve
 
 
 async def get_layer_zip(node: Node, request: Request, sha: str) -> Response:
+    await code_store.ensure_unpacked(node.store, node.settings.layers_dir, sha)  # published on another node
     with contextlib.suppress(FileNotFoundError):
         data = await asyncio.to_thread(code_store.zip_path(node.settings.layers_dir, sha).read_bytes)
         return Response(200, data, [], "application/zip")

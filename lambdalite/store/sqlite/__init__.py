@@ -28,6 +28,7 @@ from lambdalite.store.sqlite import (
     tags,
 )
 from lambdalite.store.sqlite.db import Database
+from lambdalite.store.sqlite.node_hooks import NodeHooks
 
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
@@ -46,6 +47,7 @@ class SqliteStore(
     permissions.PermissionsStore,
     layers.LayersStore,
     log_groups.LogGroupsStore,
+    NodeHooks,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from lambdalite.faults import Fault
+from lambdalite.model.policy_doc import PRECONDITION
 
 if TYPE_CHECKING:
     from lambdalite.store.sqlite.db import Database
@@ -24,8 +25,6 @@ SCHEMA: list[str] = [
     )""",
 ]
 
-PRECONDITION = ("The Revision Id provided does not match the latest Revision Id. "
-                "Call the GetPolicy API to retrieve the latest Revision Id")
 
 
 def get(conn: sqlite3.Connection, function: str, qualifier: str) -> tuple[list[dict[str, Any]], str] | None:
