@@ -18,6 +18,7 @@ from lambdalite.store.sqlite import (
     event_configs,
     event_queue,
     functions,
+    history,
     layers,
     log_groups,
     outcomes,
@@ -33,7 +34,8 @@ from lambdalite.store.sqlite.node_hooks import NodeHooks
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, tags, permissions, layers, log_groups)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, tags, permissions, layers,
+            log_groups)
 
 
 class SqliteStore(
@@ -41,6 +43,7 @@ class SqliteStore(
     event_configs.EventConfigsStore,
     event_queue.EventQueueStore,
     outcomes.OutcomesStore,
+    history.HistoryStore,
     sqs.SqsStore,
     buses.BusesStore,
     tags.TagsStore,
