@@ -29,10 +29,14 @@ from lambdalite.store.postgres import (
     event_queue,
     functions,
     history,
+    layers,
+    log_groups,
     outcomes,
+    permissions,
     shared,
     sns,
     sqs,
+    tags,
 )
 from lambdalite.store.postgres.accept import AcceptBatcher
 from lambdalite.store.postgres.db import Conn, PgDatabase
@@ -60,6 +64,10 @@ class PostgresStore(
     buses.BusesStore,
     shared.SharedStore,
     sns.SnsStore,
+    tags.TagsStore,
+    permissions.PermissionsStore,
+    layers.LayersStore,
+    log_groups.LogGroupsStore,
 ):
     """The Store protocol on one PostgreSQL database: each domain's operations live in its own module."""
 

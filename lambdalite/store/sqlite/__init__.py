@@ -19,11 +19,15 @@ from lambdalite.store.sqlite import (
     event_queue,
     functions,
     history,
+    layers,
+    log_groups,
     outcomes,
+    permissions,
     queues,
     slots,
     sns,
     sqs,
+    tags,
 )
 from lambdalite.store.sqlite.db import Database
 from lambdalite.store.sqlite.node_hooks import NodeHooks
@@ -31,7 +35,8 @@ from lambdalite.store.sqlite.node_hooks import NodeHooks
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns, tags, permissions, layers,
+            log_groups)
 
 
 class SqliteStore(
@@ -43,6 +48,10 @@ class SqliteStore(
     sqs.SqsStore,
     buses.BusesStore,
     sns.SnsStore,
+    tags.TagsStore,
+    permissions.PermissionsStore,
+    layers.LayersStore,
+    log_groups.LogGroupsStore,
     NodeHooks,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
