@@ -31,6 +31,7 @@ from lambdalite.settings import Settings
 from lambdalite.store import open_store
 from lambdalite.worker.dispatcher import Dispatcher
 from lambdalite.worker.jobs import JobLoop
+from lambdalite.worker.schedules import SchedulePoller
 
 log = logging.getLogger("lambdalite")
 
@@ -99,6 +100,7 @@ async def run(settings: Settings) -> None:
         tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
         jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node)])
         tasks.append(asyncio.create_task(jobs.run(), name="jobs"))
+        tasks.append(asyncio.create_task(SchedulePoller(node).run(), name="schedules"))
     http: HttpServer | None = None
     try:
         if settings.serve_api:

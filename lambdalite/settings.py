@@ -90,6 +90,9 @@ class Settings:
     # Host folders (os.pathsep-separated) every sandbox sees read-write at the same path, as an EFS mount
     # would be (benchmarks use one for their sink file). Never one that holds the data folder or is in it.
     sandbox_shared_dirs: str = field(default="", metadata={"env": "LAMBDALITE_SANDBOX_SHARED_DIRS"})
+    # Scheduled rules (EventBridge ScheduleExpression): rate periods and the 60 s late-tick grace are
+    # multiplied by this (tests: 0.02 makes rate(1 minute) tick every 1.2 s). Cron ticks stay on wall-clock minutes.
+    schedule_scale: float = field(default=1.0, metadata={"env": "LAMBDALITE_SCHEDULE_SCALE"})
 
     @property
     def function_endpoint_url(self) -> str:
