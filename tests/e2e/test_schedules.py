@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.async_support import create_recorder, records
+from tests.support.awscli import run_cli
 from tests.support.server import LambdaliteProcess, wait_until
 
 SCALE = 0.05  # rate(1 minute) ticks every 3 s, and a tick more than 3 s late is skipped
@@ -202,3 +203,17 @@ def test_no_backfill_of_ticks_missed_while_down(tmp_path: Path) -> None:
         assert len(set(times)) == len(times)
     finally:
         proc.kill()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_readme_walkthrough_with_the_aws_cli(server: LambdaliteProcess, version: int) -> None:
+    sqs = server.client("sqs")
+    url, queue_arn = make_queue(sqs)
+    name = unique("every-minute")
+    rule = run_cli(version, server.endpoint, ["events", "put-rule", "--name", name,
+                                              "--schedule-expression", "rate(1 minute)"])
+    assert json.loads(rule.stdout)["RuleArn"].endswith(f":rule/{name}")
+    run_cli(version, server.endpoint, ["events", "put-targets", "--rule", name, "--targets", f"Id=1,Arn={queue_arn}"])
+    (event,) = Inbox(sqs, url).wait_for(1)[:1]
+    assert event["detail-type"] == "Scheduled Event"
+    run_cli(version, server.endpoint, ["events", "disable-rule", "--name", name])
