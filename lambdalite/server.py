@@ -16,11 +16,13 @@ from lambdalite import metrics
 from lambdalite.clock import now_ms
 from lambdalite.destinations.delivery import DestinationJobs
 from lambdalite.destinations.rule_targets import RuleTargetJobs
+from lambdalite.disk import FreeSpace
 from lambdalite.node import Node
 from lambdalite.runtime import sandbox
 from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.services.app import App
 from lambdalite.services.auth import Authenticator
+from lambdalite.services.disk_floor import DiskFloor
 from lambdalite.services.events import EventsService
 from lambdalite.services.http import AwsError, Request, Response
 from lambdalite.services.httpserver import HttpLimits, HttpServer
@@ -51,12 +53,17 @@ def build_node(settings: Settings) -> Node:
 def build_app(node: Node, *, api: bool = True) -> App:
     """The API (services + /metrics + health), or for a `worker` only /metrics and health (api=False)."""
 
+    space = FreeSpace(node.settings.data_dir, node.settings.min_free_disk_mb)
+
     async def extra(request: Request) -> Response | None:
         if request.method == "GET" and request.path == "/metrics":
             body, content_type = metrics.exposition()
             return Response(200, body, [], content_type)
         if request.path == HEALTH_PATH:
             role = ("api+dispatch" if node.settings.dispatch else "api") if node.settings.serve_api else "dispatch"
+            if space.low():  # 503: a balancer sends new work elsewhere; this node still drains its backlog
+                return Response(503, b'{"status":"disk_low","role":"%s","detail":"%s"}'
+                                % (role.encode(), space.describe().encode()), [])
             return Response(200, b'{"status":"ok","role":"%s"}' % role.encode(), [])
         return None
 
@@ -64,7 +71,7 @@ def build_app(node: Node, *, api: bool = True) -> App:
         return App({"lambda": _NoApi()}, node.settings.default_region, extra=[extra])
     services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node))}
     return App(services, node.settings.default_region, extra=[extra], auth=Authenticator.from_settings(node.settings),
-               functions_data_plane_only=node.settings.function_api != "all")
+               functions_data_plane_only=node.settings.function_api != "all", admit=DiskFloor(space).refuse)
 
 
 class _NoApi:
