@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -38,9 +39,12 @@ _MMAP_BYTES = 268_435_456
 CHECKPOINT_PERIOD_S = 0.2
 _WRITER_AUTOCHECKPOINT_PAGES = 4_000
 _WAL_SIZE_LIMIT_BYTES = 67_108_864
-# Once no write was committed here for IDLE_TRUNCATE_S, the WAL is checkpointed and truncated to zero:
-# a burst's WAL (up to _WAL_SIZE_LIMIT_BYTES are otherwise kept for reuse) is not held while idle.
+# The WAL file is truncated to zero when it is fully checkpointed and this process wrote nothing for
+# IDLE_TRUNCATE_S, or when what it holds is an eighth of its size or less (writes are few again after a
+# burst) and it has grown to TRUNCATE_MIN_BYTES: a burst's WAL (up to _WAL_SIZE_LIMIT_BYTES otherwise
+# kept for reuse) is not held on disk once the burst is over. At most once per IDLE_TRUNCATE_S.
 IDLE_TRUNCATE_S = 1.0
+TRUNCATE_MIN_BYTES = 1 << 20
 _TRUNCATE_BUSY_MS = 100  # a busy reader or another process's writer: try again at the next idle period
 # Free pages (left by deleted events, bodies, outcomes) are reused by new rows; only a surplus beyond
 # VACUUM_KEEP_FRACTION of the file (and at least VACUUM_MIN_FREE_PAGES) is given back to the file system,
@@ -98,7 +102,8 @@ class Database:
         self._conn = _connect(path, synchronous="FULL", autocheckpoint=_WRITER_AUTOCHECKPOINT_PAGES)
         self._durable = True  # the writer connection's current synchronous mode (FULL)
         self._last_commit_s = time.monotonic()
-        self._wal_dirty = True  # written since the WAL was last truncated (a new process: maybe)
+        self._next_truncate_s = 0.0
+        self._page_bytes = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
         _incremental_vacuum_mode(self._conn)
         self._apply_schema(schema)
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
@@ -124,18 +129,23 @@ class Database:
             conn.close()
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
-        """PASSIVE while writes come; once idle, TRUNCATE (the WAL file back to zero bytes)."""
-        if not self._wal_dirty or time.monotonic() - self._last_commit_s < IDLE_TRUNCATE_S:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        """PASSIVE every period; TRUNCATE (the WAL file back to zero bytes) at most once per
+        IDLE_TRUNCATE_S when everything is checkpointed and the WAL holds little of what its file
+        spans: after a burst, or while writes are few (idle, or only maintenance), not under load."""
+        busy, log_frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        now_s = time.monotonic()
+        if busy or log_frames != copied or now_s < self._next_truncate_s:
             return
-        commit_s = self._last_commit_s
-        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-        if self._last_commit_s != commit_s:
+        try:
+            wal_bytes = os.path.getsize(f"{self.path}-wal")
+        except OSError:
             return
-        if busy:  # another process is writing: try again one idle period later, not every period
-            self._last_commit_s = time.monotonic()
-        else:
-            self._wal_dirty = False
+        if wal_bytes == 0:
+            return
+        idle = now_s - self._last_commit_s >= IDLE_TRUNCATE_S
+        if idle or (wal_bytes >= TRUNCATE_MIN_BYTES and log_frames * (self._page_bytes + 24) * 8 <= wal_bytes):
+            self._next_truncate_s = now_s + IDLE_TRUNCATE_S
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
     def _maybe_vacuum(self, conn: sqlite3.Connection) -> None:
         """Hand the writer an incremental vacuum of the free pages beyond what new rows will reuse."""
@@ -256,7 +266,6 @@ class Database:
                 conn.execute("ROLLBACK")
             raise
         self._last_commit_s = time.monotonic()
-        self._wal_dirty = True
         self._after_commit(conn)
         return results
 
