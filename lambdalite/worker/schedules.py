@@ -71,8 +71,7 @@ class SchedulePoller:
         while True:
             self._wake.clear()
             try:
-                fired_all = await self.run_once()
-                if not fired_all:
+                if not await self.run_once():
                     continue  # a full batch: more may be due
                 delay_s = await self._sleep_s()
             except Exception:
