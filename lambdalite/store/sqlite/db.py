@@ -40,11 +40,12 @@ CHECKPOINT_PERIOD_S = 0.2
 _WRITER_AUTOCHECKPOINT_PAGES = 4_000
 _WAL_SIZE_LIMIT_BYTES = 67_108_864
 # The WAL file is truncated to zero when it is fully checkpointed and this process wrote nothing for
-# IDLE_TRUNCATE_S, or when what it holds is an eighth of its size or less (writes are few again after a
-# burst) and it has grown to TRUNCATE_MIN_BYTES: a burst's WAL (up to _WAL_SIZE_LIMIT_BYTES otherwise
+# IDLE_TRUNCATE_S, or when the most it held over the last PEAK_WINDOW_S is an eighth of its size or less
+# (writes are few again after a burst) and it has grown to TRUNCATE_MIN_BYTES: a burst's WAL (up to _WAL_SIZE_LIMIT_BYTES otherwise
 # kept for reuse) is not held on disk once the burst is over. At most once per IDLE_TRUNCATE_S.
 IDLE_TRUNCATE_S = 1.0
 TRUNCATE_MIN_BYTES = 1 << 20
+PEAK_WINDOW_S = 5.0
 _TRUNCATE_BUSY_MS = 100  # a busy reader or another process's writer: try again at the next idle period
 # Free pages (left by deleted events, bodies, outcomes) are reused by new rows; only a surplus beyond
 # VACUUM_KEEP_FRACTION of the file (and at least VACUUM_MIN_FREE_PAGES) is given back to the file system,
@@ -103,6 +104,7 @@ class Database:
         self._durable = True  # the writer connection's current synchronous mode (FULL)
         self._last_commit_s = time.monotonic()
         self._next_truncate_s = 0.0
+        self._peak, self._previous_peak, self._peak_started_s = 0, 0, time.monotonic()
         self._page_bytes = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
         _incremental_vacuum_mode(self._conn)
         self._apply_schema(schema)
@@ -130,10 +132,11 @@ class Database:
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         """PASSIVE every period; TRUNCATE (the WAL file back to zero bytes) at most once per
-        IDLE_TRUNCATE_S when everything is checkpointed and the WAL holds little of what its file
+        IDLE_TRUNCATE_S when everything is checkpointed and the WAL lately held little of what its file
         spans: after a burst, or while writes are few (idle, or only maintenance), not under load."""
         busy, log_frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         now_s = time.monotonic()
+        recent_frames = self._peak_frames(now_s, log_frames)
         if busy or log_frames != copied or now_s < self._next_truncate_s:
             return
         try:
@@ -143,9 +146,17 @@ class Database:
         if wal_bytes == 0:
             return
         idle = now_s - self._last_commit_s >= IDLE_TRUNCATE_S
-        if idle or (wal_bytes >= TRUNCATE_MIN_BYTES and log_frames * (self._page_bytes + 24) * 8 <= wal_bytes):
+        if idle or (wal_bytes >= TRUNCATE_MIN_BYTES and recent_frames * (self._page_bytes + 24) * 8 <= wal_bytes):
             self._next_truncate_s = now_s + IDLE_TRUNCATE_S
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
+    def _peak_frames(self, now_s: float, log_frames: int) -> int:
+        """The most frames the WAL held over the last PEAK_WINDOW_S or so (two buckets): under steady load
+        the WAL fills its file again and again, and truncating it would only make it grow back."""
+        if now_s - self._peak_started_s >= PEAK_WINDOW_S:
+            self._previous_peak, self._peak, self._peak_started_s = self._peak, 0, now_s
+        self._peak = max(self._peak, log_frames)
+        return max(self._peak, self._previous_peak)
 
     def _maybe_vacuum(self, conn: sqlite3.Connection) -> None:
         """Hand the writer an incremental vacuum of the free pages beyond what new rows will reuse."""
