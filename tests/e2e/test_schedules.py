@@ -19,8 +19,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.async_support import create_recorder, records
+from tests.support import postgres
 from tests.support.awscli import run_cli
-from tests.support.server import LambdaliteProcess, wait_until
+from tests.support.server import LambdaliteProcess, free_port, wait_until
 
 SCALE = 0.05  # rate(1 minute) ticks every 3 s, and a tick more than 3 s late is skipped
 PERIOD_S = 60 * SCALE
@@ -160,10 +161,7 @@ def test_a_lambda_target_is_invoked_with_the_scheduled_event(server: LambdaliteP
     ev.disable_rule(Name=name)
 
 
-def test_two_workers_fire_each_tick_exactly_once(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    api = LambdaliteProcess(data_dir, env=ENV, args=["--no-dispatch"]).start()
-    workers = [LambdaliteProcess(data_dir, role="worker", env=ENV).start() for _ in range(2)]
+def _fire_once_with_two_workers(api: LambdaliteProcess, workers: list[LambdaliteProcess]) -> None:
     try:
         ev, sqs = api.client("events"), api.client("sqs")
         url, queue_arn = make_queue(sqs)
@@ -178,6 +176,21 @@ def test_two_workers_fire_each_tick_exactly_once(tmp_path: Path) -> None:
         api.kill()
         for worker in workers:
             worker.kill()
+
+
+def test_two_workers_fire_each_tick_exactly_once(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    api = LambdaliteProcess(data_dir, env=ENV, args=["--no-dispatch"]).start()
+    _fire_once_with_two_workers(api, [LambdaliteProcess(data_dir, role="worker", env=ENV).start() for _ in range(2)])
+
+
+@pytest.mark.skipif(not postgres.available(), reason="PostgreSQL is not installed (scripts/setup)")
+def test_two_workers_on_postgresql_fire_each_tick_exactly_once(tmp_path: Path) -> None:
+    with postgres.database() as url:
+        api = LambdaliteProcess(tmp_path / "api", env=ENV, store=url, args=["--no-dispatch"]).start()
+        env = {**ENV, "LAMBDALITE_ENDPOINT_URL": api.endpoint}
+        _fire_once_with_two_workers(api, [LambdaliteProcess(tmp_path / f"worker{i}", role="worker", port=free_port(),
+                                                            store=url, env=env).start() for i in range(2)])
 
 
 def test_no_backfill_of_ticks_missed_while_down(tmp_path: Path) -> None:
