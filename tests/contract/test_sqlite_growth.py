@@ -124,3 +124,14 @@ async def test_pruning_removes_every_outcome_past_the_cutoff_in_one_call(store: 
     assert await store.get_outcome(events[0].request_id) is not None
     assert await store.prune_outcomes(now_ms() - 1_000) == count
     assert await store.get_outcome(events[-1].request_id) is None
+
+
+async def test_a_live_event_with_a_big_payload_shows_it_whole(store: Store) -> None:
+    await create_function(store, "f")
+    event = queued_event("f")
+    payload = b'{"pad": "%s"}' % (b"x" * 5000)
+    await store.accept_event(event, payload)
+    detail = await store.get_event(event.request_id, now_ms())
+    assert detail is not None and detail.payload == payload
+    (leased,) = await store.lease_events(1, 60_000)
+    assert leased.message.body == payload

@@ -42,8 +42,9 @@ SCHEMA = [
 # Up to this size a body stays in its message's row: one insert instead of two, and rewriting a few
 # hundred bytes with the row on a lease costs less than the second b-tree (bench/accept_inprocess.py).
 INLINE_BODY_MAX_BYTES = 512
-_BODY = "coalesce((SELECT b.body FROM message_bodies b WHERE b.seq = messages.seq), messages.body)"
-_COLUMNS = f"seq, kind, queue, id, {_BODY}, attrs, sent_ms, visible_ms, receive_count, first_receive_ms, receipt"
+# A message's body wherever it is kept (for any SELECT ... FROM messages).
+BODY = "coalesce((SELECT b.body FROM message_bodies b WHERE b.seq = messages.seq), messages.body)"
+_COLUMNS = f"seq, kind, queue, id, {BODY}, attrs, sent_ms, visible_ms, receive_count, first_receive_ms, receipt"
 
 
 def _keep_body(conn: sqlite3.Connection, cur: sqlite3.Cursor, body: bytes) -> None:
