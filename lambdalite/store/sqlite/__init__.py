@@ -24,6 +24,7 @@ from lambdalite.store.sqlite import (
     outcomes,
     permissions,
     queues,
+    schedules,
     slots,
     sns,
     sqs,
@@ -35,8 +36,8 @@ from lambdalite.store.sqlite.node_hooks import NodeHooks
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns, tags, permissions, layers,
-            log_groups)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns, schedules, tags,
+            permissions, layers, log_groups)
 
 
 class SqliteStore(
@@ -47,6 +48,7 @@ class SqliteStore(
     history.HistoryStore,
     sqs.SqsStore,
     buses.BusesStore,
+    schedules.SchedulesStore,
     sns.SnsStore,
     tags.TagsStore,
     permissions.PermissionsStore,
