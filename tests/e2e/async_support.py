@@ -75,10 +75,11 @@ def attempts_of(path: Path, request_id: str) -> list[dict[str, Any]]:
     return [r for r in records(path) if r["id"] == request_id]
 
 
-def outcome(data_dir: Path, request_id: str) -> dict[str, Any] | None:
+def outcome(data_dir: Path, request_id: str, store: str | None = None) -> dict[str, Any] | None:
     """The stored outcome of an async event, read through the Store protocol (read-only, beside the running
-    servers) on whichever backend the deployment on `data_dir` runs: a dict of `Outcome.to_json`'s fields."""
-    settings = Settings(data_dir=data_dir, store=store_for(data_dir))
+    servers) on whichever backend the deployment on `data_dir` runs (or on `store`, a URL): a dict of
+    `Outcome.to_json`'s fields."""
+    settings = Settings(data_dir=data_dir, store=store_for(data_dir) if store is None else store)
     if not store_exists(settings):
         return None
     store = open_store(settings, read_only=True)
@@ -92,8 +93,9 @@ def outcome(data_dir: Path, request_id: str) -> dict[str, Any] | None:
     return result
 
 
-def wait_outcome(data_dir: Path, request_id: str, timeout_s: float = 60) -> dict[str, Any]:
-    result: dict[str, Any] = wait_until(lambda: outcome(data_dir, request_id), timeout_s=timeout_s,
+def wait_outcome(data_dir: Path, request_id: str, timeout_s: float = 60,
+                 store: str | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = wait_until(lambda: outcome(data_dir, request_id, store), timeout_s=timeout_s,
                                         what=f"outcome of {request_id}")
     return result
 
