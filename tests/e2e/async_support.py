@@ -82,11 +82,11 @@ def outcome(data_dir: Path, request_id: str, store: str | None = None) -> dict[s
     settings = Settings(data_dir=data_dir, store=store_for(data_dir) if store is None else store)
     if not store_exists(settings):
         return None
-    store = open_store(settings, read_only=True)
+    reader = open_store(settings, read_only=True)
     try:
-        found = asyncio.run(store.get_outcome(request_id))
+        found = asyncio.run(reader.get_outcome(request_id))
     finally:
-        store.close()
+        reader.close()
     if found is None:
         return None
     result: dict[str, Any] = orjson.loads(found.to_json())
