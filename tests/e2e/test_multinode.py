@@ -19,7 +19,7 @@ import pytest
 
 from tests.e2e.async_support import ROLE, RUNTIME, event_invoke, records, wait_outcome
 from tests.support import netns, postgres
-from tests.support.server import free_port, shared_file, wait_until
+from tests.support.server import LambdaliteProcess, free_port, shared_file, wait_until
 from tests.support.zips import python_zip
 
 pytestmark = pytest.mark.skipif(not postgres.available(), reason="PostgreSQL is not installed (scripts/setup)")
@@ -61,9 +61,9 @@ class Cluster:
             self.hosts, self.why_not_netns = None, str(exc)
         self.pg = netns.BridgedPostgres(self.hosts).start()
         self.url = self.pg.fresh_database()
-        self.nodes: list[netns.Node] = []
+        self.nodes: list[LambdaliteProcess] = []
 
-    def node(self, role: str, **kwargs: Any) -> netns.Node:
+    def node(self, role: str, **kwargs: Any) -> LambdaliteProcess:
         n = len(self.nodes)
         if self.hosts is not None:
             address = self.hosts.add()
@@ -71,7 +71,7 @@ class Cluster:
         else:
             address, name = "127.0.0.1", None
         args = ["--no-dispatch"] if role == "serve" else []
-        node = netns.Node(self.tmp_path / f"node{n}", netns=name, address=address, role=role, port=free_port(),
+        node = netns.node(self.tmp_path / f"node{n}", netns=name, address=address, role=role, port=free_port(),
                           env=ENV, args=args, store=self.url, **kwargs)
         self.nodes.append(node)
         return node.start()
@@ -133,7 +133,7 @@ def test_events_sent_to_both_api_nodes_each_run_exactly_once_across_two_workers(
     assert not twice, f"events that did not run exactly once (start+end lines): {twice}"
     hosts = {r["host"] for rs in ran.values() for r in rs}
     print(f"netns: {cluster.hosts is not None} {cluster.why_not_netns}; ran on {len(hosts)} host(s); "
-          f"workers {[w.address for w in workers]}")
+          f"workers {[w.host for w in workers]}")
 
 
 def test_reserved_concurrency_one_is_never_exceeded_across_two_workers(cluster: Cluster) -> None:

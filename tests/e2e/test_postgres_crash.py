@@ -1,6 +1,8 @@
 """PostgreSQL crashes (`pg_ctl stop -m immediate`) in the middle of a burst of async invokes to two API
 nodes, and comes back: every request that got a 202 runs; while the database is away the API nodes answer
-500 `ServiceException` (never a 202 that was not committed) and they recover by themselves."""
+500 `ServiceException` (never a 202 that was not committed) and they recover by themselves. The only
+other events that run are a few refused requests whose COMMIT was on disk when its acknowledgement was
+lost (in doubt, counted)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.e2e.async_support import create_recorder, records
 from tests.support import postgres
@@ -49,8 +51,9 @@ class Burst:
         while not self._stop.is_set():
             try:
                 answer = client.invoke(FunctionName=function, InvocationType="Event", Payload=b"{}")
-            except ClientError as exc:
-                key = (exc.response["ResponseMetadata"]["HTTPStatusCode"], exc.response["Error"]["Code"])
+            except (ClientError, BotoCoreError) as exc:  # BotoCoreError: no HTTP answer at all (kept, to fail)
+                key = ((exc.response["ResponseMetadata"]["HTTPStatusCode"], exc.response["Error"]["Code"])
+                       if isinstance(exc, ClientError) else (0, type(exc).__name__))
                 with self._lock:
                     self.refused[key] += 1
                     self.refused_during_outage += self.outage.is_set()
@@ -116,8 +119,14 @@ def test_no_accepted_event_is_lost_when_postgresql_crashes_mid_burst(
         # At least once: an event that was running when the database went away may run again after its
         # lease lapses (its outcome could not be recorded). Never more than a handful.
         assert len(duplicates) <= 8, duplicates
-        assert set(runs) == accepted, "only accepted events ran"  # no event ran that was not 202'd
-        print(f"accepted {len(accepted)}, refused {dict(burst.refused)}, reran {len(duplicates)}")
+        # A request whose COMMIT reached the disk as PostgreSQL went down, before its acknowledgement came
+        # back, is refused (500) yet runs: in doubt, as on AWS, where the client's retry may run it twice.
+        # Only a few can be (the group commits in flight at the crash), never more than were refused.
+        # (A refusal's envelope carries its own request id, not the event's: they cannot be matched.)
+        in_doubt = set(runs) - accepted
+        assert len(in_doubt) <= min(8, sum(burst.refused.values())), in_doubt
+        print(f"accepted {len(accepted)}, refused {dict(burst.refused)}, reran {len(duplicates)}, "
+              f"refused but committed {len(in_doubt)}")
     finally:
         for node in [*apis, worker]:
             node.kill()

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from tests.support import postgres
-from tests.support.server import SHARED_DIR, LambdaliteProcess, _make_shared_dir
+from tests.support.server import LambdaliteProcess
 
 
 class Unavailable(Exception):
@@ -104,32 +103,7 @@ class BridgedPostgres(postgres.PrivateServer):
         return f"postgresql://{postgres.USER}@{self.host}:{self.port}/{database}"
 
 
-class Node(LambdaliteProcess):
+def node(data_dir: Path, *, netns: str | None, address: str, **kwargs: Any) -> LambdaliteProcess:
     """A lambdalite process inside namespace `netns` (None: a plain process), serving on `address`."""
-
-    def __init__(self, data_dir: Path, *, netns: str | None, address: str, **kwargs: Any):
-        super().__init__(data_dir, **kwargs)
-        self.netns = netns
-        self.address = address
-        self.log_path = data_dir.parent / f"{data_dir.name}-{self.role}-{address}-{self.port}.log"
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{self.address}:{self.port}"
-
-    def start(self, wait: bool = True) -> Node:
-        from tests.support.server import wait_until
-
-        _make_shared_dir()
-        cmd = [sys.executable, "-m", "lambdalite", self.role, "--data-dir", str(self.data_dir)]
-        if self.role == "serve":
-            cmd += ["--host", self.address, "--port", str(self.port)]
-        cmd += self.args
-        if self.netns is not None:
-            cmd = ["ip", "netns", "exec", self.netns, *cmd]
-        env = {**os.environ, **self.env, "LAMBDALITE_SANDBOX_SHARED_DIRS": str(SHARED_DIR)}
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        if wait and self.role == "serve":
-            wait_until(self.healthy, timeout_s=60, what=f"lambdalite on {self.endpoint} (log {self.log_path})")
-        return self
+    prefix = ["ip", "netns", "exec", netns] if netns is not None else []
+    return LambdaliteProcess(data_dir, host=address, prefix=prefix, **kwargs)

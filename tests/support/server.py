@@ -104,30 +104,34 @@ class LambdaliteProcess:
     """One `lambdalite serve` (or `worker`) subprocess on a data folder."""
 
     def __init__(self, data_dir: Path, *, role: str = "serve", port: int | None = None,
-                 env: dict[str, str] | None = None, args: list[str] | None = None, store: str | None = None):
+                 env: dict[str, str] | None = None, args: list[str] | None = None, store: str | None = None,
+                 host: str = "127.0.0.1", prefix: list[str] | None = None):
         """`store`: a postgresql:// URL to run on (tests/support/postgres.py makes one); default: the
-        current backend's store for `data_dir` (`store_for`)."""
+        current backend's store for `data_dir` (`store_for`). `host`: the address `serve` binds and the
+        clients use; `prefix`: a command the process runs under (`ip netns exec NAME`, tests/support/netns.py)."""
         self.data_dir = data_dir
         self.role = role
         self.port = port or free_port()
         self.env = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_LOG_LEVEL": "info",
                     "LAMBDALITE_SANDBOX_SHARED_DIRS": str(SHARED_DIR), **(env or {})}
         self.args = args or []
+        self.host = host
+        self.prefix = prefix or []
         store = store_for(data_dir) if store is None else store
         if store:
             self.env["LAMBDALITE_STORE"] = store
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir.parent / f"{data_dir.name}-{role}-{self.port}.log"
+        self.log_path = data_dir.parent / f"{data_dir.name}-{role}-{host}-{self.port}.log"
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, wait: bool = True) -> LambdaliteProcess:
         _make_shared_dir()
-        cmd = [sys.executable, "-m", "lambdalite", self.role, "--data-dir", str(self.data_dir)]
+        cmd = [*self.prefix, sys.executable, "-m", "lambdalite", self.role, "--data-dir", str(self.data_dir)]
         if self.role == "serve":
-            cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+            cmd += ["--host", self.host, "--port", str(self.port)]
         cmd += self.args
         env = {**os.environ, **self.env}
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
@@ -214,7 +218,8 @@ def module_client(service: str, server: str = "server") -> Any:
     """A module-scoped fixture: a boto3 client for `service` on the module's server fixture `server`."""
 
     @pytest.fixture(scope="module")
-    def fixture(request: pytest.FixtureRequest) -> Any:
+    def fixture(request: pytest.FixtureRequest, server_backend: str) -> Any:
+        # `server_backend`: a client made for one backend's server is not reused for the other's.
         return request.getfixturevalue(server).client(service)
 
     return fixture
