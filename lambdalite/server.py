@@ -14,18 +14,25 @@ from collections.abc import Callable
 
 from lambdalite import credentials, metrics
 from lambdalite.clock import now_ms
+from lambdalite.console.app import Console
+from lambdalite.console.stats import functions as functions_stats
+from lambdalite.destinations import sns_signing
 from lambdalite.destinations.delivery import DestinationJobs
 from lambdalite.destinations.rule_targets import RuleTargetJobs
+from lambdalite.destinations.sns_delivery import SnsDeliveryJobs
 from lambdalite.node import Node
 from lambdalite.runtime import sandbox
 from lambdalite.runtime.pool import EnvironmentPool
-from lambdalite.services.app import App
+from lambdalite.services.app import App, Extra
 from lambdalite.services.auth import Authenticator
 from lambdalite.services.events import EventsService
 from lambdalite.services.http import AwsError, Request, Response
 from lambdalite.services.httpserver import HttpLimits, HttpServer
 from lambdalite.services.lambda_api import LambdaService
+from lambdalite.services.logs import LogsService
+from lambdalite.services.logs import enforce_retention as enforce_log_retention
 from lambdalite.services.ports import ServicePorts
+from lambdalite.services.sns import SnsService
 from lambdalite.services.sqs import SqsService
 from lambdalite.settings import Settings
 from lambdalite.store import open_store
@@ -53,6 +60,7 @@ def build_app(node: Node, *, api: bool = True) -> App:
 
     async def extra(request: Request) -> Response | None:
         if request.method == "GET" and request.path == "/metrics":
+            await _refresh_gauges(node)
             body, content_type = metrics.exposition()
             return Response(200, body, [], content_type)
         if request.path == HEALTH_PATH:
@@ -62,9 +70,22 @@ def build_app(node: Node, *, api: bool = True) -> App:
 
     if not api:
         return App({"lambda": _NoApi()}, node.settings.default_region, extra=[extra])
-    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node))}
-    return App(services, node.settings.default_region, extra=[extra], auth=Authenticator.from_settings(node.settings),
+    sns = SnsService(node)
+    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node), sns,
+                                    LogsService(node))}
+    extras: list[Extra] = [extra, sns.public_links]
+    if node.settings.console:
+        extras.append(Console(node).handle)
+    return App(services, node.settings.default_region, extra=extras, auth=Authenticator.from_settings(node.settings),
                functions_data_plane_only=node.settings.function_api != "all")
+
+
+async def _refresh_gauges(node: Node) -> None:
+    """The per-function queue gauges, read from the store at scrape time (a failure keeps the last values)."""
+    try:
+        await functions_stats(node)
+    except Exception:
+        log.warning("could not refresh the queue gauges", exc_info=True)
 
 
 class _NoApi:
@@ -81,14 +102,17 @@ class _NoApi:
 
 
 async def _maintenance(node: Node) -> None:
-    """Keep this process's concurrency slots alive and stop idle environments."""
+    """Keep this process's concurrency slots alive, stop idle environments, prune old outcomes and logs."""
     period_s = max(0.1, node.settings.lease_s / 3)  # slots expire after lease_s unless renewed
     while True:
         await asyncio.sleep(period_s)
         try:
             await node.store.renew_slots()
             await node.pool.reap_idle()
-            await node.store.prune_outcomes(now_ms() - int(node.settings.outcome_retention_s * 1000))
+            cutoff_ms = now_ms() - int(node.settings.outcome_retention_s * 1000)
+            await node.store.prune_outcomes(cutoff_ms)
+            await node.store.prune_history(cutoff_ms)
+            await enforce_log_retention(node)  # CloudWatch Logs retention: old rotated log files go
         except Exception:
             log.exception("maintenance failed")
 
@@ -100,6 +124,7 @@ async def _attach_store(node: Node) -> None:
     secret = await node.store.shared_secret(credentials.SECRET_FILE, os.urandom(32))
     if secret is not None:
         credentials.use_secret(node.settings.data_dir, secret)
+    await sns_signing.share(node)
 
 
 async def run(settings: Settings) -> None:
@@ -112,7 +137,7 @@ async def run(settings: Settings) -> None:
     tasks = [asyncio.create_task(_maintenance(node), name="maintenance")]
     if settings.dispatch:
         tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
-        jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node)])
+        jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node), SnsDeliveryJobs(node)])
         tasks.append(asyncio.create_task(jobs.run(), name="jobs"))
     http: HttpServer | None = None
     try:

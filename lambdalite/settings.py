@@ -59,6 +59,9 @@ class Settings:
     # Destination / DLQ deliveries: attempts before giving up (counted and logged), first retry delay (doubles).
     delivery_attempts: int = field(default=4, metadata={"env": "LAMBDALITE_DELIVERY_ATTEMPTS"})
     delivery_retry_base_delay_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_DELIVERY_RETRY_BASE_DELAY"})
+    # SNS delivery retries wait AWS's delays (immediate, 1 s, backoff to 20 s; http: the delivery policy)
+    # times this factor: tests shorten them without skipping any attempt.
+    sns_retry_scale: float = field(default=1.0, metadata={"env": "LAMBDALITE_SNS_RETRY_SCALE"})
     # Test aid: the delivery loop starts this long after the process (opens the window between an event's
     # end and its delivery, e.g. to kill the server there). 0 in production.
     delivery_start_delay_s: float = field(default=0.0, metadata={"env": "LAMBDALITE_DELIVERY_START_DELAY"})
@@ -69,6 +72,12 @@ class Settings:
     # What functions may call on lambdalite's API (services/function_access.py): "data" (invoke, SQS
     # messages, PutEvents; the control plane is AccessDenied) or "all" (functions that deploy functions).
     function_api: str = field(default="data", metadata={"env": "LAMBDALITE_FUNCTION_API"})
+    # The operator console at /console (`serve --no-console` turns it off); read-only unless this token (or
+    # the API's credentials, as AKID:SECRET) is configured and the user signs in with it. Live charts update
+    # every console_stream_interval_s.
+    console: bool = field(default=True, metadata={"env": "LAMBDALITE_CONSOLE"})
+    console_token: str = field(default="", repr=False, metadata={"env": "LAMBDALITE_CONSOLE_TOKEN"})
+    console_stream_interval_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_CONSOLE_STREAM_INTERVAL"})
     # `serve` refuses a non-loopback address without credentials unless this is set.
     insecure: bool = field(default=False, metadata={"env": "LAMBDALITE_INSECURE"})
 
@@ -105,6 +114,11 @@ class Settings:
     @property
     def code_dir(self) -> Path:
         return self.data_dir / "code"
+
+    @property
+    def layers_dir(self) -> Path:
+        """Layer archives, stored as function code is (store/code.py layout)."""
+        return self.data_dir / "layers"
 
     @property
     def logs_dir(self) -> Path:

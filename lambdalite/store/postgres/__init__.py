@@ -23,7 +23,21 @@ from lambdalite.model.event_config import EventConfig
 from lambdalite.model.queue import Message
 from lambdalite.settings import Settings
 from lambdalite.store.errors import StoreUnavailable
-from lambdalite.store.postgres import buses, event_configs, event_queue, functions, outcomes, shared, sqs
+from lambdalite.store.postgres import (
+    buses,
+    event_configs,
+    event_queue,
+    functions,
+    history,
+    layers,
+    log_groups,
+    outcomes,
+    permissions,
+    shared,
+    sns,
+    sqs,
+    tags,
+)
 from lambdalite.store.postgres.accept import AcceptBatcher
 from lambdalite.store.postgres.db import Conn, PgDatabase
 from lambdalite.store.postgres.listen import Listener
@@ -45,9 +59,15 @@ class PostgresStore(
     event_configs.EventConfigsStore,
     event_queue.EventQueueStore,
     outcomes.OutcomesStore,
+    history.HistoryStore,
     sqs.SqsStore,
     buses.BusesStore,
     shared.SharedStore,
+    sns.SnsStore,
+    tags.TagsStore,
+    permissions.PermissionsStore,
+    layers.LayersStore,
+    log_groups.LogGroupsStore,
 ):
     """The Store protocol on one PostgreSQL database: each domain's operations live in its own module."""
 

@@ -13,14 +13,30 @@ from typing import TypeVar, cast
 
 from lambdalite.model.event_config import EventConfig
 from lambdalite.settings import Settings
-from lambdalite.store.sqlite import buses, event_configs, event_queue, functions, outcomes, queues, slots, sqs
+from lambdalite.store.sqlite import (
+    buses,
+    event_configs,
+    event_queue,
+    functions,
+    history,
+    layers,
+    log_groups,
+    outcomes,
+    permissions,
+    queues,
+    slots,
+    sns,
+    sqs,
+    tags,
+)
 from lambdalite.store.sqlite.db import Database
 from lambdalite.store.sqlite.node_hooks import NodeHooks
 
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns, tags, permissions, layers,
+            log_groups)
 
 
 class SqliteStore(
@@ -28,8 +44,14 @@ class SqliteStore(
     event_configs.EventConfigsStore,
     event_queue.EventQueueStore,
     outcomes.OutcomesStore,
+    history.HistoryStore,
     sqs.SqsStore,
     buses.BusesStore,
+    sns.SnsStore,
+    tags.TagsStore,
+    permissions.PermissionsStore,
+    layers.LayersStore,
+    log_groups.LogGroupsStore,
     NodeHooks,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
