@@ -164,6 +164,7 @@ class LambdaliteRun:
         self.profile = profile
         self.sink = Sink(sink_dir(work_dir) / "sink-lambdalite.txt")
         self.sink.path.chmod(0o666)  # functions run as their own uid in the sandbox
+        self.server_env: dict[str, str] = {}  # for every Server started (LAMBDALITE_STORE: lambdalite_postgres.py)
 
     def run(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -210,7 +211,7 @@ class LambdaliteRun:
     def accept(self, dispatch: bool = False) -> dict[str, Any]:
         """Durable 202s per second. Without dispatch (`serve --no-dispatch`) the API alone is measured, as the
         peers' enqueue without workers; with it, the same server also runs the events it accepts."""
-        server = Server(self.work_dir, dispatch=dispatch).start()
+        server = Server(self.work_dir, dispatch=dispatch, env=self.server_env).start()
         key = "accept_with_dispatch" if dispatch else "accept"
         try:
             server.create_function(f"bench-{key}".replace("_", "-"), self.sink)

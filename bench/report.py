@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-SYSTEMS = ["lambdalite", "celery", "dramatiq", "celery+fsync", "dramatiq+fsync"]
+SYSTEMS = ["lambdalite", "lambdalite+pg", "celery", "dramatiq", "celery+fsync", "dramatiq+fsync"]
 PEERS_MEMORY = ["celery", "dramatiq"]
 PEERS_DURABLE = ["celery+fsync", "dramatiq+fsync"]
 
@@ -114,7 +114,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     for row in ROWS:
         values = {s: row.get(results.get(s, {})) for s in SYSTEMS}
         mine = values["lambdalite"]
-        cells = [row.label, *(_fmt(values[s]) if row.peers or s == "lambdalite" else "n/a" for s in SYSTEMS)]
+        cells = [row.label, *(_fmt(values[s]) if row.peers or s.startswith("lambdalite") else "n/a"
+                              for s in SYSTEMS)]
         if row.peers:
             cells += [_ratio(mine, _best(row, [values[s] for s in PEERS_MEMORY])),
                       _ratio(mine, _best(row, [values[s] for s in PEERS_DURABLE]))]
@@ -127,7 +128,9 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 def notes(results: dict[str, dict[str, Any]]) -> list[str]:
     """Anything that makes a figure partial: errors, events missing, non-202 answers, late sends."""
-    out = []
+    from bench.lambdalite_postgres import target_notes
+
+    out = target_notes(results.get("lambdalite+pg", {}))
     for system in SYSTEMS:
         result = results.get(system, {})
         for key, value in result.items():

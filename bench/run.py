@@ -18,6 +18,7 @@ from typing import Any
 
 from bench import machine, procs, report
 from bench.config import FULL, QUICK, Sizes
+from bench.lambdalite_postgres import run_lambdalite_postgres
 from bench.lambdalite_side import run_lambdalite
 from bench.peers.runner import run_peer
 
@@ -54,6 +55,8 @@ def run_all(args: argparse.Namespace, work_dir: Path, doc: dict[str, Any]) -> di
         print(f"[bench] {system} ...", file=sys.stderr, flush=True)
         if system == "lambdalite":
             results[system] = run_lambdalite(sizes, work_dir, profile=args.profile)
+        elif system == "lambdalite+pg":
+            results[system] = run_lambdalite_postgres(sizes, work_dir)
         else:
             peer, durable = PEER_RUNS[system]
             results[system] = run_peer(peer, durable, sizes, work_dir)

@@ -331,6 +331,10 @@ class LogGroupsStore(Protocol):
 class NodeStore(Protocol):
     """What differs between processes on one data folder (SQLite) and nodes on one database."""
 
+    # True when work committed by other processes wakes this one (`attach`): its loops' fallback polls
+    # can then be slow; False when those polls are how other processes' work is found.
+    wakeups_cross_process: bool
+
     async def attach(self, wakeups: Wakeups) -> None:
         """At a node's start: connect now (StoreUnavailable when the database cannot be reached) and turn
         work committed by other processes into notifications of this process's `wakeups`."""

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 LEASE_BATCH = 32
 MIN_POLL_S = 0.005
 MAX_POLL_S = 0.1
+# The idle poll when the store wakes this process for other processes' work (PostgreSQL's NOTIFY): the
+# poll then only finds what no notification announced (due retries of other nodes, lapsed leases).
+MAX_POLL_NOTIFIED_S = 1.0
 ERROR_PAUSE_S = 1.0
 
 
@@ -44,6 +47,7 @@ class Dispatcher:
         self._stopping = False
         self._full = False  # the loop sleeps until a running event ends and makes room
         self._adopting = 0  # accepted events being committed, already counted against max_running
+        self.max_poll_s = MAX_POLL_NOTIFIED_S if node.store.wakeups_cross_process else MAX_POLL_S
         node.wakeups.listen(EVENTS, self._wake.set)
         node.dispatcher = self
 
@@ -93,7 +97,7 @@ class Dispatcher:
             due_ms = None  # taken by another dispatcher: poll
         timeout_s = poll_s if due_ms is None else min(poll_s, (due_ms - now_ms()) / 1000)
         await self._sleep(timeout_s)
-        return False, min(MAX_POLL_S, poll_s * 2)
+        return False, min(self.max_poll_s, poll_s * 2)
 
     async def _hand_back(self, held: list[tuple[str, str]]) -> None:
         """On shutdown, make the events this dispatcher still held due now, so another dispatcher runs

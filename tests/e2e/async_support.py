@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.support.server import shared_file, wait_until
+import orjson
+
+from lambdalite.settings import Settings
+from lambdalite.store import open_store, store_exists
+from tests.support.server import shared_file, store_for, wait_until
 from tests.support.zips import python_zip
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
@@ -71,23 +75,27 @@ def attempts_of(path: Path, request_id: str) -> list[dict[str, Any]]:
     return [r for r in records(path) if r["id"] == request_id]
 
 
-def outcome(data_dir: Path, request_id: str) -> dict[str, Any] | None:
-    """The stored outcome of an async event (the dispatcher's `outcomes` table), read-only."""
-    db = data_dir / "lambdalite.db"
-    if not db.exists():
+def outcome(data_dir: Path, request_id: str, store: str | None = None) -> dict[str, Any] | None:
+    """The stored outcome of an async event, read through the Store protocol (read-only, beside the running
+    servers) on whichever backend the deployment on `data_dir` runs (or on `store`, a URL): a dict of
+    `Outcome.to_json`'s fields."""
+    settings = Settings(data_dir=data_dir, store=store_for(data_dir) if store is None else store)
+    if not store_exists(settings):
         return None
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    reader = open_store(settings, read_only=True)
     try:
-        row = conn.execute("SELECT data FROM outcomes WHERE request_id = ?", (request_id,)).fetchone()
-    except sqlite3.OperationalError:
-        return None
+        found = asyncio.run(reader.get_outcome(request_id))
     finally:
-        conn.close()
-    return json.loads(row[0]) if row else None
+        reader.close()
+    if found is None:
+        return None
+    result: dict[str, Any] = orjson.loads(found.to_json())
+    return result
 
 
-def wait_outcome(data_dir: Path, request_id: str, timeout_s: float = 60) -> dict[str, Any]:
-    result: dict[str, Any] = wait_until(lambda: outcome(data_dir, request_id), timeout_s=timeout_s,
+def wait_outcome(data_dir: Path, request_id: str, timeout_s: float = 60,
+                 store: str | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = wait_until(lambda: outcome(data_dir, request_id, store), timeout_s=timeout_s,
                                         what=f"outcome of {request_id}")
     return result
 

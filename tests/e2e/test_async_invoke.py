@@ -23,6 +23,8 @@ from tests.e2e.async_support import (
 from tests.support.awscli import run_cli
 from tests.support.server import module_client, module_server, wait_until
 
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
+
 ENV = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_LEASE_SECONDS": "2", "LAMBDALITE_THROTTLE_MAX_DELAY": "1"}
 
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.async_support import create_recorder, event_invoke, records, wait_outcome
 from tests.support.server import LambdaliteProcess
+
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
 
 # Leases of 1 s, invocations of 3 s: every slot and lease must be renewed a few times.
 ENV = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_LEASE_SECONDS": "1", "LAMBDALITE_THROTTLE_MAX_DELAY": "1"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.e2e.test_destinations_helpers import (
     FAILING,
     FAST_ENV,
@@ -18,6 +20,8 @@ from tests.e2e.test_destinations_helpers import (
     wait_metric_rise,
 )
 from tests.support.server import LambdaliteProcess, module_client, module_server
+
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
 
 server = module_server("dead-letter", env=FAST_ENV)
 lam = module_client("lambda")

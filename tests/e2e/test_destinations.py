@@ -30,6 +30,8 @@ from tests.e2e.test_destinations_helpers import (
 )
 from tests.support.server import LambdaliteProcess, module_client, module_server, wait_until
 
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
+
 server = module_server("destinations", env=FAST_ENV)
 lam = module_client("lambda")
 sqs = module_client("sqs")

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.async_support import (
     attempts_of,
     create_recorder,
@@ -17,6 +19,8 @@ from tests.e2e.async_support import (
     wait_outcome,
 )
 from tests.support.server import LambdaliteProcess, wait_until
+
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
 
 ENV = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_LEASE_SECONDS": "2"}
 EVENTS = 300

@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError
 from tests.e2e.async_support import create_recorder
 from tests.support.server import module_client, module_server
 
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
+
 ARN = "arn:aws:lambda:us-east-1:000000000000:function"
 
 

@@ -11,8 +11,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.async_support import create_recorder, records
 from tests.support.server import LambdaliteProcess, module_client, module_server, wait_until
+
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
 
 ENV = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_THROTTLE_BASE_DELAY": "0.2", "LAMBDALITE_LEASE_SECONDS": "2"}
 ENVELOPE_KEYS = {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}

@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 from tests.e2e.sqs_support import attrs, error_of, long_poll_with_late_send, unique
 from tests.support.server import LambdaliteProcess, module_client, module_server, wait_until
 
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
+
 srv = module_server("sqs-messages")
 sqs = module_client("sqs", server="srv")
 

@@ -42,6 +42,46 @@ def shared_file(path: Path) -> str:
     return str(target)
 
 
+# The store backend servers started without an explicit `store=` run on: "sqlite" unless a test module opted
+# into both backends (`pytestmark = pytest.mark.both_backends`, tests/conftest.py), and then one PostgreSQL
+# database per data folder on the session's private server (tests/support/postgres.py).
+BACKENDS = ("sqlite", "postgresql")
+_backend = "sqlite"
+_databases: dict[Path, str] = {}
+
+
+def current_backend() -> str:
+    return _backend
+
+
+def use_backend(name: str) -> None:
+    """Make servers started from now on (without `store=`) run on backend `name`; drops the PostgreSQL
+    databases made for the previous one."""
+    global _backend
+    if name not in BACKENDS:
+        raise ValueError(f"unknown store backend {name!r}")
+    if _databases:
+        from tests.support import postgres
+
+        for url in _databases.values():
+            postgres.server().drop_database(url)
+        _databases.clear()
+    _backend = name
+
+
+def store_for(data_dir: Path) -> str:
+    """The store URL of the deployment on `data_dir` under the current backend ("" for SQLite in the
+    folder): processes and tools on one data folder share one database, another folder is another one."""
+    if _backend == "sqlite":
+        return ""
+    url = _databases.get(data_dir)
+    if url is None:
+        from tests.support import postgres
+
+        url = _databases[data_dir] = postgres.server().fresh_database()
+    return url
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,28 +104,34 @@ class LambdaliteProcess:
     """One `lambdalite serve` (or `worker`) subprocess on a data folder."""
 
     def __init__(self, data_dir: Path, *, role: str = "serve", port: int | None = None,
-                 env: dict[str, str] | None = None, args: list[str] | None = None, store: str | None = None):
-        """`store`: a postgresql:// URL to run on (tests/support/postgres.py makes one), else SQLite."""
+                 env: dict[str, str] | None = None, args: list[str] | None = None, store: str | None = None,
+                 host: str = "127.0.0.1", prefix: list[str] | None = None):
+        """`store`: a postgresql:// URL to run on (tests/support/postgres.py makes one); default: the
+        current backend's store for `data_dir` (`store_for`). `host`: the address `serve` binds and the
+        clients use; `prefix`: a command the process runs under (`ip netns exec NAME`, tests/support/netns.py)."""
         self.data_dir = data_dir
         self.role = role
         self.port = port or free_port()
         self.env = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_LOG_LEVEL": "info",
                     "LAMBDALITE_SANDBOX_SHARED_DIRS": str(SHARED_DIR), **(env or {})}
         self.args = args or []
-        if store is not None:
+        self.host = host
+        self.prefix = prefix or []
+        store = store_for(data_dir) if store is None else store
+        if store:
             self.env["LAMBDALITE_STORE"] = store
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir.parent / f"{data_dir.name}-{role}-{self.port}.log"
+        self.log_path = data_dir.parent / f"{data_dir.name}-{role}-{host}-{self.port}.log"
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, wait: bool = True) -> LambdaliteProcess:
         _make_shared_dir()
-        cmd = [sys.executable, "-m", "lambdalite", self.role, "--data-dir", str(self.data_dir)]
+        cmd = [*self.prefix, sys.executable, "-m", "lambdalite", self.role, "--data-dir", str(self.data_dir)]
         if self.role == "serve":
-            cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+            cmd += ["--host", self.host, "--port", str(self.port)]
         cmd += self.args
         env = {**os.environ, **self.env}
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
@@ -158,7 +204,7 @@ def module_server(label: str, **kwargs: Any) -> Any:
     """
 
     @pytest.fixture(scope="module")
-    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaliteProcess]:
+    def fixture(tmp_path_factory: pytest.TempPathFactory, server_backend: str) -> Iterator[LambdaliteProcess]:
         proc = LambdaliteProcess(tmp_path_factory.mktemp(label) / "data", **kwargs).start()
         try:
             yield proc
@@ -172,7 +218,8 @@ def module_client(service: str, server: str = "server") -> Any:
     """A module-scoped fixture: a boto3 client for `service` on the module's server fixture `server`."""
 
     @pytest.fixture(scope="module")
-    def fixture(request: pytest.FixtureRequest) -> Any:
+    def fixture(request: pytest.FixtureRequest, server_backend: str) -> Any:
+        # `server_backend`: a client made for one backend's server is not reused for the other's.
         return request.getfixturevalue(server).client(service)
 
     return fixture

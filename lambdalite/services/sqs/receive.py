@@ -22,6 +22,8 @@ from lambdalite.wakeups import sqs_topic
 
 # Long polls re-check at least this often, for messages sent by other processes on the same data folder.
 CROSS_PROCESS_POLL_S = 0.5
+# ... and this often where other processes' sends wake this one (PostgreSQL's NOTIFY): a safety net only.
+NOTIFIED_POLL_S = 1.0
 _SYSTEM_NAMES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp")
 Result = dict[str, Any]
 
@@ -95,7 +97,7 @@ async def _poll(ctx: Ctx, record: QueueRecord, limit: int, visibility_ms: int, w
         left_s = deadline - time.monotonic()
         if left_s <= 0:
             return []
-        timeout_s = min(left_s, CROSS_PROCESS_POLL_S)
+        timeout_s = min(left_s, NOTIFIED_POLL_S if store.wakeups_cross_process else CROSS_PROCESS_POLL_S)
         if next_due is not None:
             timeout_s = min(timeout_s, max(0.0, (next_due - now_ms()) / 1000))
         await wait_event(arrival, timeout_s)

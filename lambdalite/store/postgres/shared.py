@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 class SharedStore:
     db: PgDatabase
+    wakeups_cross_process = True  # other nodes' commits NOTIFY (listen.py)
 
     async def shared_secret(self, name: str, new: bytes) -> bytes | None:
         """The secret called `name`; `new` becomes it if nobody stored one yet (first node wins)."""

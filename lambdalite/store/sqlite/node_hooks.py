@@ -7,6 +7,8 @@ from lambdalite.wakeups import Wakeups
 
 
 class NodeHooks:
+    wakeups_cross_process = False  # other processes' work is found by the loops' polls
+
     async def attach(self, wakeups: Wakeups) -> None:
         return None
 
