@@ -16,6 +16,7 @@ from lambdalite import metrics
 from lambdalite.clock import now_ms
 from lambdalite.destinations.delivery import DestinationJobs
 from lambdalite.destinations.rule_targets import RuleTargetJobs
+from lambdalite.destinations.s3_notify import S3NotificationJobs
 from lambdalite.node import Node
 from lambdalite.runtime import sandbox
 from lambdalite.runtime.pool import EnvironmentPool
@@ -26,6 +27,7 @@ from lambdalite.services.http import AwsError, Request, Response
 from lambdalite.services.httpserver import HttpLimits, HttpServer
 from lambdalite.services.lambda_api import LambdaService
 from lambdalite.services.ports import ServicePorts
+from lambdalite.services.s3 import S3Service
 from lambdalite.services.sqs import SqsService
 from lambdalite.settings import Settings
 from lambdalite.store import open_store
@@ -61,7 +63,7 @@ def build_app(node: Node, *, api: bool = True) -> App:
 
     if not api:
         return App({"lambda": _NoApi()}, node.settings.default_region, extra=[extra])
-    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node))}
+    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node), S3Service(node))}
     return App(services, node.settings.default_region, extra=[extra], auth=Authenticator.from_settings(node.settings),
                functions_data_plane_only=node.settings.function_api != "all")
 
@@ -97,7 +99,7 @@ async def run(settings: Settings) -> None:
     tasks = [asyncio.create_task(_maintenance(node), name="maintenance")]
     if settings.dispatch:
         tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
-        jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node)])
+        jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node), S3NotificationJobs(node)])
         tasks.append(asyncio.create_task(jobs.run(), name="jobs"))
     http: HttpServer | None = None
     try:

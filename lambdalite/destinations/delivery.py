@@ -13,7 +13,7 @@ import logging
 import orjson
 
 from lambdalite import arn, metrics
-from lambdalite.destinations import dead_letter, eventbridge, lambda_, sqs
+from lambdalite.destinations import dead_letter, eventbridge, lambda_, s3, sqs
 from lambdalite.destinations.job import Side, Target
 from lambdalite.destinations.record import dead_letter_message, record_bytes
 from lambdalite.destinations.targets import DeliveryError, unsupported
@@ -38,7 +38,9 @@ async def deliver(node: Node, outcome: Outcome, target: Target) -> None:
         await lambda_.deliver(node, outcome, target.arn)
     elif service == "events":
         await eventbridge.deliver(node, outcome, target.arn)
-    else:  # sns, s3: accepted at configuration time, not served by lambdalite yet
+    elif service == "s3" and target.side is Side.ON_FAILURE:
+        await s3.deliver(node, outcome, target.arn)
+    else:  # sns: accepted at configuration time, not served by lambdalite yet
         raise unsupported(service, target.arn)
 
 

@@ -1,7 +1,8 @@
 """One app for every AWS service lambdalite speaks, routed per request.
 
 Routing: `X-Amz-Target: AmazonSQS.*` -> sqs, `AWSEvents.*` -> events; otherwise the SigV4 credential
-scope's service name; otherwise Lambda's rest-json paths. The HTTP server (httpserver.py) hands each
+scope's service name; otherwise (unsigned) a path-style S3 request (`/bucket/key`, no form, no `Action=`),
+or Lambda's rest-json paths (`/2015-03-31/...`: a dated first segment). The HTTP server (httpserver.py) hands each
 parsed request to `respond`; no framework sits in between, to keep the accept path short.
 """
 
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
 from lambdalite.services import function_access
-from lambdalite.services.http import MAX_BODY_BYTES, AwsError, Request, Response, new_request_id
+from lambdalite.services.http import MAX_BODY_BYTES, AwsError, BodySink, Request, Response, new_request_id
 
 if TYPE_CHECKING:
     from lambdalite.services.auth import Authenticator
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _PRESIGNED_CREDENTIAL = re.compile(r"X-Amz-Credential=[^&%]+(?:/|%2F)\d{8}(?:/|%2F)([^&/%]+)(?:/|%2F)([^&/%]+)(?:/|%2F)aws4_request")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+_LAMBDA_PATH = re.compile(r"/\d{4}-\d{2}-\d{2}(/|$)")  # rest-json APIs' dated first segment
 
 
 class Service(Protocol):
@@ -72,7 +74,17 @@ class App:
             request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
         ):
             return self.services["sqs"]
+        if signed_service is None and "s3" in self.services and not _LAMBDA_PATH.match(request.path) and (
+                "Action=" not in request.raw_query):
+            return self.services["s3"]
         return self.services["lambda"]
+
+    def body_sink(self, method: str, url: bytes, headers: dict[str, str]) -> BodySink | None:
+        """Where the body of a request whose headers just arrived streams to, if its service wants it."""
+        raw_path, _, query = url.decode("latin-1").partition("?")
+        request = self.request(method, raw_path, query, headers, b"")
+        offer = getattr(self.pick(request, request.signed_service), "body_sink", None)
+        return offer(request) if offer is not None else None
 
     def request(self, method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes) -> Request:
         """A Request from what the wire gave (headers already lower-cased)."""

@@ -13,13 +13,23 @@ from typing import TypeVar, cast
 
 from lambdalite.model.event_config import EventConfig
 from lambdalite.settings import Settings
-from lambdalite.store.sqlite import buses, event_configs, event_queue, functions, outcomes, queues, slots, sqs
+from lambdalite.store.sqlite import (
+    buses,
+    event_configs,
+    event_queue,
+    functions,
+    outcomes,
+    queues,
+    s3,
+    slots,
+    sqs,
+)
 from lambdalite.store.sqlite.db import Database
 
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, s3)
 
 
 class SqliteStore(
@@ -29,6 +39,7 @@ class SqliteStore(
     outcomes.OutcomesStore,
     sqs.SqsStore,
     buses.BusesStore,
+    s3.S3Store,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
 

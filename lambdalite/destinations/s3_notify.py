@@ -1,0 +1,67 @@
+"""S3 bucket notifications as jobs of the one job loop (kind "s3-notification").
+
+Each job was committed with the object change that caused it and carries the finished payload for one
+configuration: a Lambda function (async invoke: retries, event age, destinations and DLQ apply), an SQS
+queue (the message body), or the default EventBridge bus. SNS topics are refused when configured while
+lambdalite serves no SNS (docs/decisions.md, "S3"). Failures are retried with the delivery settings'
+backoff (at least once); a missing target (a 4xx) is not retried, as AWS drops those too.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from lambdalite.accept import enqueue_event
+from lambdalite.destinations.targets import DeliveryError, ports
+from lambdalite.faults import Fault
+from lambdalite.model.queue import Message
+from lambdalite.model.s3 import NOTIFICATION_KIND
+from lambdalite.node import Node
+from lambdalite.policy import JobLimits
+
+log = logging.getLogger(__name__)
+
+
+class S3NotificationJobs:
+    kind = NOTIFICATION_KIND
+
+    def __init__(self, node: Node):
+        self.node = node
+
+    def limits(self, job: Message) -> JobLimits:
+        settings = self.node.settings
+        return JobLimits(max_attempts=settings.delivery_attempts, base_delay_s=settings.delivery_retry_base_delay_s)
+
+    async def deliver(self, job: Message) -> None:
+        try:
+            spec: dict[str, Any] = orjson.loads(job.body)
+        except orjson.JSONDecodeError:
+            raise DeliveryError("undecodable S3 notification job", permanent=True) from None
+        try:
+            await deliver(self.node, spec)
+        except Fault as err:
+            permanent = 400 <= err.status < 500 and err.status != 429
+            raise DeliveryError(f"{err.code}: {err.message}", permanent=permanent) from None
+
+    def gave_up(self, job: Message, reason: str) -> None:
+        log.warning("s3: dropping notification job %s (queue %s) after %d attempt(s): %s; payload: %s",
+                    job.id, job.queue, job.receive_count, reason, job.body.decode("utf-8", "replace"))
+
+
+async def deliver(node: Node, spec: dict[str, Any]) -> None:
+    kind, target, region = spec["kind"], spec["arn"], spec["region"]
+    payload = orjson.dumps(spec["payload"])
+    if kind == "lambda":
+        await enqueue_event(node, target, payload, region, spec.get("trace_id"))
+    elif kind == "queue":
+        await ports(node).send_sqs(target, payload.decode(), None)
+    elif kind == "eventbridge":
+        results = await ports(node).put_events(region, [spec["payload"]], spec.get("trace_id"))
+        if results and "ErrorCode" in results[0]:
+            raise Fault(400, results[0]["ErrorCode"], results[0].get("ErrorMessage", ""))
+    else:
+        raise DeliveryError(f"lambdalite does not serve {kind} notification targets: cannot deliver to {target}",
+                            permanent=True)
