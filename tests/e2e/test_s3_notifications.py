@@ -221,7 +221,8 @@ def test_failing_function_reaches_dlq_and_on_failure_destinations(server: Lambda
     s3.put_object(Bucket="failures-in", Key="doomed-again.txt", Body=b"y")
 
     def stored() -> list[dict[str, Any]]:
-        return s3.list_objects_v2(Bucket="failure-records").get("Contents", [])
+        contents: list[dict[str, Any]] = s3.list_objects_v2(Bucket="failure-records").get("Contents", [])
+        return contents
 
     objects = wait_until(stored, what="the failure record in the bucket")
     key = objects[0]["Key"]
