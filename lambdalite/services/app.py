@@ -1,8 +1,8 @@
 """One app for every AWS service lambdalite speaks, routed per request.
 
 Routing: `X-Amz-Target: AmazonSQS.*` -> sqs, `AWSEvents.*` -> events; otherwise the SigV4 credential
-scope's service name; otherwise (unsigned) a path-style S3 request (`/bucket/key`, no form, no `Action=`),
-or Lambda's rest-json paths (`/2015-03-31/...`: a dated first segment). The HTTP server (httpserver.py) hands each
+scope's service name; otherwise (unsigned) a path-style S3 request (a bucket name first: `/bucket/key`; no
+form, no `Action=`), or else Lambda's rest-json paths (`/2015-03-31/...`: never a bucket name). The HTTP server (httpserver.py) hands each
 parsed request to `respond`; no framework sits in between, to keep the accept path short.
 """
 
@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _PRESIGNED_CREDENTIAL = re.compile(r"X-Amz-Credential=[^&%]+(?:/|%2F)\d{8}(?:/|%2F)([^&/%]+)(?:/|%2F)([^&/%]+)(?:/|%2F)aws4_request")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
-_LAMBDA_PATH = re.compile(r"/\d{4}-\d{2}-\d{2}(/|$)")  # rest-json APIs' dated first segment
+# Path style: a bucket name first, which is never a rest-json API's dated first segment (`/2015-03-31/`).
+_BUCKET_PATH = re.compile(r"/(?!\d{4}-\d{2}-\d{2}(/|$))[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/|$)")
 
 
 class Service(Protocol):
@@ -74,7 +75,7 @@ class App:
             request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
         ):
             return self.services["sqs"]
-        if signed_service is None and "s3" in self.services and not _LAMBDA_PATH.match(request.path) and (
+        if signed_service is None and "s3" in self.services and _BUCKET_PATH.match(request.raw_path) and (
                 "Action=" not in request.raw_query):
             return self.services["s3"]
         return self.services["lambda"]
