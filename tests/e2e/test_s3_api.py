@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,25 @@ def test_aws_cli_v2_cp_ls_sync_rm(server: LambdaliteProcess, tmp_path: Path) -> 
     left = run_cli(2, server.endpoint, ["s3", "ls", "--recursive", "s3://cli-bucket/"], cwd=tmp_path).stdout
     assert "folder/" not in left and "big.bin" in left
     run_cli(2, server.endpoint, ["s3", "rb", "--force", "s3://cli-bucket"], cwd=tmp_path)
+
+
+def test_aws_chunked_body_with_trailing_checksum(server: LambdaliteProcess, s3: Any) -> None:
+    s3.create_bucket(Bucket="chunked")
+    crc = base64.b64encode(zlib.crc32(b"hello world").to_bytes(4, "big")).decode()
+    headers = {"Content-Encoding": "aws-chunked", "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+               "x-amz-decoded-content-length": "11", "x-amz-trailer": "x-amz-checksum-crc32"}
+
+    def body(checksum: str) -> bytes:
+        return f"5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:{checksum}\r\n\r\n".encode()
+
+    status, _ = _raw(server, "PUT", "/chunked/k", body(crc), headers)
+    assert status == 200
+    got = s3.get_object(Bucket="chunked", Key="k")
+    assert got["Body"].read() == b"hello world" and "ContentEncoding" not in got
+    wrong = base64.b64encode((1).to_bytes(4, "big")).decode()
+    status, answer = _raw(server, "PUT", "/chunked/k2", body(wrong), headers)
+    assert status == 400 and b"<Code>BadDigest</Code>" in answer
+    assert b"The CRC32 you specified did not match the calculated checksum." in answer
+    status, answer = _raw(server, "PUT", "/chunked/k3", b"5\r\nhel", headers)
+    assert status == 400 and b"<Code>IncompleteBody</Code>" in answer
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="chunked")["Contents"]] == ["k"]

@@ -40,6 +40,9 @@ def object_attrs(call: Call) -> tuple[str, dict[str, str], dict[str, str]]:
     headers = call.request.headers
     metadata = {name[11:]: value for name, value in headers.items() if name.startswith("x-amz-meta-")}
     stored = {name: headers[name] for name in _STORED_HEADERS if name in headers}
+    encoding = ",".join(e for e in stored.pop("content-encoding", "").split(",") if e.strip() not in ("", "aws-chunked"))
+    if encoding:
+        stored["content-encoding"] = encoding
     return headers.get("content-type") or "binary/octet-stream", metadata, stored
 
 
@@ -58,6 +61,11 @@ def check_body(call: Call, spool: Spool) -> None:
     """Content-MD5, x-amz-checksum-*, and the signed x-amz-content-sha256 against what arrived."""
     if spool.error is not None:
         raise s3_error(500, "InternalError", "We encountered an internal error. Please try again.")
+    chunked = spool.dechunker
+    if chunked is not None:
+        decoded = call.header("x-amz-decoded-content-length")
+        if chunked.bad or not chunked.done or (decoded.isdigit() and int(decoded) != spool.size):
+            raise s3_error(400, "IncompleteBody", "The request body terminated unexpectedly")
     declared_md5 = call.header("content-md5")
     if declared_md5:
         try:
@@ -71,7 +79,8 @@ def check_body(call: Call, spool: Spool) -> None:
             raise s3_error(400, "BadDigest", "The Content-MD5 you specified did not match what we received.",
                            ExpectedDigest=declared_md5, CalculatedDigest=base64.b64encode(spool.md5.digest()).decode())
     for name, value in spool.checksums().items():
-        if call.header(name) != value:
+        declared = call.header(name) or (chunked.trailers.get(name, "") if chunked is not None else "")
+        if declared != value:
             raise s3_error(400, "BadDigest",
                            f"The {_CHECKSUM_NAMES[name]} you specified did not match the calculated checksum.")
     if spool.sha256 is not None and call.header("x-amz-content-sha256") != spool.sha256.hexdigest():
