@@ -9,20 +9,29 @@ backoff (at least once); a missing target (a 4xx) is not retried, as AWS drops t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 import orjson
+from prometheus_client import Counter
 
 from lambdalite.accept import enqueue_event
 from lambdalite.destinations.targets import DeliveryError, ports
 from lambdalite.faults import Fault
+from lambdalite.metrics import REGISTRY
 from lambdalite.model.queue import Message
 from lambdalite.model.s3 import NOTIFICATION_KIND
 from lambdalite.node import Node
 from lambdalite.policy import JobLimits
 
 log = logging.getLogger(__name__)
+
+_LABELS = ("bucket", "target")
+DELIVERED = Counter("s3_NotificationsDelivered", "Bucket notifications handed to their target (lambda: queued "
+                    "as an async event)", _LABELS, registry=REGISTRY)
+DROPPED = Counter("s3_NotificationsDropped", "Bucket notifications given up (target missing or refusing)", _LABELS,
+                  registry=REGISTRY)
 
 
 class S3NotificationJobs:
@@ -45,8 +54,13 @@ class S3NotificationJobs:
         except Fault as err:
             permanent = 400 <= err.status < 500 and err.status != 429
             raise DeliveryError(f"{err.code}: {err.message}", permanent=permanent) from None
+        DELIVERED.labels(job.queue.removeprefix("@s3/"), spec.get("kind", "?")).inc()
 
     def gave_up(self, job: Message, reason: str) -> None:
+        kind = "?"
+        with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
+            kind = str(orjson.loads(job.body).get("kind", "?"))
+        DROPPED.labels(job.queue.removeprefix("@s3/"), kind).inc()
         log.warning("s3: dropping notification job %s (queue %s) after %d attempt(s): %s; payload: %s",
                     job.id, job.queue, job.receive_count, reason, job.body.decode("utf-8", "replace"))
 

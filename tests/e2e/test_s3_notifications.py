@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -111,6 +112,10 @@ def test_lambda_record_filters_and_sqs_removals(server: LambdaliteProcess, s3: A
         assert removal["eventName"] == "ObjectRemoved:Delete"
         assert set(removal["s3"]["object"]) == {"key", "sequencer"}
     assert len(records(record_path)) == 1  # removals match no Lambda configuration
+    with urllib.request.urlopen(server.endpoint + "/metrics", timeout=5) as answer:
+        exposed = answer.read().decode()
+    assert 's3_NotificationsDelivered_total{bucket="notify",target="lambda"} 1.0' in exposed
+    assert 's3_NotificationsDelivered_total{bucket="notify",target="queue"} 2.0' in exposed
 
 
 def test_eventbridge_target(server: LambdaliteProcess, s3: Any, sqs: Any, events: Any) -> None:
