@@ -24,9 +24,11 @@ from tests.e2e.test_destinations_helpers import (
     create_function,
     create_queue,
     function_arn,
+    metric,
     queue_arn,
     receive_one,
     receive_record,
+    wait_metric_rise,
 )
 from tests.support.server import LambdaliteProcess, module_client, module_server, wait_until
 
@@ -236,3 +238,27 @@ def test_failing_function_reaches_dlq_and_on_failure_destinations(server: Lambda
     body = orjson.loads(s3.get_object(Bucket="failure-records", Key=key)["Body"].read())
     assert body["requestContext"]["condition"] == "RetriesExhausted"
     assert body["requestPayload"]["Records"][0]["s3"]["object"]["key"] == "doomed-again.txt"
+
+
+# Writes the object it was told about again under a longer key: a loop through S3.
+S3_LOOP = """
+import boto3
+from urllib.parse import unquote_plus
+
+def handler(event, context):
+    s3 = event["Records"][0]["s3"]
+    key = unquote_plus(s3["object"]["key"])
+    boto3.client("s3").put_object(Bucket=s3["bucket"]["name"], Key=key + "+", Body=b"again")
+"""
+
+
+def test_a_loop_through_s3_is_stopped_after_16_invocations(server: LambdaliteProcess, s3: Any, lam: Any) -> None:
+    create_function(lam, "s3-loop", S3_LOOP)
+    s3.create_bucket(Bucket="loop-bucket")
+    _config(s3, "loop-bucket", {"LambdaFunctionConfigurations": [
+        {"LambdaFunctionArn": function_arn("s3-loop", None), "Events": ["s3:ObjectCreated:*"]}]})
+    before = metric(server, "RecursiveInvocationsDropped", "s3-loop")
+    s3.put_object(Bucket="loop-bucket", Key="start", Body=b"go")
+    wait_metric_rise(server, "RecursiveInvocationsDropped", "s3-loop", before)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="loop-bucket")["Contents"]]
+    assert sorted(keys, key=len) == ["start" + "+" * n for n in range(17)]  # the first PUT and 16 invocations

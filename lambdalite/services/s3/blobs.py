@@ -14,6 +14,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import time
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 CHUNK_BYTES = 256 * 1024
+TMP_KEEP_S = 24 * 3600.0  # a spool untouched this long belongs to no request (LAMBDALITE_HTTP_BODY_TIMEOUT is far less)
 UNSIGNED = ("UNSIGNED-PAYLOAD", "STREAMING-")
 
 
@@ -31,6 +33,15 @@ class Blobs:
         self.tmp = self.root / "tmp"
         self.objects.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self.sweep_tmp()
+
+    def sweep_tmp(self, older_than_s: float = TMP_KEEP_S) -> None:
+        """Drop spools a crash left behind (old enough that no live request still writes them)."""
+        cutoff_s = time.time() - older_than_s
+        for path in self.tmp.iterdir():
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < cutoff_s:
+                    path.unlink()
 
     def path(self, blob: str) -> Path:
         return self.objects / blob[:2] / blob

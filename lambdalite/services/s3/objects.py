@@ -162,24 +162,21 @@ class _NoBody:
 
 
 async def get_object(call: Call, *, head: bool = False) -> Response:
-    record = await _object(call, call.bucket, call.key)
-    headers = _headers(record)
-    first, last = 0, record.size - 1
-    status = 200
-    spec = call.header("range")
-    if spec:
-        chosen = _range(spec, record.size)
+    for _ in range(2):  # a body replaced or deleted between the metadata read and its open: read again
+        record = await _object(call, call.bucket, call.key)
+        headers = _headers(record)
+        first, last, status = 0, record.size - 1, 200
+        chosen = _range(call.header("range"), record.size) if call.header("range") else None
         if chosen is not None:
-            first, last = chosen
-            status = 206
+            (first, last), status = chosen, 206
             headers.append(("Content-Range", f"bytes {first}-{last}/{record.size}"))
-    length = last - first + 1
-    if head:
-        return Response(status, b"", headers, record.content_type, stream=_NoBody(length))
-    file = call.blobs.open(record.blob)
-    if file is None:  # deleted or replaced since the metadata was read
-        raise no_such_key(call.key)
-    return Response(status, b"", headers, record.content_type, stream=FileStream(file, first, length))
+        length = last - first + 1
+        if head:
+            return Response(status, b"", headers, record.content_type, stream=_NoBody(length))
+        file = call.blobs.open(record.blob)
+        if file is not None:
+            return Response(status, b"", headers, record.content_type, stream=FileStream(file, first, length))
+    raise no_such_key(call.key)
 
 
 async def delete_object(call: Call) -> Response:

@@ -60,6 +60,7 @@ _BUCKET_COLUMNS = "name, region, created_ms, notification"
 _OBJECT_COLUMNS = "bucket, key, size, etag, modified_ms, blob, content_type, attrs"
 _UPLOAD_COLUMNS = "upload_id, bucket, key, created_ms, content_type, attrs"
 _PART_COLUMNS = "upload_id, number, size, etag, modified_ms, blob"
+_AFTER_ALL = "\U0010ffff"  # sorts after every key that starts with a given prefix (but that prefix + U+10FFFF...)
 
 
 def _attrs(metadata: dict[str, str], headers: dict[str, str]) -> bytes:
@@ -152,10 +153,11 @@ def list_objects(conn: sqlite3.Connection, bucket: str, prefix: str, after: str,
     """Objects whose key starts with `prefix` and sorts after `after` (binary order, as S3's UTF-8 order)."""
     if get_bucket(conn, bucket) is None:
         return None
+    # The key range [prefix, prefix + U+10FFFF) bounds the index scan; substr() keeps the answer exact.
     rows = conn.execute(
-        f"SELECT {_OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ? AND substr(key, 1, ?) = ? AND key > ? "
-        "ORDER BY key LIMIT ?",
-        (bucket, len(prefix), prefix, after, limit),
+        f"SELECT {_OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ? AND key > ? AND key >= ? AND key < ? "
+        "AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?",
+        (bucket, after, prefix, prefix + _AFTER_ALL, len(prefix), prefix, limit),
     ).fetchall()
     return [_object(r) for r in rows]
 
