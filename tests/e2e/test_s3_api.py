@@ -259,3 +259,21 @@ def test_aws_chunked_body_with_trailing_checksum(server: LambdaliteProcess, s3: 
     status, answer = _raw(server, "PUT", "/chunked/k3", b"5\r\nhel", headers)
     assert status == 400 and b"<Code>IncompleteBody</Code>" in answer
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="chunked")["Contents"]] == ["k"]
+
+
+def test_conditional_gets_overrides_and_key_length(s3: Any) -> None:
+    s3.create_bucket(Bucket="conditions")
+    etag = s3.put_object(Bucket="conditions", Key="k", Body=b"v1")["ETag"]
+    assert s3.get_object(Bucket="conditions", Key="k", IfMatch=etag)["Body"].read() == b"v1"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket="conditions", Key="k", IfMatch='"0123"')
+    assert _error(exc)[:2] == (412, "PreconditionFailed")
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket="conditions", Key="k", IfNoneMatch=etag)
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    got = s3.get_object(Bucket="conditions", Key="k", ResponseContentType="text/csv",
+                        ResponseContentDisposition="attachment; filename=k.csv")
+    assert (got["ContentType"], got["ContentDisposition"]) == ("text/csv", "attachment; filename=k.csv")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket="conditions", Key="k" * 1025, Body=b"x")
+    assert _error(exc) == (400, "KeyTooLongError", "Your key is too long")

@@ -33,6 +33,7 @@ MAX_PART_NUMBER = 10_000
 
 
 async def create(call: Call) -> Response:
+    objects.check_key(call.key)
     await call.bucket_record()
     content_type, metadata, stored = objects.object_attrs(call)
     upload_id = secrets.token_urlsafe(48)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
 
 from lambdalite.clock import now_ms
@@ -30,6 +31,10 @@ from lambdalite.services.s3.wire import (
 )
 
 MAX_DELETE_KEYS = 1000
+MAX_KEY_BYTES = 1024
+MAX_PUT_BYTES = 5 * 1024**3
+_OVERRIDES = ("response-cache-control", "response-content-disposition", "response-content-encoding",
+              "response-content-language", "response-expires")
 _STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _CHECKSUM_NAMES = {"x-amz-checksum-crc32": "CRC32", "x-amz-checksum-sha1": "SHA1"}
@@ -90,10 +95,20 @@ def check_body(call: Call, spool: Spool) -> None:
                        S3ComputedContentSHA256=spool.sha256.hexdigest())
 
 
+def check_key(key: str) -> None:
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise s3_error(400, "KeyTooLongError", "Your key is too long", Size=str(len(key.encode())),
+                       MaxSizeAllowed=str(MAX_KEY_BYTES))
+
+
 async def put_object(call: Call) -> Response:
+    check_key(call.key)
     bucket = await call.bucket_record()
     spool = spool_of(call)
     check_body(call, spool)
+    if spool.size > MAX_PUT_BYTES:
+        raise s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
+                       ProposedSize=str(spool.size), MaxSizeAllowed=str(MAX_PUT_BYTES))
     blob = await call.blobs.keep(spool)
     etag = f'"{spool.md5.hexdigest()}"'
     content_type, metadata, stored = object_attrs(call)
@@ -164,7 +179,11 @@ class _NoBody:
 async def get_object(call: Call, *, head: bool = False) -> Response:
     for _ in range(2):  # a body replaced or deleted between the metadata read and its open: read again
         record = await _object(call, call.bucket, call.key)
-        headers = _headers(record)
+        if (unchanged := _preconditions(call, record)) is not None:
+            return unchanged
+        overrides = [(name[9:].title(), call.query[name]) for name in _OVERRIDES if name in call.query]
+        replaced = {name for name, _ in overrides}  # (response-content-type: the Content-Type below)
+        headers = [h for h in _headers(record) if h[0] not in replaced] + overrides
         first, last, status = 0, record.size - 1, 200
         chosen = _range(call.header("range"), record.size) if call.header("range") else None
         if chosen is not None:
@@ -175,8 +194,42 @@ async def get_object(call: Call, *, head: bool = False) -> Response:
             return Response(status, b"", headers, record.content_type, stream=_NoBody(length))
         file = call.blobs.open(record.blob)
         if file is not None:
-            return Response(status, b"", headers, record.content_type, stream=FileStream(file, first, length))
+            content_type = call.query.get("response-content-type", record.content_type)
+            return Response(status, b"", headers, content_type, stream=FileStream(file, first, length))
     raise no_such_key(call.key)
+
+
+def _preconditions(call: Call, record: ObjectRecord) -> Response | None:
+    """If-Match / If-Unmodified-Since (412) and If-None-Match / If-Modified-Since (304), as S3 orders them."""
+    modified_s = record.modified_ms // 1000
+    if_match, if_none = call.header("if-match"), call.header("if-none-match")
+    if if_match and record.etag.strip('"') not in {t.strip().strip('"') for t in if_match.split(",")} | {"*"}:
+        raise _failed("If-Match")
+    if not if_match and (since := _http_time(call.header("if-unmodified-since"))) is not None and modified_s > since:
+        raise _failed("If-Unmodified-Since")
+    if if_none and (record.etag.strip('"') in {t.strip().strip('"') for t in if_none.split(",")} or if_none == "*"):
+        return _not_modified(record)
+    if not if_none and (since := _http_time(call.header("if-modified-since"))) is not None and modified_s <= since:
+        return _not_modified(record)
+    return None
+
+
+def _http_time(text: str) -> int | None:
+    if not text:
+        return None
+    try:
+        return int(parsedate_to_datetime(text).timestamp())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _failed(condition: str) -> Exception:
+    return s3_error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
+                    Condition=condition)
+
+
+def _not_modified(record: ObjectRecord) -> Response:
+    return Response(304, b"", [("ETag", record.etag), ("Last-Modified", http_date(record.modified_ms))], None)
 
 
 async def delete_object(call: Call) -> Response:
@@ -222,6 +275,7 @@ def copy_source(call: Call) -> tuple[str, str]:
 
 
 async def copy_object(call: Call) -> Response:
+    check_key(call.key)
     bucket = await call.bucket_record()
     source_bucket, source_key = copy_source(call)
     source = await _object(call, source_bucket, source_key)
