@@ -182,6 +182,11 @@ def test_transfer_managers_round_trip(s3: Any, tmp_path: Path) -> None:
     target = tmp_path / "target.bin"
     s3.download_file("managers", "file.bin", str(target))
     assert target.read_bytes() == source.read_bytes()
+    s3.copy({"Bucket": "managers", "Key": "file.bin"}, "managers", "copy.bin")  # UploadPartCopy, ranged
+    copied = tmp_path / "copied.bin"
+    s3.download_file("managers", "copy.bin", str(copied))
+    assert copied.read_bytes() == source.read_bytes()
+    assert s3.head_object(Bucket="managers", Key="copy.bin")["ETag"].endswith('-3"')
 
 
 def test_errors_are_s3_xml_never_500(server: LambdaliteProcess, s3: Any) -> None:
