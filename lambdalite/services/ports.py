@@ -23,5 +23,5 @@ class ServicePorts:
         return await put_events_internal(self.node, region, entries, trace_id)
 
     async def put_s3_object(self, bucket: str, key: str, body: bytes, trace_id: str | None) -> None:
-        blobs = Blobs(self.node.settings.data_dir)
+        blobs = self._s3_blobs = getattr(self, "_s3_blobs", None) or Blobs(self.node.settings.data_dir)
         await s3_internal.put_object(self.node, blobs, bucket, key, body, "application/json", trace_id)

@@ -216,6 +216,9 @@ class S3Store(Protocol):
     async def s3_complete_upload(self, upload_id: str, record: ObjectRecord, jobs: list[NewMessage]) -> Dropped:
         """The upload becomes `record` (its parts' files dropped), its jobs queued, atomically."""
         ...
+    async def s3_notification_report(self, at_ms: int) -> list[QueueRow]:
+        """Per bucket (name in `function`): notifications queued, in flight, delayed (`lambdalite queue`)."""
+        ...
 
 
 class Store(

@@ -97,3 +97,11 @@ async def test_another_process_sees_the_writes(backend: Backend) -> None:
     await one.s3_put_object(_object("k", "blob", bucket="shared"), [])
     got = await two.s3_get_object("shared", "k")
     assert got is not None and got.blob == "blob"
+
+
+async def test_notification_report_counts_pending_jobs_per_bucket(store: Store) -> None:
+    await store.s3_create_bucket(BucketRecord("bkt", "us-east-1", 1))
+    assert await store.s3_notification_report(0) == []
+    await store.s3_put_object(_object("k", "blob"), [_job(1), _job(2)])
+    (row,) = await store.s3_notification_report(10**13)
+    assert (row.function, row.queued, row.in_flight, row.delayed) == ("bkt", 2, 0, 0)

@@ -4,6 +4,9 @@ goes up and down without the server's memory growing with it (bodies stream to a
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,9 @@ def test_kill_9_after_a_burst_of_puts_every_function_runs(start_server: Any, tmp
         assert s3.put_object(Bucket="burst", Key=key, Body=key.encode())["ResponseMetadata"]["HTTPStatusCode"] == 200
     first.kill()
     assert records(record_path) == []
+    queued = subprocess.run([sys.executable, "-m", "lambdalite", "queue", "--data-dir", str(first.data_dir)],
+                            capture_output=True, text=True, timeout=60, check=True).stdout
+    assert re.search(rf"^S3 BUCKET +QUEUED.*\nburst +{BURST} +0 +0 ", queued, re.M), queued
     second = LambdaliteProcess(first.data_dir, port=first.port).start()
     try:
         def ran() -> set[str]:

@@ -11,8 +11,16 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from lambdalite.model.queue import NewMessage
-from lambdalite.model.s3 import BucketRecord, Dropped, ObjectRecord, PartRecord, UploadRecord
+from lambdalite.model.queue import NewMessage, QueueRow
+from lambdalite.model.s3 import (
+    NOTIFICATION_KIND,
+    BucketRecord,
+    Dropped,
+    ObjectRecord,
+    PartRecord,
+    UploadRecord,
+)
+from lambdalite.store.sqlite import queues
 from lambdalite.store.sqlite.event_queue import enqueue_jobs
 
 if TYPE_CHECKING:
@@ -232,6 +240,15 @@ def complete_upload(conn: sqlite3.Connection, upload_id: str, record: ObjectReco
     return Dropped(True, blobs + written.blobs)
 
 
+def notification_rows(conn: sqlite3.Connection, at_ms: int) -> list[QueueRow]:
+    rows = []
+    for name in sorted(queues.queues_of_kind(conn, NOTIFICATION_KIND)):
+        counts = queues.counts(conn, name, at_ms=at_ms)
+        age_s = None if counts.oldest_sent_ms is None else max(0.0, (at_ms - counts.oldest_sent_ms) / 1000)
+        rows.append(QueueRow(name.removeprefix("@s3/"), counts.visible, counts.in_flight, counts.delayed, age_s))
+    return rows
+
+
 class S3Store:
     """S3's operations on the facade: one read or write each."""
 
@@ -286,3 +303,6 @@ class S3Store:
 
     async def s3_complete_upload(self, upload_id: str, record: ObjectRecord, jobs: list[NewMessage]) -> Dropped:
         return await self.db.write(lambda c: complete_upload(c, upload_id, record, jobs))
+
+    async def s3_notification_report(self, at_ms: int) -> list[QueueRow]:
+        return self.db.read(lambda c: notification_rows(c, at_ms))
