@@ -104,7 +104,8 @@ async def _check_destinations(call: Call, config: notify_config.Notification) ->
         elif c.kind == "topic":  # SNS is not served yet (docs/decisions.md, "S3")
             problems.append((c.arn, "The destination topic does not exist"))
         elif c.kind == "lambda":
-            ref = arn.function_of(arn.parse(c.arn))  # type: ignore[arg-type]  # parse() succeeded in notify_config
+            parsed = arn.parse(c.arn)
+            ref = arn.function_of(parsed) if parsed is not None else None
             if ref is None or await call.node.store.find_target(ref[0], ref[1] or arn.LATEST) is None:
                 problems.append((f"{c.arn}, null", f"Not authorized to invoke function [{c.arn}]"))
     if problems:

@@ -89,7 +89,7 @@ async def _upload_part_copy(call: Call, upload: UploadRecord, number: int) -> Re
     first, last = 0, source.size - 1
     spec = call.header("x-amz-copy-source-range")
     if spec:
-        chosen = objects._range(spec, source.size)
+        chosen = objects.byte_range(spec, source.size)
         if chosen is None:
             raise invalid_argument("The x-amz-copy-source-range value must be of the form bytes=first-last where "
                                    "first and last are the zero-based offsets of the first and last bytes to copy",

@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import AsyncIterator
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
 
 from lambdalite.clock import now_ms
+from lambdalite.model.queue import NewMessage
 from lambdalite.model.s3 import ObjectRecord
 from lambdalite.services.http import Response, empty_response
 from lambdalite.services.s3.blobs import FileStream, Spool
@@ -119,7 +121,7 @@ async def put_object(call: Call) -> Response:
     return empty_response(200, [("ETag", etag), *spool.checksums().items()])
 
 
-async def _commit(call: Call, record: ObjectRecord, jobs: list) -> None:  # type: ignore[type-arg]
+async def _commit(call: Call, record: ObjectRecord, jobs: list[NewMessage]) -> None:
     written = await call.node.store.s3_put_object(record, jobs)
     call.blobs.delete(written.blobs)
     if not written.ok:
@@ -142,7 +144,7 @@ def _headers(record: ObjectRecord) -> list[tuple[str, str]]:
     return headers
 
 
-def _range(spec: str, size: int) -> tuple[int, int] | None:
+def byte_range(spec: str, size: int) -> tuple[int, int] | None:
     """(first, last) byte of a satisfiable `bytes=` range; None to send the whole object (unparsable)."""
     match = _RANGE.fullmatch(spec.strip())
     if match is None or (not match.group(1) and not match.group(2)):
@@ -171,9 +173,10 @@ class _NoBody:
     def __init__(self, length: int):
         self.length = length
 
-    async def chunks(self):  # type: ignore[no-untyped-def]
-        return
-        yield b""
+    async def chunks(self) -> AsyncIterator[bytes]:
+        nothing: tuple[bytes, ...] = ()
+        for chunk in nothing:
+            yield chunk
 
 
 async def get_object(call: Call, *, head: bool = False) -> Response:
@@ -185,7 +188,7 @@ async def get_object(call: Call, *, head: bool = False) -> Response:
         replaced = {name for name, _ in overrides}  # (response-content-type: the Content-Type below)
         headers = [h for h in _headers(record) if h[0] not in replaced] + overrides
         first, last, status = 0, record.size - 1, 200
-        chosen = _range(call.header("range"), record.size) if call.header("range") else None
+        chosen = byte_range(call.header("range"), record.size) if call.header("range") else None
         if chosen is not None:
             (first, last), status = chosen, 206
             headers.append(("Content-Range", f"bytes {first}-{last}/{record.size}"))
