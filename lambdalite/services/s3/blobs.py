@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 CHUNK_BYTES = 256 * 1024
+MAX_BODY_BYTES = 5 * 1024**3  # S3's largest single PUT (and part): more is not written (EntityTooLarge)
 TMP_KEEP_S = 24 * 3600.0  # a spool untouched this long belongs to no request (LAMBDALITE_HTTP_BODY_TIMEOUT is far less)
 UNSIGNED = ("UNSIGNED-PAYLOAD", "STREAMING-")
 
@@ -225,9 +226,12 @@ class Spool:
             self._decoded(chunk)
 
     def _decoded(self, chunk: bytes) -> None:
+        self.size += len(chunk)
         if self.file is None:
             return
-        self.size += len(chunk)
+        if self.size > MAX_BODY_BYTES:  # counted on, never written: the disk is not filled by one request
+            self._close()
+            return
         self.md5.update(chunk)
         if self.sha256 is not None and self.dechunker is None:
             self.sha256.update(chunk)

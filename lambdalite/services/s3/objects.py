@@ -18,7 +18,7 @@ from lambdalite.clock import now_ms
 from lambdalite.model.queue import NewMessage
 from lambdalite.model.s3 import ObjectRecord
 from lambdalite.services.http import Response, empty_response
-from lambdalite.services.s3.blobs import FileStream, Spool
+from lambdalite.services.s3.blobs import MAX_BODY_BYTES, FileStream, Spool
 from lambdalite.services.s3.context import Call
 from lambdalite.services.s3.wire import (
     element,
@@ -34,7 +34,6 @@ from lambdalite.services.s3.wire import (
 
 MAX_DELETE_KEYS = 1000
 MAX_KEY_BYTES = 1024
-MAX_PUT_BYTES = 5 * 1024**3
 _OVERRIDES = ("response-cache-control", "response-content-disposition", "response-content-encoding",
               "response-content-language", "response-expires")
 _STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
@@ -66,6 +65,9 @@ def spool_of(call: Call) -> Spool:
 
 def check_body(call: Call, spool: Spool) -> None:
     """Content-MD5, x-amz-checksum-*, and the signed x-amz-content-sha256 against what arrived."""
+    if spool.size > MAX_BODY_BYTES:
+        raise s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
+                       ProposedSize=str(spool.size), MaxSizeAllowed=str(MAX_BODY_BYTES))
     if spool.error is not None:
         raise s3_error(500, "InternalError", "We encountered an internal error. Please try again.")
     chunked = spool.dechunker
@@ -108,9 +110,6 @@ async def put_object(call: Call) -> Response:
     bucket = await call.bucket_record()
     spool = spool_of(call)
     check_body(call, spool)
-    if spool.size > MAX_PUT_BYTES:
-        raise s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
-                       ProposedSize=str(spool.size), MaxSizeAllowed=str(MAX_PUT_BYTES))
     blob = await call.blobs.keep(spool)
     etag = f'"{spool.md5.hexdigest()}"'
     content_type, metadata, stored = object_attrs(call)
