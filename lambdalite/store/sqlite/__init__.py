@@ -25,6 +25,7 @@ from lambdalite.store.sqlite import (
     sqs,
 )
 from lambdalite.store.sqlite.db import Database
+from lambdalite.store.sqlite.node_hooks import NodeHooks
 
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
@@ -40,6 +41,7 @@ class SqliteStore(
     sqs.SqsStore,
     buses.BusesStore,
     s3.S3Store,
+    NodeHooks,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
 
