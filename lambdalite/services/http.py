@@ -64,7 +64,10 @@ class Response:
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     content_type: str | None = "application/json"
-    stream: BodyStream | None = None  # sent after the headers instead of `body` (Content-Length: its length)
+    # A body sent as it is produced, until it ends or the client leaves (server-sent events); then the
+    # connection closes (no Content-Length).
+    stream: AsyncIterator[bytes] | None = None
+    sized: BodyStream | None = None  # sent after the headers instead of `body`, Content-Length its length
 
 
 def json_response(

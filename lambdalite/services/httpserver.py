@@ -6,8 +6,9 @@ parsed request goes straight to `App.respond`. httptools (llhttp) still does all
 
 Per connection, requests are answered in order (HTTP/1.1 pipelining), keep-alive is the default, and
 `Expect: 100-continue` is honoured. A service may take a request's body as a stream (`App.body_sink`: S3's
-PUTs go to a file as they arrive, without MAX_BODY_BYTES) and answer with one (`Response.stream`, sent in
-chunks as the client's socket drains). A request whose client went away still runs to the end (an accepted
+PUTs go to a file as they arrive, without MAX_BODY_BYTES) and answer with a body of known length in chunks
+(`Response.sized`, sent as the client's socket drains, keep-alive kept); `Response.stream` is an open-ended
+body (server-sent events) after which the connection closes. A request whose client went away still runs to the end (an accepted
 write is never cut in half); only its response is dropped.
 
 Slow clients are bounded (HttpLimits): a request's headers must arrive within a deadline counted from its
@@ -106,7 +107,7 @@ def encode_response(response: Response, *, head: bool = False, close: bool = Fal
         lines.append(b"%s: %s" % (name.encode("latin-1"), value.encode("latin-1")))
     if response.content_type is not None:
         lines.append(b"Content-Type: " + response.content_type.encode("latin-1"))
-    length = response.stream.length if response.stream is not None else len(response.body)
+    length = response.sized.length if response.sized is not None else len(response.body)
     lines.append(b"Content-Length: %d" % length)
     if close:
         lines.append(b"Connection: close")
@@ -282,12 +283,15 @@ class HttpConnection(asyncio.Protocol):
                 if self.paused and len(self.queue) < MAX_PIPELINED // 2 and self.transport is not None:
                     self.paused = False
                     self.transport.resume_reading()
-                stream = None
+                sized = None
                 try:
                     response = await self._respond(pending)
+                    if response.stream is not None:
+                        await self._stream(response)
+                        return
                     close = not pending.keep_alive
                     data = encode_response(response, head=pending.method == "HEAD", close=close)
-                    stream = None if pending.method == "HEAD" else response.stream
+                    sized = None if pending.method == "HEAD" else response.sized
                 except Exception:
                     log.exception("could not answer %s %r", pending.method, pending.url[:200])
                     close = not pending.keep_alive
@@ -295,7 +299,7 @@ class HttpConnection(asyncio.Protocol):
                 if self.transport is None:
                     continue  # the client left: the work is done, the answer has nowhere to go
                 self.transport.write(data)
-                if stream is not None and not await self._send_stream(stream):
+                if sized is not None and not await self._send_sized(sized):
                     close = True
                 self.last_active_s = time.monotonic()
                 if close:
@@ -304,10 +308,10 @@ class HttpConnection(asyncio.Protocol):
         finally:
             self.worker = None
 
-    async def _send_stream(self, stream: BodyStream) -> bool:
-        """Send a streamed body as the socket drains; False when it could not be sent whole."""
+    async def _send_sized(self, sized: BodyStream) -> bool:
+        """Send a body of known length as the socket drains; False when it could not be sent whole."""
         try:
-            async for chunk in stream.chunks():
+            async for chunk in sized.chunks():
                 if self.transport is None:
                     return False
                 self.transport.write(chunk)
@@ -317,6 +321,28 @@ class HttpConnection(asyncio.Protocol):
             log.exception("streaming a response failed")
             return False
         return self.transport is not None
+
+    async def _stream(self, response: Response) -> None:
+        """Send a streamed body chunk by chunk while the client stays, then close the connection."""
+        assert response.stream is not None
+        head = encode_response(response, head=True, close=True).replace(b"Content-Length: 0\r\n", b"")
+        self.server.streaming.add(self)
+        try:
+            if self.transport is not None:
+                self.transport.write(head)
+            async for chunk in response.stream:
+                if self.transport is None or self.transport.is_closing():
+                    break
+                self.transport.write(chunk)
+                self.last_active_s = time.monotonic()
+        finally:
+            aclose = getattr(response.stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            self.server.streaming.discard(self)
+            if self.transport is not None:
+                self.transport.close()
+            self.queue.clear()
 
     def overdue(self, now_s: float) -> str | None:
         """Why this connection must be closed now, if it must."""
@@ -371,6 +397,7 @@ class HttpServer:
         self.limits = limits or HttpLimits()
         self.function_peer = function_peer
         self.connections: set[HttpConnection] = set()
+        self.streaming: set[HttpConnection] = set()  # sending a streamed body: closed first on stop
         self.server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._noted: dict[str, int] = {}
@@ -419,6 +446,9 @@ class HttpServer:
             self.server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
+        for connection in list(self.streaming):  # a stream has no end to wait for
+            if connection.transport is not None:
+                connection.transport.close()
         workers = [c.worker for c in self.connections if c.worker is not None]
         if workers:
             await asyncio.wait(workers, timeout=grace_s)

@@ -193,11 +193,11 @@ async def get_object(call: Call, *, head: bool = False) -> Response:
             headers.append(("Content-Range", f"bytes {first}-{last}/{record.size}"))
         length = last - first + 1
         if head:
-            return Response(status, b"", headers, record.content_type, stream=_NoBody(length))
+            return Response(status, b"", headers, record.content_type, sized=_NoBody(length))
         file = call.blobs.open(record.blob)
         if file is not None:
             content_type = call.query.get("response-content-type", record.content_type)
-            return Response(status, b"", headers, content_type, stream=FileStream(file, first, length))
+            return Response(status, b"", headers, content_type, sized=FileStream(file, first, length))
     raise no_such_key(call.key)
 
 

@@ -18,6 +18,7 @@ from lambdalite.store.sqlite import (
     event_configs,
     event_queue,
     functions,
+    history,
     outcomes,
     queues,
     s3,
@@ -30,7 +31,7 @@ from lambdalite.store.sqlite.node_hooks import NodeHooks
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, s3)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, s3)
 
 
 class SqliteStore(
@@ -38,6 +39,7 @@ class SqliteStore(
     event_configs.EventConfigsStore,
     event_queue.EventQueueStore,
     outcomes.OutcomesStore,
+    history.HistoryStore,
     sqs.SqsStore,
     buses.BusesStore,
     s3.S3Store,
