@@ -16,9 +16,11 @@ from lambdalite import credentials, metrics
 from lambdalite.clock import now_ms
 from lambdalite.console.app import Console
 from lambdalite.console.stats import functions as functions_stats
+from lambdalite.destinations import sns_signing
 from lambdalite.destinations.delivery import DestinationJobs
 from lambdalite.destinations.rule_targets import RuleTargetJobs
 from lambdalite.destinations.s3_notify import S3NotificationJobs
+from lambdalite.destinations.sns_delivery import SnsDeliveryJobs
 from lambdalite.node import Node
 from lambdalite.runtime import sandbox
 from lambdalite.runtime.pool import EnvironmentPool
@@ -30,6 +32,7 @@ from lambdalite.services.httpserver import HttpLimits, HttpServer
 from lambdalite.services.lambda_api import LambdaService
 from lambdalite.services.ports import ServicePorts
 from lambdalite.services.s3 import S3Service
+from lambdalite.services.sns import SnsService
 from lambdalite.services.sqs import SqsService
 from lambdalite.settings import Settings
 from lambdalite.store import open_store
@@ -67,8 +70,11 @@ def build_app(node: Node, *, api: bool = True) -> App:
 
     if not api:
         return App({"lambda": _NoApi()}, node.settings.default_region, extra=[extra])
-    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node), S3Service(node))}
-    extras: list[Extra] = [extra, Console(node).handle] if node.settings.console else [extra]
+    sns = SnsService(node)
+    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node), S3Service(node), sns)}
+    extras: list[Extra] = [extra, sns.public_links]
+    if node.settings.console:
+        extras.append(Console(node).handle)
     return App(services, node.settings.default_region, extra=extras, auth=Authenticator.from_settings(node.settings),
                functions_data_plane_only=node.settings.function_api != "all")
 
@@ -116,6 +122,7 @@ async def _attach_store(node: Node) -> None:
     secret = await node.store.shared_secret(credentials.SECRET_FILE, os.urandom(32))
     if secret is not None:
         credentials.use_secret(node.settings.data_dir, secret)
+    await sns_signing.share(node)
 
 
 async def run(settings: Settings) -> None:
@@ -128,7 +135,8 @@ async def run(settings: Settings) -> None:
     tasks = [asyncio.create_task(_maintenance(node), name="maintenance")]
     if settings.dispatch:
         tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
-        jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node), S3NotificationJobs(node)])
+        jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node), S3NotificationJobs(node),
+                              SnsDeliveryJobs(node)])
         tasks.append(asyncio.create_task(jobs.run(), name="jobs"))
     http: HttpServer | None = None
     try:

@@ -59,6 +59,9 @@ class Settings:
     # Destination / DLQ deliveries: attempts before giving up (counted and logged), first retry delay (doubles).
     delivery_attempts: int = field(default=4, metadata={"env": "LAMBDALITE_DELIVERY_ATTEMPTS"})
     delivery_retry_base_delay_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_DELIVERY_RETRY_BASE_DELAY"})
+    # SNS delivery retries wait AWS's delays (immediate, 1 s, backoff to 20 s; http: the delivery policy)
+    # times this factor: tests shorten them without skipping any attempt.
+    sns_retry_scale: float = field(default=1.0, metadata={"env": "LAMBDALITE_SNS_RETRY_SCALE"})
     # Test aid: the delivery loop starts this long after the process (opens the window between an event's
     # end and its delivery, e.g. to kill the server there). 0 in production.
     delivery_start_delay_s: float = field(default=0.0, metadata={"env": "LAMBDALITE_DELIVERY_START_DELAY"})

@@ -2,8 +2,8 @@
 
 Each job was committed with the object change that caused it and carries the finished payload for one
 configuration: a Lambda function (async invoke: retries, event age, destinations and DLQ apply), an SQS
-queue (the message body), or the default EventBridge bus. SNS topics are refused when configured while
-lambdalite serves no SNS (docs/decisions.md, "S3"). Failures are retried with the delivery settings'
+queue (the message body), an SNS topic (Publish, subject "Amazon S3 Notification"), or the default
+EventBridge bus. Failures are retried with the delivery settings'
 backoff (at least once); a missing target (a 4xx) is not retried, as AWS drops those too.
 """
 
@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from typing import Any
 
 import orjson
 from prometheus_client import Counter
 
 from lambdalite.accept import enqueue_event
+from lambdalite.clock import now_ms
+from lambdalite.destinations.sns_message import Published
+from lambdalite.destinations.sns_publish import publish
 from lambdalite.destinations.targets import DeliveryError, ports
 from lambdalite.faults import Fault
 from lambdalite.metrics import REGISTRY
@@ -26,6 +30,9 @@ from lambdalite.node import Node
 from lambdalite.policy import JobLimits
 
 log = logging.getLogger(__name__)
+
+SUBJECT = "Amazon S3 Notification"
+_MESSAGE_IDS = uuid.UUID("2f7d3c55-0b1e-4f2a-8f55-3c1b9e6a7d10")
 
 _LABELS = ("bucket", "target")
 DELIVERED = Counter("s3_NotificationsDelivered", "Bucket notifications handed to their target (lambda: queued "
@@ -50,7 +57,7 @@ class S3NotificationJobs:
         except orjson.JSONDecodeError:
             raise DeliveryError("undecodable S3 notification job", permanent=True) from None
         try:
-            await deliver(self.node, spec)
+            await deliver(self.node, spec, job.id)
         except Fault as err:
             permanent = 400 <= err.status < 500 and err.status != 429
             raise DeliveryError(f"{err.code}: {err.message}", permanent=permanent) from None
@@ -65,13 +72,23 @@ class S3NotificationJobs:
                     job.id, job.queue, job.receive_count, reason, job.body.decode("utf-8", "replace"))
 
 
-async def deliver(node: Node, spec: dict[str, Any]) -> None:
+async def _publish(node: Node, topic_arn: str, message: str, trace_id: str | None, job_id: str) -> None:
+    """SNS Publish with AWS's subject; the message id is derived from the job (a rerun does not fan out twice)."""
+    published = Published(str(uuid.uuid5(_MESSAGE_IDS, job_id)), topic_arn, message, SUBJECT, {}, now_ms(),
+                          trace_id=trace_id)
+    if not await publish(node, published):
+        raise Fault(404, "NotFound", f"Topic does not exist: {topic_arn}")
+
+
+async def deliver(node: Node, spec: dict[str, Any], job_id: str = "") -> None:
     kind, target, region = spec["kind"], spec["arn"], spec["region"]
     payload = orjson.dumps(spec["payload"])
     if kind == "lambda":
         await enqueue_event(node, target, payload, region, spec.get("trace_id"))
     elif kind == "queue":
         await ports(node).send_sqs(target, payload.decode(), None)
+    elif kind == "topic":
+        await _publish(node, target, payload.decode(), spec.get("trace_id"), job_id)
     elif kind == "eventbridge":
         results = await ports(node).put_events(region, [spec["payload"]], spec.get("trace_id"))
         if results and "ErrorCode" in results[0]:

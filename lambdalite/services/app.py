@@ -1,8 +1,9 @@
 """One app for every AWS service lambdalite speaks, routed per request.
 
 Routing: `X-Amz-Target: AmazonSQS.*` -> sqs, `AWSEvents.*` -> events; otherwise the SigV4 credential
-scope's service name; otherwise (unsigned) a path-style S3 request (a bucket name first: `/bucket/key`; no
-form, no `Action=`), or else Lambda's rest-json paths (`/2015-03-31/...`: never a bucket name). The HTTP server (httpserver.py) hands each
+scope's service name; an unsigned query-protocol request naming SNS's version or actions -> sns, any
+other form post -> sqs; otherwise (unsigned) a path-style S3 request (a bucket name first: `/bucket/key`; no
+`Action=`), or else Lambda's rest-json paths (`/2015-03-31/...`: never a bucket name). The HTTP server (httpserver.py) hands each
 parsed request to `respond`; no framework sits in between, to keep the accept path short.
 """
 
@@ -16,6 +17,7 @@ from urllib.parse import unquote
 
 from lambdalite.services import function_access
 from lambdalite.services.http import MAX_BODY_BYTES, AwsError, BodySink, Request, Response, new_request_id
+from lambdalite.services.sns import is_sns_form
 
 if TYPE_CHECKING:
     from lambdalite.services.auth import Authenticator
@@ -71,6 +73,8 @@ class App:
             return self.services["events"]
         if signed_service is not None and signed_service in self.services:
             return self.services[signed_service]
+        if "sns" in self.services and is_sns_form(request):  # unsigned: SNS's version or actions, else SQS's
+            return self.services["sns"]
         if "sqs" in self.services and request.method == "POST" and (
             request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
         ):

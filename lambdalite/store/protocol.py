@@ -22,6 +22,7 @@ from lambdalite.model.history import Activity, DeliveryRecord, EventDetail, Even
 from lambdalite.model.outcome import Outcome
 from lambdalite.model.queue import AttemptEnd, Leased, Message, NewMessage, QueueCounts, QueueRow
 from lambdalite.model.s3 import BucketRecord, Dropped, ObjectRecord, PartRecord, UploadRecord
+from lambdalite.model.sns import SubscriptionRecord, TopicRecord
 from lambdalite.model.sqs import QueueRecord, VisibilityChange
 from lambdalite.wakeups import Wakeups
 
@@ -240,6 +241,50 @@ class S3Store(Protocol):
         ...
 
 
+class SnsStore(Protocol):
+    """SNS topics and subscriptions; Publish commits its deliveries (jobs) in the same unit of work."""
+
+    async def sns_create_topic(self, record: TopicRecord) -> TopicRecord:
+        """Insert the topic unless one with that ARN exists: then return the existing one."""
+        ...
+    async def sns_topic(self, arn: str) -> TopicRecord | None: ...
+    async def sns_list_topics(self, region: str, after: str, limit: int) -> list[TopicRecord]: ...
+    async def sns_set_topic_attributes(self, arn: str, attributes: dict[str, str]) -> bool:
+        """Merge attributes; False when the topic is gone."""
+        ...
+    async def sns_set_topic_tags(self, arn: str, merge: Callable[[dict[str, str]], dict[str, str]]) -> bool:
+        """Replace the tags with `merge(current)` (pure; may raise a Fault); False when the topic is gone."""
+        ...
+    async def sns_delete_topic(self, arn: str) -> None:
+        """Delete the topic and its subscriptions (nothing when it is missing)."""
+        ...
+    async def sns_subscribe(self, record: SubscriptionRecord, jobs: list[NewMessage]) -> SubscriptionRecord | None:
+        """Insert the subscription and queue `jobs` with it (an http(s) confirmation request), or return
+        the topic's existing one for the same protocol and endpoint (queueing nothing); None when the
+        topic does not exist."""
+        ...
+    async def sns_subscription(self, arn: str) -> SubscriptionRecord | None: ...
+    async def sns_list_subscriptions(self, region: str, topic_arn: str | None, after: str,
+                                     limit: int) -> list[SubscriptionRecord]:
+        """By ARN after `after`; every topic of the region, or one topic's."""
+        ...
+    async def sns_set_subscription_attributes(self, arn: str, attributes: dict[str, str]) -> bool:
+        """Merge attributes (an empty value removes one); False when the subscription is gone."""
+        ...
+    async def sns_confirm_subscription(self, topic_arn: str, token: str, now_ms: int) -> SubscriptionRecord | None:
+        """Confirm the topic's subscription holding this unexpired token (None: no such token)."""
+        ...
+    async def sns_unsubscribe(self, arn: str) -> None: ...
+    async def sns_publish(self, topic_arn: str,
+                          fan_out: Callable[[list[SubscriptionRecord]], list[NewMessage]]) -> bool:
+        """One unit of work: read the topic's confirmed subscriptions, queue the jobs `fan_out` (pure)
+        makes of them. False (nothing queued) when the topic does not exist."""
+        ...
+    async def sns_delivery_report(self, at_ms: int) -> list[QueueRow]:
+        """Per topic (ARN in `function`): deliveries queued, in flight, delayed for retry (`lambdalite queue`)."""
+        ...
+
+
 class NodeStore(Protocol):
     """What differs between processes on one data folder (SQLite) and nodes on one database."""
 
@@ -273,6 +318,7 @@ class Store(
     SqsStore,
     BusesStore,
     S3Store,
+    SnsStore,
     Protocol,
 ):
     """Everything one process needs from its backend."""

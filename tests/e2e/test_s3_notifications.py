@@ -262,3 +262,26 @@ def test_a_loop_through_s3_is_stopped_after_16_invocations(server: LambdalitePro
     wait_metric_rise(server, "RecursiveInvocationsDropped", "s3-loop", before)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="loop-bucket")["Contents"]]
     assert sorted(keys, key=len) == ["start" + "+" * n for n in range(17)]  # the first PUT and 16 invocations
+
+
+def test_sns_topic_target(server: LambdaliteProcess, s3: Any, sqs: Any) -> None:
+    sns = server.client("sns")
+    topic = sns.create_topic(Name="s3-topic")["TopicArn"]
+    url = create_queue(sqs, "s3-via-sns")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn("s3-via-sns"))
+    s3.create_bucket(Bucket="via-sns")
+    with pytest.raises(ClientError) as exc:
+        _config(s3, "via-sns", {"TopicConfigurations": [
+            {"TopicArn": topic + "-missing", "Events": ["s3:ObjectCreated:*"]}]})
+    assert _invalid(exc)["ArgumentValue1"] == "The destination topic does not exist"
+    _config(s3, "via-sns", {"TopicConfigurations": [{"Id": "to-sns", "TopicArn": topic,
+                                                      "Events": ["s3:ObjectCreated:*"]}]})
+    test_event = orjson.loads(receive_one(sqs, url)["Body"])
+    assert test_event["Subject"] == "Amazon S3 Notification"
+    assert orjson.loads(test_event["Message"])["Event"] == "s3:TestEvent"
+    s3.put_object(Bucket="via-sns", Key="a b.txt", Body=b"x")
+    envelope = orjson.loads(receive_one(sqs, url)["Body"])
+    assert (envelope["Type"], envelope["Subject"], envelope["TopicArn"]) == (
+        "Notification", "Amazon S3 Notification", topic)
+    record = orjson.loads(envelope["Message"])["Records"][0]
+    assert record["s3"]["configurationId"] == "to-sns" and record["s3"]["object"]["key"] == "a+b.txt"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from lambdalite import arn
 from lambdalite.clock import now_ms
+from lambdalite.destinations import s3_notify
+from lambdalite.destinations.sns_message import Published
+from lambdalite.destinations.sns_publish import publish
 from lambdalite.faults import Fault
 from lambdalite.model.s3 import BucketRecord
 from lambdalite.services.http import Response, empty_response
@@ -101,7 +105,7 @@ async def _check_destinations(call: Call, config: notify_config.Notification) ->
     for c in config.configs:
         if c.kind == "queue" and await call.node.store.sqs_queue_by_arn(c.arn) is None:
             problems.append((c.arn, "The destination queue does not exist"))
-        elif c.kind == "topic":  # SNS is not served yet (docs/decisions.md, "S3")
+        elif c.kind == "topic" and await call.node.store.sns_topic(c.arn) is None:
             problems.append((c.arn, "The destination topic does not exist"))
         elif c.kind == "lambda":
             parsed = arn.parse(c.arn)
@@ -113,15 +117,19 @@ async def _check_destinations(call: Call, config: notify_config.Notification) ->
 
 
 async def _send_test_events(call: Call, config: notify_config.Notification) -> None:
-    """AWS sends each queue an s3:TestEvent on a PUT (best effort: the configuration is already saved)."""
+    """AWS sends each queue and topic an s3:TestEvent on a PUT (best effort: the configuration is already saved)."""
     ports = call.node.ports
     if ports is None:
         return
     message = notify_events.test_event(call.bucket, now_ms(), call.request_id, call.host_id)
     for c in config.configs:
-        if c.kind != "queue":
+        if c.kind not in ("queue", "topic"):
             continue
         try:
-            await ports.send_sqs(c.arn, message, None)
+            if c.kind == "queue":
+                await ports.send_sqs(c.arn, message, None)
+            else:
+                published = Published(str(uuid.uuid4()), c.arn, message, s3_notify.SUBJECT, {}, now_ms())
+                await publish(call.node, published)
         except Fault as err:
             log.warning("s3: could not send the test event to %s: %s", c.arn, err.message)

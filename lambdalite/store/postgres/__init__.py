@@ -32,6 +32,7 @@ from lambdalite.store.postgres import (
     outcomes,
     s3,
     shared,
+    sns,
     sqs,
 )
 from lambdalite.store.postgres.accept import AcceptBatcher
@@ -60,6 +61,7 @@ class PostgresStore(
     buses.BusesStore,
     s3.S3Store,
     shared.SharedStore,
+    sns.SnsStore,
 ):
     """The Store protocol on one PostgreSQL database: each domain's operations live in its own module."""
 

@@ -23,6 +23,7 @@ from lambdalite.store.sqlite import (
     queues,
     s3,
     slots,
+    sns,
     sqs,
 )
 from lambdalite.store.sqlite.db import Database
@@ -31,7 +32,7 @@ from lambdalite.store.sqlite.node_hooks import NodeHooks
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, s3)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, s3, sns)
 
 
 class SqliteStore(
@@ -43,6 +44,7 @@ class SqliteStore(
     sqs.SqsStore,
     buses.BusesStore,
     s3.S3Store,
+    sns.SnsStore,
     NodeHooks,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
