@@ -30,6 +30,8 @@ from lambdalite.services.events import EventsService
 from lambdalite.services.http import AwsError, Request, Response
 from lambdalite.services.httpserver import HttpLimits, HttpServer
 from lambdalite.services.lambda_api import LambdaService
+from lambdalite.services.logs import LogsService
+from lambdalite.services.logs import enforce_retention as enforce_log_retention
 from lambdalite.services.ports import ServicePorts
 from lambdalite.services.s3 import S3Service
 from lambdalite.services.sns import SnsService
@@ -71,7 +73,8 @@ def build_app(node: Node, *, api: bool = True) -> App:
     if not api:
         return App({"lambda": _NoApi()}, node.settings.default_region, extra=[extra])
     sns = SnsService(node)
-    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node), S3Service(node), sns)}
+    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node), S3Service(node), sns,
+                                    LogsService(node))}
     extras: list[Extra] = [extra, sns.public_links]
     if node.settings.console:
         extras.append(Console(node).handle)
@@ -101,7 +104,7 @@ class _NoApi:
 
 
 async def _maintenance(node: Node) -> None:
-    """Keep this process's concurrency slots alive and stop idle environments."""
+    """Keep this process's concurrency slots alive, stop idle environments, prune old outcomes and logs."""
     period_s = max(0.1, node.settings.lease_s / 3)  # slots expire after lease_s unless renewed
     while True:
         await asyncio.sleep(period_s)
@@ -111,6 +114,7 @@ async def _maintenance(node: Node) -> None:
             cutoff_ms = now_ms() - int(node.settings.outcome_retention_s * 1000)
             await node.store.prune_outcomes(cutoff_ms)
             await node.store.prune_history(cutoff_ms)
+            await enforce_log_retention(node)  # CloudWatch Logs retention: old rotated log files go
         except Exception:
             log.exception("maintenance failed")
 

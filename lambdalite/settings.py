@@ -116,6 +116,11 @@ class Settings:
         return self.data_dir / "code"
 
     @property
+    def layers_dir(self) -> Path:
+        """Layer archives, stored as function code is (store/code.py layout)."""
+        return self.data_dir / "layers"
+
+    @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 

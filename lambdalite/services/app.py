@@ -1,10 +1,11 @@
 """One app for every AWS service lambdalite speaks, routed per request.
 
-Routing: `X-Amz-Target: AmazonSQS.*` -> sqs, `AWSEvents.*` -> events; otherwise the SigV4 credential
-scope's service name; an unsigned query-protocol request naming SNS's version or actions -> sns, any
-other form post -> sqs; otherwise (unsigned) a path-style S3 request (a bucket name first: `/bucket/key`; no
-`Action=`), or else Lambda's rest-json paths (`/2015-03-31/...`: never a bucket name). The HTTP server (httpserver.py) hands each
-parsed request to `respond`; no framework sits in between, to keep the accept path short.
+Routing: `X-Amz-Target: AmazonSQS.*` -> sqs, `AWSEvents.*` -> events, `Logs_20140328.*` -> logs;
+otherwise the SigV4 credential scope's service name; an unsigned query-protocol request naming SNS's
+version or actions -> sns, any other form post -> sqs; otherwise (unsigned) a path-style S3 request (a
+bucket name first: `/bucket/key`; no `Action=`), or else Lambda's rest-json paths (`/2015-03-31/...`:
+never a bucket name). The HTTP server (httpserver.py) hands each parsed request to `respond`; no
+framework sits in between, to keep the accept path short.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class App:
             return self.services["sqs"]
         if target.startswith("AWSEvents") and "events" in self.services:
             return self.services["events"]
+        if target.startswith("Logs_20140328") and "logs" in self.services:
+            return self.services["logs"]
         if signed_service is not None and signed_service in self.services:
             return self.services[signed_service]
         if "sns" in self.services and is_sns_form(request):  # unsigned: SNS's version or actions, else SQS's

@@ -97,6 +97,6 @@ def refusal(err: SigV4Error, request: Request, service: Service) -> Response:
         status, _, code = SQS_CODES[err.kind]
         return service.error_response(AwsError(status, code, SQS_MISSING if err.kind is Kind.MISSING
                                                else err.message), request_id)
-    table = EVENTS_CODES if service.name == "events" else LAMBDA_CODES
+    table = EVENTS_CODES if service.name in ("events", "logs") else LAMBDA_CODES  # logs: JSON 1.1 too
     status, code = table[err.kind]
     return service.error_response(AwsError(status, code, err.message, type_=None, message_key="message"), request_id)

@@ -19,7 +19,7 @@ from lambdalite import jsonpath
 from lambdalite.model.bus import MAX_TARGETS_PER_RULE, BusRecord, RuleRecord
 from lambdalite.node import Node
 from lambdalite.patterns import InvalidPatternError, compile_pattern
-from lambdalite.services import events_put
+from lambdalite.services import events_put, events_tags
 from lambdalite.services.http import (
     AwsError,
     Request,
@@ -187,10 +187,12 @@ async def create_event_bus(svc: EventsService, node: Node, request: Request, bod
         raise AwsError(400, "ValidationException", f"Event bus name {name} is not valid: it may not contain '/'.")
     now_s = int(time.time())
     record = BusRecord(name, bus_arn(node, request.region, name), description, now_s, now_s)
+    events_tags.parse_tags(body)  # refused before anything is made
     try:
         await node.store.create_bus(request.region, record)
     except AlreadyExists:
         raise AwsError(400, "ResourceAlreadyExistsException", f"Event bus {name} already exists.") from None
+    await events_tags.tag_new(node, record.arn, body, replace=True)
     out: dict[str, Any] = {"EventBusArn": record.arn}
     if description:
         out["Description"] = description
@@ -205,6 +207,7 @@ async def delete_event_bus(svc: EventsService, node: Node, request: Request, bod
         await node.store.delete_bus(request.region, name)
     except InUse:
         raise AwsError(400, "ValidationException", "EventBus can't be deleted since it has rules.") from None
+    await events_tags.forget(node, bus_arn(node, request.region, name))
     return {}
 
 
@@ -271,10 +274,12 @@ async def put_rule(svc: EventsService, node: Node, request: Request, body: dict[
     record = RuleRecord(bus, name, rule_arn(node, request.region, bus, name), pattern, None, state,
                               description, role)
     now_s = int(time.time())
+    events_tags.parse_tags(body)
     try:
         await node.store.put_rule(request.region, record, now_s)
     except BusMissing:
         raise bus_missing(bus) from None
+    await events_tags.tag_new(node, record.arn, body, replace=False)
     return {"RuleArn": record.arn}
 
 
@@ -308,6 +313,7 @@ async def delete_rule(svc: EventsService, node: Node, request: Request, body: di
         await node.store.delete_rule(request.region, bus, name)
     except InUse:
         raise AwsError(400, "ValidationException", "Rule can't be deleted since it has targets.") from None
+    await events_tags.forget(node, rule_arn(node, request.region, bus, name))
     return {}
 
 
@@ -467,4 +473,7 @@ _OPS: dict[str, Handler] = {
     "ListTargetsByRule": list_targets_by_rule,
     "PutEvents": put_events,
     "TestEventPattern": test_event_pattern,
+    "TagResource": lambda svc, node, request, body: events_tags.tag_resource(node, request, body),
+    "UntagResource": lambda svc, node, request, body: events_tags.untag_resource(node, request, body),
+    "ListTagsForResource": lambda svc, node, request, body: events_tags.list_tags_for_resource(node, request, body),
 }

@@ -31,8 +31,9 @@ DATA_PLANE = {
                       "GetQueueAttributes"}),
     "events": frozenset({"PutEvents"}),
     "sns": frozenset({"Publish", "PublishBatch"}),
+    "logs": frozenset(),  # reading logs is reading other functions' output: not the data plane
 }
-_PREFIX = {"lambda": "lambda", "sqs": "sqs", "events": "events", "sns": "SNS"}
+_PREFIX = {"lambda": "lambda", "sqs": "sqs", "events": "events", "sns": "SNS", "logs": "logs"}
 
 
 def operation(request: Request, service: str) -> str:
@@ -48,10 +49,17 @@ def operation(request: Request, service: str) -> str:
     return ""
 
 
+DOWNLOAD_ROLE = "role/lambdalite-code-download"  # credentials.code_location_query's presigning key
+DOWNLOAD_PATHS = ("/_lambdalite/code/", "/_lambdalite/layers/")
+
+
 def refuse(request: Request, service: Service) -> Response | None:
     """AccessDenied, in the service's envelope, for a function asking for more than the data plane."""
     if request.function_caller is None or service.name not in DATA_PLANE:
         return None
+    if (request.method == "GET" and request.function_caller.endswith(":" + DOWNLOAD_ROLE)
+            and request.path.startswith(DOWNLOAD_PATHS)):
+        return None  # a presigned Code.Location / Content.Location: the signature covers that path only
     name = operation(request, service.name)
     if name in DATA_PLANE[service.name]:
         return None
@@ -60,7 +68,7 @@ def refuse(request: Request, service: Service) -> Response | None:
                "(lambdalite gives functions the data plane only; LAMBDALITE_FUNCTION_API=all allows more)")
     if service.name == "sqs":
         error: AwsError = SqsError("AccessDenied", message, status=403)
-    elif service.name == "events":
+    elif service.name in ("events", "logs"):
         error = AwsError(400, "AccessDeniedException", message, type_=None)
     elif service.name == "sns":
         error = AwsError(403, "AuthorizationError", message, type_=None)

@@ -19,6 +19,8 @@ from lambdalite.model.event import QueuedEvent
 from lambdalite.model.event_config import EventConfig
 from lambdalite.model.function import FunctionRow, FunctionTarget
 from lambdalite.model.history import Activity, DeliveryRecord, EventDetail, EventQuery, EventRow
+from lambdalite.model.layer import LayerVersionRow
+from lambdalite.model.log_group import LogGroupRow
 from lambdalite.model.outcome import Outcome
 from lambdalite.model.queue import AttemptEnd, Leased, Message, NewMessage, QueueCounts, QueueRow
 from lambdalite.model.s3 import BucketRecord, Dropped, ObjectRecord, PartRecord, UploadRecord
@@ -285,6 +287,65 @@ class SnsStore(Protocol):
         ...
 
 
+class TagsStore(Protocol):
+    """Tags of any resource (Lambda functions, EventBridge buses and rules), keyed by its ARN."""
+
+    async def get_tags(self, arn: str) -> dict[str, str]: ...
+    async def set_tags(self, arn: str, merge: Callable[[dict[str, str]], dict[str, str]]) -> dict[str, str]:
+        """Replace the tags with `merge(current)` (pure; may raise a Fault); returns them."""
+        ...
+    async def delete_tags(self, arn_prefix: str) -> int:
+        """Forget the tags of `arn_prefix` and of every ARN under it (`prefix:...`), as a resource goes."""
+        ...
+
+
+class PermissionsStore(Protocol):
+    """Lambda resource-based policy statements per function qualifier ("" is the unqualified function)."""
+
+    async def get_policy(self, function: str, qualifier: str) -> tuple[list[dict[str, Any]], str] | None:
+        """(statements, revision id), or None when there is no statement."""
+        ...
+    async def change_policy(
+        self, function: str, qualifier: str,
+        change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]], revision_id: str | None,
+    ) -> str:
+        """Replace the statements with `change(current)` (pure; may raise a Fault) and return the new
+        revision id; `revision_id` given and not the current one: PreconditionFailed (the Fault)."""
+        ...
+    async def delete_policies(self, function: str, qualifier: str | None) -> None:
+        """Forget the statements of one qualifier, or of the whole function (None)."""
+        ...
+
+
+class LayersStore(Protocol):
+    async def publish_layer_version(self, name: str, make: Callable[[int], dict[str, Any]], code_sha: str,
+                                    now_ms: int) -> LayerVersionRow:
+        """The next version number of `name` (never reused, even after a delete) -> `make(version)` is its
+        configuration (pure)."""
+        ...
+    async def get_layer_version(self, name: str, version: int, *, deleted: bool = False) -> LayerVersionRow | None:
+        """One version; a deleted one only with `deleted=True` (functions that use it keep running it)."""
+        ...
+    async def list_layer_versions(self, name: str) -> list[LayerVersionRow]:
+        """Live versions of one layer, newest first."""
+        ...
+    async def list_layers(self) -> list[LayerVersionRow]:
+        """The newest live version of every layer, by name."""
+        ...
+    async def delete_layer_version(self, name: str, version: int) -> bool: ...
+
+
+class LogGroupsStore(Protocol):
+    async def get_log_group(self, name: str) -> LogGroupRow | None: ...
+    async def list_log_groups(self) -> list[LogGroupRow]: ...
+    async def put_log_group(self, name: str, *, now_ms: int, explicit: bool | None = None,
+                            retention_days: int | None = None, clear_retention: bool = False,
+                            create_only: bool = False) -> LogGroupRow:
+        """Create or change a group's row; with `create_only` an existing explicit group is AlreadyExists."""
+        ...
+    async def delete_log_group(self, name: str) -> bool: ...
+
+
 class NodeStore(Protocol):
     """What differs between processes on one data folder (SQLite) and nodes on one database."""
 
@@ -319,6 +380,10 @@ class Store(
     BusesStore,
     S3Store,
     SnsStore,
+    TagsStore,
+    PermissionsStore,
+    LayersStore,
+    LogGroupsStore,
     Protocol,
 ):
     """Everything one process needs from its backend."""

@@ -18,10 +18,14 @@ from lambdalite.node import Node
 from lambdalite.services.http import AwsError, Request, Response, new_request_id
 from lambdalite.services.lambda_api import (
     account,
+    code_signing,
     event_invoke_config,
     functions,
     invoke,
     invoke_async,
+    layers,
+    permissions,
+    tags,
     versions,
 )
 from lambdalite.services.lambda_api.operations import operation_of
@@ -80,7 +84,8 @@ class Router:
 
 def all_routes() -> list[tuple[str, str, Any]]:
     """Routes of this package: ours, async invoke's and event invoke config's."""
-    return [*ROUTES, *invoke_async.ROUTES, *event_invoke_config.ROUTES]
+    return [*ROUTES, *invoke_async.ROUTES, *event_invoke_config.ROUTES, *tags.ROUTES, *permissions.ROUTES,
+            *code_signing.ROUTES, *layers.ROUTES]
 
 
 class LambdaService:

@@ -29,11 +29,15 @@ from lambdalite.store.postgres import (
     event_queue,
     functions,
     history,
+    layers,
+    log_groups,
     outcomes,
+    permissions,
     s3,
     shared,
     sns,
     sqs,
+    tags,
 )
 from lambdalite.store.postgres.accept import AcceptBatcher
 from lambdalite.store.postgres.db import Conn, PgDatabase
@@ -62,6 +66,10 @@ class PostgresStore(
     s3.S3Store,
     shared.SharedStore,
     sns.SnsStore,
+    tags.TagsStore,
+    permissions.PermissionsStore,
+    layers.LayersStore,
+    log_groups.LogGroupsStore,
 ):
     """The Store protocol on one PostgreSQL database: each domain's operations live in its own module."""
 

@@ -19,12 +19,16 @@ from lambdalite.store.sqlite import (
     event_queue,
     functions,
     history,
+    layers,
+    log_groups,
     outcomes,
+    permissions,
     queues,
     s3,
     slots,
     sns,
     sqs,
+    tags,
 )
 from lambdalite.store.sqlite.db import Database
 from lambdalite.store.sqlite.node_hooks import NodeHooks
@@ -32,7 +36,8 @@ from lambdalite.store.sqlite.node_hooks import NodeHooks
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, s3, sns)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns, tags, permissions, layers,
+            log_groups, s3)
 
 
 class SqliteStore(
@@ -45,6 +50,10 @@ class SqliteStore(
     buses.BusesStore,
     s3.S3Store,
     sns.SnsStore,
+    tags.TagsStore,
+    permissions.PermissionsStore,
+    layers.LayersStore,
+    log_groups.LogGroupsStore,
     NodeHooks,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
