@@ -21,11 +21,13 @@ from lambdalite.destinations.delivery import DestinationJobs
 from lambdalite.destinations.rule_targets import RuleTargetJobs
 from lambdalite.destinations.s3_notify import S3NotificationJobs
 from lambdalite.destinations.sns_delivery import SnsDeliveryJobs
+from lambdalite.disk import FreeSpace
 from lambdalite.node import Node
 from lambdalite.runtime import sandbox
 from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.services.app import App, Extra
 from lambdalite.services.auth import Authenticator
+from lambdalite.services.disk_floor import DiskFloor
 from lambdalite.services.events import EventsService
 from lambdalite.services.http import AwsError, Request, Response
 from lambdalite.services.httpserver import HttpLimits, HttpServer
@@ -41,6 +43,7 @@ from lambdalite.store import open_store
 from lambdalite.store.errors import StoreUnavailable
 from lambdalite.worker.dispatcher import Dispatcher
 from lambdalite.worker.jobs import JobLoop
+from lambdalite.worker.schedules import SchedulePoller
 
 log = logging.getLogger("lambdalite")
 
@@ -60,6 +63,8 @@ def build_node(settings: Settings) -> Node:
 def build_app(node: Node, *, api: bool = True) -> App:
     """The API (services + /metrics + health), or for a `worker` only /metrics and health (api=False)."""
 
+    space = FreeSpace(node.settings.data_dir, node.settings.min_free_disk_mb)
+
     async def extra(request: Request) -> Response | None:
         if request.method == "GET" and request.path == "/metrics":
             await _refresh_gauges(node)
@@ -67,6 +72,9 @@ def build_app(node: Node, *, api: bool = True) -> App:
             return Response(200, body, [], content_type)
         if request.path == HEALTH_PATH:
             role = ("api+dispatch" if node.settings.dispatch else "api") if node.settings.serve_api else "dispatch"
+            if space.low():  # 503: a balancer sends new work elsewhere; this node still drains its backlog
+                return Response(503, b'{"status":"disk_low","role":"%s","detail":"%s"}'
+                                % (role.encode(), space.describe().encode()), [])
             return Response(200, b'{"status":"ok","role":"%s"}' % role.encode(), [])
         return None
 
@@ -79,7 +87,7 @@ def build_app(node: Node, *, api: bool = True) -> App:
     if node.settings.console:
         extras.append(Console(node).handle)
     return App(services, node.settings.default_region, extra=extras, auth=Authenticator.from_settings(node.settings),
-               functions_data_plane_only=node.settings.function_api != "all")
+               functions_data_plane_only=node.settings.function_api != "all", admit=DiskFloor(space).refuse)
 
 
 async def _refresh_gauges(node: Node) -> None:
@@ -142,6 +150,7 @@ async def run(settings: Settings) -> None:
         jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node), S3NotificationJobs(node),
                               SnsDeliveryJobs(node)])
         tasks.append(asyncio.create_task(jobs.run(), name="jobs"))
+        tasks.append(asyncio.create_task(SchedulePoller(node).run(), name="schedules"))
     http: HttpServer | None = None
     try:
         if settings.serve_api:

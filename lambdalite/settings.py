@@ -102,6 +102,12 @@ class Settings:
     # Host folders (os.pathsep-separated) every sandbox sees read-write at the same path, as an EFS mount
     # would be (benchmarks use one for their sink file). Never one that holds the data folder or is in it.
     sandbox_shared_dirs: str = field(default="", metadata={"env": "LAMBDALITE_SANDBOX_SHARED_DIRS"})
+    # Below this much free space (MiB) on the data folder's file system, new accepts (async invokes, SQS
+    # sends, PutEvents) get a retryable throttling error while the backlog drains (services/disk_floor.py).
+    min_free_disk_mb: float = field(default=64.0, metadata={"env": "LAMBDALITE_MIN_FREE_DISK_MB"})
+    # Scheduled rules (EventBridge ScheduleExpression): rate periods and the 60 s late-tick grace are
+    # multiplied by this (tests: 0.02 makes rate(1 minute) tick every 1.2 s). Cron ticks stay on wall-clock minutes.
+    schedule_scale: float = field(default=1.0, metadata={"env": "LAMBDALITE_SCHEDULE_SCALE"})
 
     @property
     def function_endpoint_url(self) -> str:

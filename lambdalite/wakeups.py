@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 EVENTS = "events"
 JOBS = "jobs"
+SCHEDULES = "schedules"  # a scheduled rule was put, enabled, disabled or deleted: the schedule poller
 
 
 def sqs_topic(queue_arn: str) -> str:

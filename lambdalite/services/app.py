@@ -59,12 +59,14 @@ class App:
     """ASGI entry point. `services` maps a service name to its handler; `extra` sees requests first."""
 
     def __init__(self, services: Mapping[str, Service], default_region: str, extra: list[Extra] | None = None,
-                 auth: Authenticator | None = None, functions_data_plane_only: bool = True):
+                 auth: Authenticator | None = None, functions_data_plane_only: bool = True,
+                 admit: Callable[[Request, Service], Response | None] | None = None):
         self.services = services
         self.default_region = default_region
         self.extra = extra or []
         self.auth = auth  # None: requests are not authenticated (no credentials configured)
         self.functions_data_plane_only = functions_data_plane_only  # services/function_access.py
+        self.admit = admit  # a refusal (e.g. services/disk_floor.py) once the caller may call the service
 
     def pick(self, request: Request, signed_service: str | None) -> Service:
         target = request.headers.get("x-amz-target", "")
@@ -123,6 +125,8 @@ class App:
                 return refused
             if (request.function_caller is not None and self.functions_data_plane_only
                     and (refused := function_access.refuse(request, service)) is not None):
+                return refused
+            if self.admit is not None and (refused := self.admit(request, service)) is not None:
                 return refused
             return await service.handle(request)
         except AwsError as err:

@@ -17,6 +17,7 @@ import orjson
 
 from lambdalite import jsonpath
 from lambdalite.model.bus import MAX_TARGETS_PER_RULE, BusRecord, RuleRecord
+from lambdalite.model.schedule import is_valid as is_valid_schedule
 from lambdalite.node import Node
 from lambdalite.patterns import InvalidPatternError, compile_pattern
 from lambdalite.services import events_put, events_tags
@@ -29,6 +30,7 @@ from lambdalite.services.http import (
     validation_error,
 )
 from lambdalite.store.errors import AlreadyExists, BusMissing, InUse, RuleMissing, TooManyTargets
+from lambdalite.wakeups import SCHEDULES
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 DEFAULT_BUS = "default"
@@ -265,14 +267,14 @@ async def put_rule(svc: EventsService, node: Node, request: Request, body: dict[
     if not pattern and not schedule:
         raise AwsError(400, "ValidationException", "Parameter(s) EventPattern or ScheduleExpression must be specified.")
     if schedule:
-        raise AwsError(400, "ValidationException",
-                       "ScheduleExpression is not supported by lambdalite: use an EventPattern rule.")
-    try:
-        compile_pattern(pattern or "")
-    except InvalidPatternError as err:
-        raise AwsError(400, "InvalidEventPatternException", str(err)) from None
-    record = RuleRecord(bus, name, rule_arn(node, request.region, bus, name), pattern, None, state,
-                              description, role)
+        _check_schedule(schedule, bus)
+    if pattern:
+        try:
+            compile_pattern(pattern)
+        except InvalidPatternError as err:
+            raise AwsError(400, "InvalidEventPatternException", str(err)) from None
+    record = RuleRecord(bus, name, rule_arn(node, request.region, bus, name), pattern or None, schedule or None,
+                        state, description, role)
     now_s = int(time.time())
     events_tags.parse_tags(body)
     try:
@@ -280,7 +282,15 @@ async def put_rule(svc: EventsService, node: Node, request: Request, body: dict[
     except BusMissing:
         raise bus_missing(bus) from None
     await events_tags.tag_new(node, record.arn, body, replace=False)
+    node.wakeups.notify(SCHEDULES)  # its first tick, or a changed one
     return {"RuleArn": record.arn}
+
+
+def _check_schedule(expression: str, bus: str) -> None:
+    if bus != DEFAULT_BUS:
+        raise AwsError(400, "ValidationException", "ScheduleExpression is supported only on the default event bus.")
+    if not is_valid_schedule(expression):
+        raise AwsError(400, "ValidationException", "Parameter ScheduleExpression is not valid.")
 
 
 async def describe_rule(svc: EventsService, node: Node, request: Request, body: dict[str, Any]) -> Any:
@@ -323,6 +333,7 @@ async def _set_state(node: Node, request: Request, body: dict[str, Any], state: 
         await node.store.set_rule_state(request.region, bus, name, state)
     except RuleMissing:
         raise rule_missing(name, bus) from None
+    node.wakeups.notify(SCHEDULES)
     return {}
 
 

@@ -24,6 +24,7 @@ from lambdalite.model.log_group import LogGroupRow
 from lambdalite.model.outcome import Outcome
 from lambdalite.model.queue import AttemptEnd, Leased, Message, NewMessage, QueueCounts, QueueRow
 from lambdalite.model.s3 import BucketRecord, Dropped, ObjectRecord, PartRecord, UploadRecord
+from lambdalite.model.schedule import ScheduleState
 from lambdalite.model.sns import SubscriptionRecord, TopicRecord
 from lambdalite.model.sqs import QueueRecord, VisibilityChange
 from lambdalite.wakeups import Wakeups
@@ -243,6 +244,22 @@ class S3Store(Protocol):
         ...
 
 
+class SchedulesStore(Protocol):
+    """Scheduled rules' next ticks. A rule's put, state change or delete keeps its row in step (in the
+    same transaction): a new, re-enabled or changed schedule is anchored at that moment."""
+
+    async def due_schedules(self, at_ms: int, limit: int) -> list[ScheduleState]:
+        """Enabled scheduled rules whose next tick is at or before `at_ms`, earliest first."""
+        ...
+    async def next_schedule_ms(self) -> int | None: ...
+    async def advance_schedule(self, state: ScheduleState, next_ms: int | None,
+                               jobs: Callable[[list[dict[str, Any]]], list[NewMessage]] | None) -> bool:
+        """Compare-and-set the rule's next tick from `state.next_ms` to `next_ms` and, when this call
+        moved it and `jobs` is given, queue `jobs(the rule's current targets)` (pure) in the same
+        transaction. False when another process moved it first (or the rule changed): fire nothing."""
+        ...
+
+
 class SnsStore(Protocol):
     """SNS topics and subscriptions; Publish commits its deliveries (jobs) in the same unit of work."""
 
@@ -379,6 +396,7 @@ class Store(
     SqsStore,
     BusesStore,
     S3Store,
+    SchedulesStore,
     SnsStore,
     TagsStore,
     PermissionsStore,

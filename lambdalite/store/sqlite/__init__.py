@@ -25,6 +25,7 @@ from lambdalite.store.sqlite import (
     permissions,
     queues,
     s3,
+    schedules,
     slots,
     sns,
     sqs,
@@ -36,8 +37,8 @@ from lambdalite.store.sqlite.node_hooks import NodeHooks
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns, tags, permissions, layers,
-            log_groups, s3)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns, schedules, tags,
+            permissions, layers, log_groups, s3)
 
 
 class SqliteStore(
@@ -49,6 +50,7 @@ class SqliteStore(
     sqs.SqsStore,
     buses.BusesStore,
     s3.S3Store,
+    schedules.SchedulesStore,
     sns.SnsStore,
     tags.TagsStore,
     permissions.PermissionsStore,
