@@ -174,6 +174,9 @@ class LambdaliteRun:
         result["split"] = _guarded(self.split_e2e)
         result["sns"] = _guarded(self.sns_to_lambda)
         result["pool"] = _guarded(lambda: pool_overhead(self.sizes.warm_count * 4))
+        from bench.s3_fanin import run_s3_fanin  # its own module (it imports this one)
+
+        result["s3_fanin"] = _guarded(lambda: run_s3_fanin(self.sizes, self.work_dir))
         if self.profile:
             result["profiles"] = _guarded(self.profiled)
         return result

@@ -19,3 +19,8 @@ class Ports(Protocol):
                          trace_id: str | None) -> list[dict[str, Any]]:
         """PutEvents from inside lambdalite: one result entry per entry (ErrorCode when refused)."""
         ...
+
+    async def put_s3_object(self, bucket: str, key: str, body: bytes, trace_id: str | None) -> None:
+        """Write one object to a lambdalite S3 bucket as PutObject would (its notifications fire, under
+        `trace_id`'s Lineage). Raises Fault (NoSuchBucket) when refused."""
+        ...

@@ -19,6 +19,7 @@ from lambdalite.console.stats import functions as functions_stats
 from lambdalite.destinations import sns_signing
 from lambdalite.destinations.delivery import DestinationJobs
 from lambdalite.destinations.rule_targets import RuleTargetJobs
+from lambdalite.destinations.s3_notify import S3NotificationJobs
 from lambdalite.destinations.sns_delivery import SnsDeliveryJobs
 from lambdalite.disk import FreeSpace
 from lambdalite.node import Node
@@ -34,6 +35,7 @@ from lambdalite.services.lambda_api import LambdaService
 from lambdalite.services.logs import LogsService
 from lambdalite.services.logs import enforce_retention as enforce_log_retention
 from lambdalite.services.ports import ServicePorts
+from lambdalite.services.s3 import S3Service
 from lambdalite.services.sns import SnsService
 from lambdalite.services.sqs import SqsService
 from lambdalite.settings import Settings
@@ -79,7 +81,7 @@ def build_app(node: Node, *, api: bool = True) -> App:
     if not api:
         return App({"lambda": _NoApi()}, node.settings.default_region, extra=[extra])
     sns = SnsService(node)
-    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node), sns,
+    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node), S3Service(node), sns,
                                     LogsService(node))}
     extras: list[Extra] = [extra, sns.public_links]
     if node.settings.console:
@@ -145,7 +147,8 @@ async def run(settings: Settings) -> None:
     tasks = [asyncio.create_task(_maintenance(node), name="maintenance")]
     if settings.dispatch:
         tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
-        jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node), SnsDeliveryJobs(node)])
+        jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node), S3NotificationJobs(node),
+                              SnsDeliveryJobs(node)])
         tasks.append(asyncio.create_task(jobs.run(), name="jobs"))
         tasks.append(asyncio.create_task(SchedulePoller(node).run(), name="schedules"))
     http: HttpServer | None = None

@@ -281,23 +281,28 @@ def canonical_headers(headers: Mapping[str, str], signed: tuple[str, ...]) -> st
     return "".join(lines)
 
 
-def payload_hash(request: Arrived) -> str:
+def payload_hash(request: Arrived, service: str = "", presigned: bool = False) -> str:
     """UNSIGNED-PAYLOAD when the client says so; otherwise the body's SHA-256 as we received it (a claimed
-    hash that differs from the body's fails the signature check)."""
+    hash that differs from the body's fails the signature check). S3 bodies stream to a file after this
+    check (`Arrived.body` is empty): the declared hash is signed, and S3 compares it with what arrives. An
+    S3 presigned URL signs UNSIGNED-PAYLOAD."""
     declared = request.headers.get("x-amz-content-sha256")
-    if declared == UNSIGNED_PAYLOAD:
+    if declared == UNSIGNED_PAYLOAD or (service == "s3" and presigned and not declared):
         return UNSIGNED_PAYLOAD
+    if service == "s3" and declared and not request.body:
+        return declared
     return hashlib.sha256(request.body).hexdigest()
 
 
 def canonical_request(request: Arrived, claim: Claim) -> str:
+    """S3's path is signed as sent (neither normalised nor encoded again), as botocore's S3 signer does."""
     return "\n".join((
         request.method.upper(),
-        canonical_path(request.raw_path),
+        request.raw_path if claim.service == "s3" else canonical_path(request.raw_path),
         canonical_query(request.raw_query, presigned=claim.presigned),
         canonical_headers(request.headers, claim.signed_headers),
         ";".join(claim.signed_headers),
-        payload_hash(request),
+        payload_hash(request, claim.service, claim.presigned),
     ))
 
 

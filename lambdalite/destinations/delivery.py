@@ -15,7 +15,7 @@ import orjson
 
 from lambdalite import arn, metrics
 from lambdalite.clock import now_ms
-from lambdalite.destinations import dead_letter, eventbridge, lambda_, sns, sqs
+from lambdalite.destinations import dead_letter, eventbridge, lambda_, s3, sns, sqs
 from lambdalite.destinations.job import Side, Target
 from lambdalite.destinations.record import dead_letter_message, record_bytes
 from lambdalite.destinations.targets import DeliveryError, unsupported
@@ -41,9 +41,11 @@ async def deliver(node: Node, outcome: Outcome, target: Target) -> None:
         await lambda_.deliver(node, outcome, target.arn)
     elif service == "events":
         await eventbridge.deliver(node, outcome, target.arn)
+    elif service == "s3" and target.side is Side.ON_FAILURE:
+        await s3.deliver(node, outcome, target.arn)
     elif service == "sns":
         await sns.deliver(node, outcome, target.arn, target.side.value)
-    else:  # s3: accepted at configuration time, not served by lambdalite yet
+    else:  # s3 on the success side: refused at configuration time
         raise unsupported(service, target.arn)
 
 

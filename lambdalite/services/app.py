@@ -2,9 +2,10 @@
 
 Routing: `X-Amz-Target: AmazonSQS.*` -> sqs, `AWSEvents.*` -> events, `Logs_20140328.*` -> logs;
 otherwise the SigV4 credential scope's service name; an unsigned query-protocol request naming SNS's
-version or actions -> sns, any other form post -> sqs; otherwise Lambda's rest-json paths. The HTTP
-server (httpserver.py) hands each parsed request to `respond`; no framework sits in between, to keep
-the accept path short.
+version or actions -> sns, any other form post -> sqs; otherwise (unsigned) a path-style S3 request (a
+bucket name first: `/bucket/key`; no `Action=`), or else Lambda's rest-json paths (`/2015-03-31/...`:
+never a bucket name). The HTTP server (httpserver.py) hands each parsed request to `respond`; no
+framework sits in between, to keep the accept path short.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote
 
 from lambdalite.services import function_access
-from lambdalite.services.http import MAX_BODY_BYTES, AwsError, Request, Response, new_request_id
+from lambdalite.services.http import MAX_BODY_BYTES, AwsError, BodySink, Request, Response, new_request_id
 from lambdalite.services.sns import is_sns_form
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _PRESIGNED_CREDENTIAL = re.compile(r"X-Amz-Credential=[^&%]+(?:/|%2F)\d{8}(?:/|%2F)([^&/%]+)(?:/|%2F)([^&/%]+)(?:/|%2F)aws4_request")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+# Path style: a bucket name first, which is never a rest-json API's dated first segment (`/2015-03-31/`).
+_BUCKET_PATH = re.compile(r"/(?!\d{4}-\d{2}-\d{2}(/|$))[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/|$)")
 
 
 class Service(Protocol):
@@ -81,7 +84,17 @@ class App:
             request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
         ):
             return self.services["sqs"]
+        if signed_service is None and "s3" in self.services and _BUCKET_PATH.match(request.raw_path) and (
+                "Action=" not in request.raw_query):
+            return self.services["s3"]
         return self.services["lambda"]
+
+    def body_sink(self, method: str, url: bytes, headers: dict[str, str]) -> BodySink | None:
+        """Where the body of a request whose headers just arrived streams to, if its service wants it."""
+        raw_path, _, query = url.decode("latin-1").partition("?")
+        request = self.request(method, raw_path, query, headers, b"")
+        offer = getattr(self.pick(request, request.signed_service), "body_sink", None)
+        return offer(request) if offer is not None else None
 
     def request(self, method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes) -> Request:
         """A Request from what the wire gave (headers already lower-cased)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -16,6 +16,25 @@ from lambdalite.faults import Fault
 from lambdalite.faults import validation_error as validation_error
 from lambdalite.request_ids import new_request_id as new_request_id
 from lambdalite.settings import DEFAULT_REGION
+
+
+class BodySink(Protocol):
+    """Where a streamed request body goes, chunk by chunk, instead of memory (S3's PutObject, UploadPart).
+
+    A service offers one (`body_sink(request)`) for requests whose bodies may be large; the HTTP server
+    then feeds it without MAX_BODY_BYTES, and calls `discard` once the request is answered or its client
+    left mid-body: a sink whose file the service kept (renamed) ignores it."""
+
+    def write(self, chunk: bytes) -> None: ...
+    def discard(self) -> None: ...
+
+
+class BodyStream(Protocol):
+    """A response body sent in chunks (a file): `length` bytes, read only when sent (never for HEAD)."""
+
+    length: int
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
 
 
 @dataclass(slots=True)
@@ -33,6 +52,7 @@ class Request:
     # Who sent it, when a function did: "environment" (its connection comes from a sandboxed environment's
     # uid) or the role ARN its minted keys are for. Functions reach only the data plane (services/auth.py).
     function_caller: str | None = None
+    sink: BodySink | None = None  # the body, when it was streamed to the service's sink (then `body` is b"")
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
@@ -47,6 +67,7 @@ class Response:
     # A body sent as it is produced, until it ends or the client leaves (server-sent events); then the
     # connection closes (no Content-Length).
     stream: AsyncIterator[bytes] | None = None
+    sized: BodyStream | None = None  # sent after the headers instead of `body`, Content-Length its length
 
 
 def json_response(

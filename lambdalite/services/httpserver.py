@@ -5,7 +5,10 @@ layer (a task, message dicts and middleware per request) cost about a third of t
 parsed request goes straight to `App.respond`. httptools (llhttp) still does all the parsing.
 
 Per connection, requests are answered in order (HTTP/1.1 pipelining), keep-alive is the default, and
-`Expect: 100-continue` is honoured. A request whose client went away still runs to the end (an accepted
+`Expect: 100-continue` is honoured. A service may take a request's body as a stream (`App.body_sink`: S3's
+PUTs go to a file as they arrive, without MAX_BODY_BYTES) and answer with a body of known length in chunks
+(`Response.sized`, sent as the client's socket drains, keep-alive kept); `Response.stream` is an open-ended
+body (server-sent events) after which the connection closes. A request whose client went away still runs to the end (an accepted
 write is never cut in half); only its response is dropped.
 
 Slow clients are bounded (HttpLimits): a request's headers must arrive within a deadline counted from its
@@ -29,7 +32,7 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
-from lambdalite.services.http import MAX_BODY_BYTES, Response
+from lambdalite.services.http import MAX_BODY_BYTES, BodySink, BodyStream, Response
 
 if TYPE_CHECKING:
     from lambdalite.services.app import App
@@ -104,7 +107,8 @@ def encode_response(response: Response, *, head: bool = False, close: bool = Fal
         lines.append(b"%s: %s" % (name.encode("latin-1"), value.encode("latin-1")))
     if response.content_type is not None:
         lines.append(b"Content-Type: " + response.content_type.encode("latin-1"))
-    lines.append(b"Content-Length: %d" % len(response.body))
+    length = response.sized.length if response.sized is not None else len(response.body)
+    lines.append(b"Content-Length: %d" % length)
     if close:
         lines.append(b"Connection: close")
     head_bytes = b"\r\n".join(lines) + b"\r\n\r\n"
@@ -112,7 +116,7 @@ def encode_response(response: Response, *, head: bool = False, close: bool = Fal
 
 
 class _Pending:
-    __slots__ = ("method", "url", "headers", "body", "too_large", "keep_alive", "header_bytes")
+    __slots__ = ("method", "url", "headers", "body", "too_large", "keep_alive", "header_bytes", "sink")
 
     def __init__(self) -> None:
         self.method = ""
@@ -122,6 +126,7 @@ class _Pending:
         self.too_large = False
         self.keep_alive = True
         self.header_bytes = 0
+        self.sink: BodySink | None = None  # the body streams here instead of `body` (App.body_sink)
 
 
 class _Reject(Exception):
@@ -146,6 +151,8 @@ class HttpConnection(asyncio.Protocol):
         self.phase = 0
         self.phase_since_s = 0.0
         self.from_function = False  # the peer is a function's execution environment (server.function_peer)
+        self.writable = asyncio.Event()  # cleared while the transport's write buffer is full (streamed answers)
+        self.writable.set()
 
     # ---- transport events ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -164,6 +171,15 @@ class HttpConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         self.connections.discard(self)
+        self.writable.set()
+        if self.phase == 2 and self.current.sink is not None:  # left mid-body: nothing will answer it
+            self.current.sink.discard()
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -217,8 +233,10 @@ class HttpConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.phase, self.phase_since_s = 2, self.last_active_s
+        if self.parser.get_method() == b"PUT":
+            self.current.sink = self.app.body_sink("PUT", self.current.url, self.current.headers)
         declared = self.current.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        if self.current.sink is None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             # Answer now (the service's own 413 envelope) instead of reading a body we would drop.
             pending = self.current
             pending.method = self.parser.get_method().decode("latin-1")
@@ -232,6 +250,9 @@ class HttpConnection(asyncio.Protocol):
             self.transport.write(_CONTINUE)
 
     def on_body(self, body: bytes) -> None:
+        if self.current.sink is not None:
+            self.current.sink.write(body)
+            return
         self.size += len(body)
         if self.size > MAX_BODY_BYTES:
             self.current.too_large = True
@@ -262,6 +283,7 @@ class HttpConnection(asyncio.Protocol):
                 if self.paused and len(self.queue) < MAX_PIPELINED // 2 and self.transport is not None:
                     self.paused = False
                     self.transport.resume_reading()
+                sized = None
                 try:
                     response = await self._respond(pending)
                     if response.stream is not None:
@@ -269,6 +291,7 @@ class HttpConnection(asyncio.Protocol):
                         return
                     close = not pending.keep_alive
                     data = encode_response(response, head=pending.method == "HEAD", close=close)
+                    sized = None if pending.method == "HEAD" else response.sized
                 except Exception:
                     log.exception("could not answer %s %r", pending.method, pending.url[:200])
                     close = not pending.keep_alive
@@ -276,12 +299,28 @@ class HttpConnection(asyncio.Protocol):
                 if self.transport is None:
                     continue  # the client left: the work is done, the answer has nowhere to go
                 self.transport.write(data)
+                if sized is not None and not await self._send_sized(sized):
+                    close = True
                 self.last_active_s = time.monotonic()
                 if close:
                     self.transport.close()
                     self.queue.clear()
         finally:
             self.worker = None
+
+    async def _send_sized(self, sized: BodyStream) -> bool:
+        """Send a body of known length as the socket drains; False when it could not be sent whole."""
+        try:
+            async for chunk in sized.chunks():
+                if self.transport is None:
+                    return False
+                self.transport.write(chunk)
+                self.last_active_s = time.monotonic()
+                await self.writable.wait()
+        except Exception:
+            log.exception("streaming a response failed")
+            return False
+        return self.transport is not None
 
     async def _stream(self, response: Response) -> None:
         """Send a streamed body chunk by chunk while the client stays, then close the connection."""
@@ -338,9 +377,14 @@ class HttpConnection(asyncio.Protocol):
             raw = "/" + raw.split("://", 1)[1].partition("/")[2]
         path, _, query = raw.partition("?")
         request = self.app.request(pending.method, path, query, pending.headers, body)
+        request.sink = pending.sink
         if self.from_function:
             request.function_caller = "environment"
-        return await self.app.respond(request, pending.too_large)
+        try:
+            return await self.app.respond(request, pending.too_large)
+        finally:
+            if pending.sink is not None:
+                pending.sink.discard()
 
 
 class HttpServer:

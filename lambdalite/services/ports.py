@@ -6,6 +6,8 @@ from typing import Any
 
 from lambdalite.node import Node
 from lambdalite.services.events_put import put_events_internal
+from lambdalite.services.s3 import internal as s3_internal
+from lambdalite.services.s3.blobs import Blobs
 from lambdalite.services.sqs.internal import deliver_message
 
 
@@ -19,3 +21,7 @@ class ServicePorts:
     async def put_events(self, region: str, entries: list[dict[str, Any]],
                          trace_id: str | None) -> list[dict[str, Any]]:
         return await put_events_internal(self.node, region, entries, trace_id)
+
+    async def put_s3_object(self, bucket: str, key: str, body: bytes, trace_id: str | None) -> None:
+        blobs = self._s3_blobs = getattr(self, "_s3_blobs", None) or Blobs(self.node.settings.data_dir)
+        await s3_internal.put_object(self.node, blobs, bucket, key, body, "application/json", trace_id)

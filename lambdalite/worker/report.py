@@ -1,5 +1,5 @@
 """`lambdalite queue`: each function's async queue (queued, in flight, delayed for retry, oldest age), and
-each SNS topic's pending deliveries when there are some."""
+each S3 bucket's pending notifications and each SNS topic's pending deliveries when there are some."""
 
 from __future__ import annotations
 
@@ -35,10 +35,14 @@ def print_queue(settings: Settings, out: TextIO | None = None) -> int:
     store = open_store(settings, read_only=True)
     try:
         rows = asyncio.run(store.queue_report(now_ms()))
+        buckets = asyncio.run(store.s3_notification_report(now_ms()))
         topics = asyncio.run(store.sns_delivery_report(now_ms()))
     finally:
         store.close()
     render(rows, out or sys.stdout)
+    if buckets:
+        (out or sys.stdout).write("\n")
+        render(buckets, out or sys.stdout, "S3 BUCKET")
     if topics:
         (out or sys.stdout).write("\n")
         render(topics, out or sys.stdout, "SNS TOPIC")

@@ -116,6 +116,7 @@ class FakePorts:
     put: list[PutEvents] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     refuse_sqs: dict[str, int] = field(default_factory=dict)
+    objects: list[tuple[str, str, bytes]] = field(default_factory=list)  # S3 puts: (bucket, key, body)
 
     async def send_sqs(self, queue_arn: str, body: str, attributes: dict[str, dict[str, Any]] | None) -> str:
         left = self.refuse_sqs.get(queue_arn, 0)
@@ -130,3 +131,6 @@ class FakePorts:
                          trace_id: str | None) -> list[dict[str, Any]]:
         self.put.append(PutEvents(region, entries, trace_id))
         return [{"EventId": str(uuid.uuid4())} for _ in entries]
+
+    async def put_s3_object(self, bucket: str, key: str, body: bytes, trace_id: str | None) -> None:
+        self.objects.append((bucket, key, body))

@@ -24,6 +24,7 @@ from lambdalite.store.sqlite import (
     outcomes,
     permissions,
     queues,
+    s3,
     schedules,
     slots,
     sns,
@@ -37,7 +38,7 @@ T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
 _MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns, schedules, tags,
-            permissions, layers, log_groups)
+            permissions, layers, log_groups, s3)
 
 
 class SqliteStore(
@@ -48,6 +49,7 @@ class SqliteStore(
     history.HistoryStore,
     sqs.SqsStore,
     buses.BusesStore,
+    s3.S3Store,
     schedules.SchedulesStore,
     sns.SnsStore,
     tags.TagsStore,
