@@ -109,6 +109,11 @@ class Settings:
     # multiplied by this (tests: 0.02 makes rate(1 minute) tick every 1.2 s). Cron ticks stay on wall-clock minutes.
     schedule_scale: float = field(default=1.0, metadata={"env": "LAMBDALITE_SCHEDULE_SCALE"})
 
+    def __post_init__(self) -> None:
+        # Absolute from the start: the sandbox binds folders by path and runs elsewhere, and a relative
+        # `--data-dir ./data` must mean the folder the command was started in.
+        object.__setattr__(self, "data_dir", self.data_dir.absolute())
+
     @property
     def function_endpoint_url(self) -> str:
         """Where functions' AWS SDKs send their calls: this server's API (AWS_ENDPOINT_URL)."""

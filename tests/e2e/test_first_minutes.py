@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from tests.support.awscli import run_cli
 from tests.support.server import LambdaliteProcess, module_client, module_server, wait_until
+from tests.support.zips import python_zip
 
 server = module_server("first-minutes")
 lam = module_client("lambda")
@@ -64,3 +65,21 @@ def test_the_cli_shows_the_operation_not_served(server: LambdaliteProcess) -> No
                      check=False)
     assert result.returncode != 0
     assert "GetFunctionUrlConfig is not supported by lambdalite" in result.stderr
+
+
+def test_a_relative_data_folder_runs_functions(tmp_path: Path) -> None:
+    """`serve --data-dir data` (relative, as the README writes it) means the folder it was started in,
+    for the store and for the sandbox that mounts the function's code from it."""
+    proc = LambdaliteProcess(Path("data"), cwd=tmp_path).start()
+    try:
+        lam = proc.client("lambda")
+        lam.create_function(FunctionName="rel", Runtime="python3.11", Role="arn:aws:iam::000000000000:role/r",
+                            Handler="handler.handler",
+                            Code={"ZipFile": python_zip("def handler(event, context):\n    return {'ok': 1}\n")})
+        lam.get_waiter("function_active_v2").wait(FunctionName="rel")
+        answer = lam.invoke(FunctionName="rel", Payload=b"{}")
+        assert answer["StatusCode"] == 200 and "FunctionError" not in answer
+        assert answer["Payload"].read() == b'{"ok": 1}'
+        assert (tmp_path / "data" / "code").is_dir()
+    finally:
+        proc.kill()

@@ -105,7 +105,7 @@ class LambdaliteProcess:
 
     def __init__(self, data_dir: Path, *, role: str = "serve", port: int | None = None,
                  env: dict[str, str] | None = None, args: list[str] | None = None, store: str | None = None,
-                 host: str = "127.0.0.1", prefix: list[str] | None = None):
+                 host: str = "127.0.0.1", prefix: list[str] | None = None, cwd: Path | None = None):
         """`store`: a postgresql:// URL to run on (tests/support/postgres.py makes one); default: the
         current backend's store for `data_dir` (`store_for`). `host`: the address `serve` binds and the
         clients use; `prefix`: a command the process runs under (`ip netns exec NAME`, tests/support/netns.py)."""
@@ -117,11 +117,12 @@ class LambdaliteProcess:
         self.args = args or []
         self.host = host
         self.prefix = prefix or []
+        self.cwd = cwd  # where the process starts (a relative `data_dir` is relative to it)
         store = store_for(data_dir) if store is None else store
         if store:
             self.env["LAMBDALITE_STORE"] = store
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir.parent / f"{data_dir.name}-{role}-{host}-{self.port}.log"
+        self.log_path = (cwd or Path.cwd()) / data_dir.parent / f"{data_dir.name}-{role}-{host}-{self.port}.log"
 
     @property
     def endpoint(self) -> str:
@@ -135,7 +136,8 @@ class LambdaliteProcess:
         cmd += self.args
         env = {**os.environ, **self.env}
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                     cwd=self.cwd)
         if wait and self.role == "serve":
             wait_until(self.healthy, timeout_s=30, what=f"lambdalite on {self.port} (log {self.log_path})")
         return self
