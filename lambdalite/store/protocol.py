@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from lambdalite.model.bus import BusRecord, RoutedTarget, RuleRecord
+from lambdalite.model.esm import EventSourceMapping
 from lambdalite.model.event import QueuedEvent
 from lambdalite.model.event_config import EventConfig
 from lambdalite.model.function import FunctionRow, FunctionTarget
@@ -186,6 +187,29 @@ class BusesStore(Protocol):
         ...
 
 
+class EventSourceMappingsStore(Protocol):
+    """SQS event source mappings (model/esm.py): the API's records and what the pollers follow."""
+
+    async def esm_create(self, mapping: EventSourceMapping) -> str | None:
+        """Insert unless a live mapping joins the same queue and function ARN: then that one's UUID."""
+        ...
+    async def esm_get(self, uuid: str) -> EventSourceMapping | None:
+        """The mapping (a deleted one too, until it is purged)."""
+        ...
+    async def esm_update(self, uuid: str,
+                         change: Callable[[EventSourceMapping], EventSourceMapping]) -> EventSourceMapping | None:
+        """Replace the mapping with `change(current)` (pure; may raise a Fault); None when missing."""
+        ...
+    async def esm_delete(self, uuid: str, now_ms: int) -> EventSourceMapping | None:
+        """Mark the mapping Deleting (pollers stop); None when missing."""
+        ...
+    async def esm_list(self, *, source_arn: str | None = None, function_name: str | None = None,
+                       function_arn: str | None = None, after: str = "",
+                       limit: int = 10_000) -> list[EventSourceMapping]:
+        """Mappings ordered by UUID after `after`, deleted ones included, narrowed by the filters set."""
+        ...
+
+
 class Store(
     ConfigCache,
     FunctionsStore,
@@ -195,6 +219,7 @@ class Store(
     OutcomesStore,
     SqsStore,
     BusesStore,
+    EventSourceMappingsStore,
     Protocol,
 ):
     """Everything one process needs from its backend."""

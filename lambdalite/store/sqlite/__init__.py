@@ -14,12 +14,13 @@ from typing import TypeVar, cast
 from lambdalite.model.event_config import EventConfig
 from lambdalite.settings import Settings
 from lambdalite.store.sqlite import buses, event_configs, event_queue, functions, outcomes, queues, slots, sqs
+from lambdalite.store.sqlite import event_source_mappings
 from lambdalite.store.sqlite.db import Database
 
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, event_source_mappings)
 
 
 class SqliteStore(
@@ -29,6 +30,7 @@ class SqliteStore(
     outcomes.OutcomesStore,
     sqs.SqsStore,
     buses.BusesStore,
+    event_source_mappings.EventSourceMappingsStore,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
 
