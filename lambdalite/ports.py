@@ -7,7 +7,10 @@ and `server.py` wires it into the Node, so nothing below services imports them.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from lambdalite.model.queue import Message
 
 
 class Ports(Protocol):
@@ -18,4 +21,8 @@ class Ports(Protocol):
     async def put_events(self, region: str, entries: list[dict[str, Any]],
                          trace_id: str | None) -> list[dict[str, Any]]:
         """PutEvents from inside lambdalite: one result entry per entry (ErrorCode when refused)."""
+        ...
+
+    def sqs_records(self, messages: list[Message], queue_arn: str, region: str) -> list[dict[str, Any]]:
+        """Received messages as AWS's SQS event records (what an event source mapping's function gets)."""
         ...

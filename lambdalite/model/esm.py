@@ -63,10 +63,8 @@ class EventSourceMapping:
     def changed(self, now_ms: int, **changes: Any) -> EventSourceMapping:
         """This mapping with `changes`, in the transitional state the change puts it in."""
         updated = replace(self, **changes)
-        if updated.enabled != self.enabled:
-            state = ENABLING if updated.enabled else DISABLING
-        else:
-            state = UPDATING
+        toggled = updated.enabled != self.enabled
+        state = UPDATING if not toggled else ENABLING if updated.enabled else DISABLING
         return replace(updated, state=state, changed_ms=now_ms)
 
     def to_json(self) -> bytes:

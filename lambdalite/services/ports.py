@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambdalite.model.queue import Message
 from lambdalite.node import Node
 from lambdalite.services.events_put import put_events_internal
+from lambdalite.services.sqs import event_records
 from lambdalite.services.sqs.internal import deliver_message
 
 
@@ -19,3 +21,6 @@ class ServicePorts:
     async def put_events(self, region: str, entries: list[dict[str, Any]],
                          trace_id: str | None) -> list[dict[str, Any]]:
         return await put_events_internal(self.node, region, entries, trace_id)
+
+    def sqs_records(self, messages: list[Message], queue_arn: str, region: str) -> list[dict[str, Any]]:
+        return event_records.records(messages, queue_arn, region)

@@ -130,3 +130,6 @@ class FakePorts:
                          trace_id: str | None) -> list[dict[str, Any]]:
         self.put.append(PutEvents(region, entries, trace_id))
         return [{"EventId": str(uuid.uuid4())} for _ in entries]
+
+    def sqs_records(self, messages: list[Any], queue_arn: str, region: str) -> list[dict[str, Any]]:
+        return [{"messageId": m.id, "body": m.body.decode(), "eventSourceARN": queue_arn} for m in messages]

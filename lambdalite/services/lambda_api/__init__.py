@@ -19,6 +19,7 @@ from lambdalite.services.http import AwsError, Request, Response, new_request_id
 from lambdalite.services.lambda_api import (
     account,
     event_invoke_config,
+    event_source_mappings,
     functions,
     invoke,
     invoke_async,
@@ -79,8 +80,9 @@ class Router:
 
 
 def all_routes() -> list[tuple[str, str, Any]]:
-    """Routes of this package: ours, async invoke's and event invoke config's."""
-    return [*ROUTES, *invoke_async.ROUTES, *event_invoke_config.ROUTES]
+    """Routes of this package: event source mappings' first (their tag routes take mapping ARNs only), then
+    ours, async invoke's and event invoke config's."""
+    return [*event_source_mappings.ROUTES, *ROUTES, *invoke_async.ROUTES, *event_invoke_config.ROUTES]
 
 
 class LambdaService:

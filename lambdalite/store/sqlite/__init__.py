@@ -13,8 +13,17 @@ from typing import TypeVar, cast
 
 from lambdalite.model.event_config import EventConfig
 from lambdalite.settings import Settings
-from lambdalite.store.sqlite import buses, event_configs, event_queue, functions, outcomes, queues, slots, sqs
-from lambdalite.store.sqlite import event_source_mappings
+from lambdalite.store.sqlite import (
+    buses,
+    event_configs,
+    event_queue,
+    event_source_mappings,
+    functions,
+    outcomes,
+    queues,
+    slots,
+    sqs,
+)
 from lambdalite.store.sqlite.db import Database
 
 T = TypeVar("T")
