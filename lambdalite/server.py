@@ -30,6 +30,7 @@ from lambdalite.services.sqs import SqsService
 from lambdalite.settings import Settings
 from lambdalite.store import open_store
 from lambdalite.worker.dispatcher import Dispatcher
+from lambdalite.worker.esm import MappingPollers
 from lambdalite.worker.jobs import JobLoop
 
 log = logging.getLogger("lambdalite")
@@ -99,6 +100,7 @@ async def run(settings: Settings) -> None:
         tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
         jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node)])
         tasks.append(asyncio.create_task(jobs.run(), name="jobs"))
+        tasks.append(asyncio.create_task(MappingPollers(node).run(), name="event-source-mappings"))
     http: HttpServer | None = None
     try:
         if settings.serve_api:
