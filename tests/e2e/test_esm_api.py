@@ -138,7 +138,7 @@ def _gone(lam: Any, uuid_: str) -> bool:
     try:
         lam.get_event_source_mapping(UUID=uuid_)
     except ClientError as err:
-        return err.response["Error"]["Code"] == "ResourceNotFoundException"
+        return bool(err.response["Error"]["Code"] == "ResourceNotFoundException")
     return False
 
 
