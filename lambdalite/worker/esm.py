@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 REFRESH_S = 1.0
 SLOW_POLL_S = 0.5
 ERROR_PAUSE_S = 1.0
+EMPTY_PAUSE_S = 0.02
 
 
 class MappingPollers:
@@ -107,8 +108,9 @@ class Poller:
             await asyncio.sleep(SLOW_POLL_S)  # other processes run this mapping's maximum already
             return
         messages = await self._gather(m, queue)
-        if not messages:
+        if not messages:  # another poller took them: look again soon, never in a tight loop
             await self._release(mapping_slot)
+            await asyncio.sleep(EMPTY_PAUSE_S)
             return
         visibility_s = int(queue.attrs.get("VisibilityTimeout", "30"))
         self._start(Batch(self.node, m, messages, visibility_s), mapping_slot)
