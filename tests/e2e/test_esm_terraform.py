@@ -107,7 +107,7 @@ def _function_by_terraform(lam: Any) -> bool:
     try:
         lam.get_function_code_signing_config(FunctionName="tf-esm-probe")
     except ClientError as err:
-        return err.response["Error"]["Code"] != "UnknownOperationException"
+        return bool(err.response["Error"]["Code"] != "UnknownOperationException")
     return True
 
 
