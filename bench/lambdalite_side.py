@@ -172,6 +172,7 @@ class LambdaliteRun:
         result.update(_guarded(self.main_server, "main_error"))
         result["split"] = _guarded(self.split_e2e)
         result["pool"] = _guarded(lambda: pool_overhead(self.sizes.warm_count * 4))
+        result["esm"] = _guarded(lambda: _esm(self.sizes, self.work_dir))
         if self.profile:
             result["profiles"] = _guarded(self.profiled)
         return result
@@ -355,6 +356,12 @@ def pool_overhead(count: int) -> dict[str, Any]:
         if cold:
             out[f"cold_median_ms{suffix}"] = float(cold[1])
     return out
+
+
+def _esm(sizes: Sizes, work_dir: Path) -> dict[str, Any]:
+    from bench.esm import run_esm  # bench/esm.py imports this module's Server
+
+    return run_esm(sizes, work_dir)
 
 
 def run_lambdalite(sizes: Sizes, work_dir: Path, profile: bool = False) -> dict[str, Any]:

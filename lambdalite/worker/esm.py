@@ -31,6 +31,7 @@ REFRESH_S = 1.0
 SLOW_POLL_S = 0.5
 ERROR_PAUSE_S = 1.0
 EMPTY_PAUSE_S = 0.02
+RECEIVE_BATCHES = 10  # batches one receive may fill (no batching window)
 
 
 class MappingPollers:
@@ -103,32 +104,42 @@ class Poller:
             wait_s = SLOW_POLL_S if due_ms is None else min(SLOW_POLL_S, max(0.0, (due_ms - now_ms()) / 1000))
             await wait_event(arrival, wait_s)
             return
-        mapping_slot = await self._mapping_slot(m)
-        if mapping_slot is False:
+        # Without a batching window, one receive fills several batches (run side by side), so a small
+        # BatchSize is not held to one receive commit per batch.
+        wanted = 1 if m.window_s else min(limit - len(self.running), RECEIVE_BATCHES)
+        slots = await self._mapping_slots(m, wanted)
+        if not slots:
             await asyncio.sleep(SLOW_POLL_S)  # other processes run this mapping's maximum already
             return
-        messages = await self._gather(m, queue)
-        if not messages:  # another poller took them: look again soon, never in a tight loop
-            await self._release(mapping_slot)
-            await asyncio.sleep(EMPTY_PAUSE_S)
-            return
+        messages = await self._gather(m, queue, m.batch_size * len(slots))
         visibility_s = int(queue.attrs.get("VisibilityTimeout", "30"))
-        self._start(Batch(self.node, m, messages, visibility_s), mapping_slot)
+        chunks = [messages[i:i + m.batch_size] for i in range(0, len(messages), m.batch_size)]
+        for chunk, slot in zip(chunks, slots, strict=False):
+            self._start(Batch(self.node, m, chunk, visibility_s), slot)
+        for slot in slots[len(chunks):]:
+            await self._release(slot)
+        if not messages:  # another poller took them: look again soon, never in a tight loop
+            await asyncio.sleep(EMPTY_PAUSE_S)
 
-    async def _mapping_slot(self, m: EventSourceMapping) -> int | None | bool:
-        """With MaximumConcurrency, a slot `esm:UUID` (False when all are taken); else None (no limit)."""
+    async def _mapping_slots(self, m: EventSourceMapping, wanted: int) -> list[int | None]:
+        """With MaximumConcurrency, up to `wanted` slots `esm:UUID` (fewer when taken); else no limit."""
         if m.max_concurrency is None:
-            return None
-        slot = await self.node.store.acquire_slot(f"esm:{m.uuid}", m.max_concurrency)
-        return slot if isinstance(slot, int) else False
+            return [None] * wanted
+        slots: list[int | None] = []
+        while len(slots) < wanted:
+            slot = await self.node.store.acquire_slot(f"esm:{m.uuid}", m.max_concurrency)
+            if not isinstance(slot, int):
+                break
+            slots.append(slot)
+        return slots
 
-    async def _release(self, slot: int | None | bool) -> None:
-        if isinstance(slot, int) and not isinstance(slot, bool):
+    async def _release(self, slot: int | None) -> None:
+        if slot is not None:
             with contextlib.suppress(Exception):
                 await self.node.store.release_slot(slot)
 
-    async def _gather(self, m: EventSourceMapping, queue: QueueRecord) -> list[Message]:
-        """Up to BatchSize messages, received for up to the batching window once the first arrived."""
+    async def _gather(self, m: EventSourceMapping, queue: QueueRecord, limit: int) -> list[Message]:
+        """Up to `limit` messages, received for up to the batching window once the first arrived."""
         store, topic = self.node.store, sqs_topic(m.source_arn)
         retention_s = int(queue.attrs.get("MessageRetentionPeriod", "345600"))
         visibility_ms = int(queue.attrs.get("VisibilityTimeout", "30")) * 1000
@@ -138,13 +149,13 @@ class Poller:
         while True:
             arrival = self.node.wakeups.arrival(topic)
             got += await store.sqs_receive(m.source_arn, retention_s=retention_s, redrive=redrive,
-                                           limit=m.batch_size - len(got), visibility_ms=visibility_ms)
+                                           limit=limit - len(got), visibility_ms=visibility_ms)
             left_s = deadline - time.monotonic()
-            if not got or len(got) >= m.batch_size or left_s <= 0 or _bytes(got) >= _BATCH_BYTES:
+            if not got or len(got) >= limit or left_s <= 0 or _bytes(got) >= _BATCH_BYTES:
                 return got
             await wait_event(arrival, min(left_s, SLOW_POLL_S))
 
-    def _start(self, batch: Batch, mapping_slot: int | None | bool) -> None:
+    def _start(self, batch: Batch, mapping_slot: int | None) -> None:
         async def run() -> None:
             try:
                 await batch.run()
