@@ -190,3 +190,13 @@ def test_aws_cli_v2(server: LambdaliteProcess, sqs: Any, lam: Any, tmp_path: Pat
     deleted = cli_json(2, server.endpoint, ["lambda", "delete-event-source-mapping", "--uuid", created["UUID"]],
                        cwd=tmp_path)
     assert deleted["State"] == "Deleting"
+
+
+def test_deleting_the_function_keeps_its_mappings(lam: Any, pair: tuple[str, str]) -> None:
+    source, fn = pair
+    created = lam.create_event_source_mapping(EventSourceArn=source, FunctionName=fn)
+    lam.delete_function(FunctionName=fn)
+    assert lam.get_event_source_mapping(UUID=created["UUID"])["FunctionArn"] == created["FunctionArn"]
+    assert lam.update_event_source_mapping(UUID=created["UUID"], Enabled=False)["State"] == "Disabling"
+    assert _refused(lam.update_event_source_mapping, UUID=created["UUID"], FunctionName=fn) == (
+        400, "InvalidParameterValueException", "Function does not exist")

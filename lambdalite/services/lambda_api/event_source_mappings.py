@@ -79,6 +79,16 @@ async def _check_source(node: Node, m: EventSourceMapping, resolved: Resolved) -
     params.check_timeouts(int(queue.attrs.get("VisibilityTimeout", "30")), int(resolved.config.get("Timeout", 3)))
 
 
+async def _current_function(node: Node, m: EventSourceMapping) -> Resolved | None:
+    """The mapping's function, or None once it was deleted (its mappings stay and may still be changed)."""
+    try:
+        return await resolve_function(node, m.function_arn, None, m.region)
+    except AwsError as err:
+        if err.status == 404:
+            return None
+        raise
+
+
 def _wake(node: Node, m: EventSourceMapping) -> None:
     node.wakeups.notify(MAPPINGS)
     node.wakeups.notify(sqs_topic(m.source_arn))
@@ -134,12 +144,14 @@ async def update_mapping(node: Node, request: Request, uuid: str) -> Response:
         raise AwsError(409, "ResourceInUseException",
                        f"Cannot update the event source mapping {uuid}: it is being deleted.")
     function_name = get_str(body, "FunctionName")
-    resolved, function_arn = await _function(node, request.region, function_name or current.function_arn)
-    if function_name:
-        settings.update(function_name=resolved.name, function_arn=function_arn)
     merged = replace(current, **settings)
     params.check_batching(params.queue_arn(merged.source_arn).last_name, merged.batch_size, merged.window_s)
-    await _check_source(node, merged, resolved)
+    if function_name:
+        resolved, function_arn = await _function(node, request.region, function_name)
+        settings.update(function_name=resolved.name, function_arn=function_arn)
+        await _check_source(node, replace(merged, **settings), resolved)
+    elif (current_function := await _current_function(node, current)) is not None:
+        await _check_source(node, merged, current_function)
     now = now_ms()
     updated = await node.store.esm_update(uuid, lambda cur: cur.changed(now, **settings))
     if updated is None:
