@@ -108,8 +108,8 @@ async def create_mapping(node: Node, request: Request) -> Response:
     resolved, function_arn = await _function(node, request.region, function_name)
     now = now_ms()
     m = EventSourceMapping(
-        uuid=str(uuids.uuid4()), region=request.region, source_arn=f"arn:{source.partition}:sqs:{source.region}:"
-        f"{source.account}:{source.resource}", function_name=resolved.name, function_arn=function_arn,
+        uuid=str(uuids.uuid4()), region=request.region, source_arn=str(body["EventSourceArn"]),
+        function_name=resolved.name, function_arn=function_arn,
         batch_size=batch_size, window_s=window_s, enabled=settings.get("enabled", True), state=CREATING,
         changed_ms=now, filters=settings.get("filters", ()), response_types=settings.get("response_types", ()),
         max_concurrency=settings.get("max_concurrency"), tags=tags,
