@@ -220,3 +220,35 @@ def test_reserved_concurrency_caps_parallel_batches(lam: Any, sqs: Any, tmp_path
     wait_until(lambda: len(batches(path)) == 3, timeout_s=60, what="three batches")
     starts = sorted(b["t"] for b in batches(path))
     assert all(b - a >= 0.9 for a, b in zip(starts, starts[1:], strict=False))  # one at a time
+
+
+# A custom runtime that answers every batch with text that is not JSON, and records each invocation.
+NOT_JSON_BOOTSTRAP = """#!/bin/sh
+set -eu
+while true
+do
+  HEADERS="$(mktemp)"
+  EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  echo "{\\"batch\\": true}" >> "$RECORD_PATH"
+  curl -sS "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response" -d 'not json' > /dev/null
+done
+"""
+
+
+def test_invalid_json_response_fails_whole_batch(lam: Any, sqs: Any, tmp_path: Path) -> None:
+    from tests.e2e.async_support import ROLE
+    from tests.support.server import shared_file
+    from tests.support.zips import make_zip
+
+    name = unique("notjson")
+    url = create_queue(sqs, name, VisibilityTimeout="2")
+    path = tmp_path / "calls.jsonl"
+    lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=ROLE, Handler="x.y", Timeout=2,
+                        Code={"ZipFile": make_zip({"bootstrap": NOT_JSON_BOOTSTRAP}, modes={"bootstrap": 0o755})},
+                        Environment={"Variables": {"RECORD_PATH": shared_file(path)}})
+    lam.create_event_source_mapping(EventSourceArn=queue_arn(name), FunctionName=name,
+                                    FunctionResponseTypes=["ReportBatchItemFailures"])
+    sqs.send_message(QueueUrl=url, MessageBody="m")
+    wait_until(lambda: len(batches(path)) >= 2, timeout_s=60, what="the whole batch redelivered")
+    assert counts(sqs, url)[0] + counts(sqs, url)[1] == 1
