@@ -127,7 +127,7 @@ MALFORMED = [
     pytest.param({"batchItemFailures": [{"foo": "x"}]}, id="other-key"),
     pytest.param({"batchItemFailures": [{"itemIdentifier": "not-in-batch"}]}, id="unknown-identifier"),
     pytest.param("ok", id="non-object"),
-]  # invalid JSON cannot come from a Python handler: tests/unit/test_esm_response.py holds that case
+]  # invalid JSON cannot come from a Python handler: test_invalid_json_response_fails_whole_batch
 
 
 @pytest.mark.parametrize("reply", MALFORMED)
