@@ -151,7 +151,7 @@ class Batch:
         labels = (resolved.name,)
         metrics.CONCURRENT.labels(*labels).inc()
         try:
-            result = await self.node.pool.invoke(resolved.spec, request)
+            result = await self.node.pool.invoke(resolved.spec, request, prefer_warm=True)  # a backlog, as the dispatcher
         finally:
             metrics.CONCURRENT.labels(*labels).dec()
             await self.node.store.release_slot(slot)
