@@ -13,23 +13,14 @@ from typing import TypeVar, cast
 
 from lambdalite.model.event_config import EventConfig
 from lambdalite.settings import Settings
-from lambdalite.store.sqlite import (
-    buses,
-    event_configs,
-    event_queue,
-    event_source_mappings,
-    functions,
-    outcomes,
-    queues,
-    slots,
-    sqs,
-)
+from lambdalite.store.sqlite import buses, event_configs, event_queue, functions, outcomes, queues, slots, sqs
+from lambdalite.store.sqlite import event_source_mappings as esm_store
 from lambdalite.store.sqlite.db import Database
 
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, event_source_mappings)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, esm_store)
 
 
 class SqliteStore(
@@ -39,7 +30,7 @@ class SqliteStore(
     outcomes.OutcomesStore,
     sqs.SqsStore,
     buses.BusesStore,
-    event_source_mappings.EventSourceMappingsStore,
+    esm_store.EventSourceMappingsStore,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
 
