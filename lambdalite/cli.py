@@ -11,6 +11,9 @@ from lambdalite import settings as settings_mod
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="data folder (env LAMBDALITE_DATA_DIR, default ./.lambdalite)")
+    parser.add_argument("--store", help="postgresql://USER:PASS@HOST:PORT/DB to share one PostgreSQL database "
+                        "between nodes (default: SQLite in the data folder); a password here is visible in the "
+                        "process list: prefer env LAMBDALITE_STORE, PGPASSWORD or ~/.pgpass")
 
 
 def _node_flags(parser: argparse.ArgumentParser) -> None:
@@ -89,9 +92,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return print_logs(settings, args.function, follow=args.follow)
     elif args.command == "queue":
+        from lambdalite.store.errors import StoreUnavailable
         from lambdalite.worker.report import print_queue
 
-        return print_queue(settings)
+        try:
+            return print_queue(settings)
+        except StoreUnavailable as err:
+            print(f"lambdalite: cannot reach the store: {err.detail}", file=sys.stderr)
+            return 1
     return 0
 
 

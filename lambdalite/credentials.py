@@ -137,6 +137,13 @@ _secrets: dict[Path, bytes] = {}
 _secrets_lock = threading.Lock()
 
 
+def use_secret(data_dir: Path, secret: bytes) -> None:
+    """Use `secret` for this data folder instead of its file: nodes on a shared store (PostgreSQL) get
+    it from the store at start, so every node mints and checks the same keys."""
+    with _secrets_lock:
+        _secrets[(data_dir / SECRET_FILE).resolve()] = secret
+
+
 def server_secret(data_dir: Path) -> bytes:
     """The data folder's minting secret, created once (0600) by whichever process gets there first."""
     path = (data_dir / SECRET_FILE).resolve()

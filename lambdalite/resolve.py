@@ -14,6 +14,7 @@ from lambdalite.faults import Fault
 from lambdalite.model.function import dead_letter_arn, to_run_spec, unqualified
 from lambdalite.model.run import RunSpec
 from lambdalite.node import Node
+from lambdalite.store.code import ensure_unpacked
 
 
 @dataclass
@@ -63,6 +64,7 @@ async def _resolve(node: Node, function_name: str, qualifier: str | None, region
         region=_region_of(base_arn),
         default_client=node.settings.python_runtime_client,
     )
+    await ensure_unpacked(node.store, node.settings.code_dir, spec.code_dir.name)  # another node's upload
     return Resolved(
         name=ref.name,
         qualifier=invoked,

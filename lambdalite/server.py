@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from lambdalite import metrics
+from lambdalite import credentials, metrics
 from lambdalite.clock import now_ms
 from lambdalite.destinations.delivery import DestinationJobs
 from lambdalite.destinations.rule_targets import RuleTargetJobs
@@ -29,6 +29,7 @@ from lambdalite.services.ports import ServicePorts
 from lambdalite.services.sqs import SqsService
 from lambdalite.settings import Settings
 from lambdalite.store import open_store
+from lambdalite.store.errors import StoreUnavailable
 from lambdalite.worker.dispatcher import Dispatcher
 from lambdalite.worker.esm import MappingPollers
 from lambdalite.worker.jobs import JobLoop
@@ -93,8 +94,22 @@ async def _maintenance(node: Node) -> None:
             log.exception("maintenance failed")
 
 
+async def _attach_store(node: Node) -> None:
+    """Connect the store before anything runs (StoreUnavailable: `serve` says so in one line) and take
+    what every node must share from it."""
+    await node.store.attach(node.wakeups)
+    secret = await node.store.shared_secret(credentials.SECRET_FILE, os.urandom(32))
+    if secret is not None:
+        credentials.use_secret(node.settings.data_dir, secret)
+
+
 async def run(settings: Settings) -> None:
     node = build_node(settings)
+    try:
+        await _attach_store(node)
+    except BaseException:
+        node.store.close()
+        raise
     tasks = [asyncio.create_task(_maintenance(node), name="maintenance")]
     if settings.dispatch:
         tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
@@ -139,12 +154,22 @@ def _function_peer(settings: Settings) -> Callable[[tuple[str, int], tuple[str, 
 
 def _started_line(settings: Settings) -> str:
     """What `serve` / `worker` say once ready, whatever the log level: where to point clients, where data is."""
-    data = settings.data_dir.resolve()
+    data = f"data folder {settings.data_dir.resolve()}"
+    if settings.store:
+        data = f"store {_without_password(settings.store)}, code cache {settings.code_dir.resolve()}"
     if settings.serve_api:
         role = "API and dispatcher" if settings.dispatch else "API only (run `lambdalite worker`s to dispatch)"
-        return f"lambdalite: listening on http://{settings.host}:{settings.port} ({role}); data folder {data}"
+        return f"lambdalite: listening on http://{settings.host}:{settings.port} ({role}); {data}"
     metrics_at = f"; metrics on http://{settings.host}:{settings.metrics_port}/metrics" if settings.metrics_port else ""
-    return f"lambdalite worker: dispatching from data folder {data}{metrics_at}"
+    return f"lambdalite worker: dispatching from {data}{metrics_at}"
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials_part, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    return f"{scheme}{sep}{credentials_part.split(':', 1)[0]}@{host}"
 
 
 def _say(line: str) -> None:
@@ -187,4 +212,7 @@ def serve(settings: Settings) -> None:
             runner.run(run(settings))
     except CannotListen as err:
         _say(f"lambdalite: {err}")
+        raise SystemExit(1) from None
+    except StoreUnavailable as err:
+        _say(f"lambdalite: cannot reach the store {_without_password(settings.store)}: {err.detail}")
         raise SystemExit(1) from None

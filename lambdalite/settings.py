@@ -20,6 +20,9 @@ class Settings:
     host: str = field(default="127.0.0.1", metadata={"env": "LAMBDALITE_HOST"})
     port: int = field(default=4566, metadata={"env": "LAMBDALITE_PORT"})
     data_dir: Path = field(default=Path(".lambdalite"), metadata={"env": "LAMBDALITE_DATA_DIR"})
+    # Where state lives: "" (the default) is SQLite in the data folder; postgresql://USER:PASS@HOST:PORT/DB
+    # shares one PostgreSQL database between any number of nodes (the data folder then only caches code).
+    store: str = field(default="", repr=False, metadata={"env": "LAMBDALITE_STORE"})
     account_id: str = field(default=ACCOUNT_ID, metadata={"env": "LAMBDALITE_ACCOUNT_ID"})
     default_region: str = field(default=DEFAULT_REGION, metadata={"env": "LAMBDALITE_DEFAULT_REGION"})
     # Function-error retries wait 1x then 2x this (AWS: about one and two minutes).

@@ -12,7 +12,20 @@ if TYPE_CHECKING:
 
 def open_store(settings: Settings, *, read_only: bool = False) -> Store:
     """The configured backend. `read_only` for tools beside running servers (`lambdalite queue`): reads
-    work, writes raise, and opening it needs no write access and takes no lock."""
+    work, writes raise, and opening it needs no write access and takes no lock.
+
+    `settings.store`: "" for SQLite in the data folder, a postgresql:// URL for PostgreSQL (connected on
+    first use; `Store.attach` connects at once and says so when it cannot)."""
+    if settings.store:
+        from lambdalite.store.errors import StoreUnavailable
+
+        if not settings.store.startswith(("postgresql://", "postgres://")):
+            raise StoreUnavailable("the store must be a postgresql://USER:PASS@HOST:PORT/DB URL")
+        try:
+            from lambdalite.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreUnavailable(f"{exc.name} is not installed: pip install 'lambdalite[postgres]'") from None
+        return PostgresStore(settings, read_only=read_only)
     from lambdalite.store.sqlite import SqliteStore
 
     return SqliteStore(settings, read_only=read_only)
@@ -20,6 +33,8 @@ def open_store(settings: Settings, *, read_only: bool = False) -> Store:
 
 def store_exists(settings: Settings) -> bool:
     """Whether the configured store holds lambdalite data already (read-only tools say so when not)."""
+    if settings.store:
+        return True  # a database exists once configured; an unreachable one is said when first used
     from lambdalite.store.sqlite import db_path
 
     return db_path(settings).exists()

@@ -1,12 +1,14 @@
 """Function code: validate a zip, unpack it content-addressed, keep the zip for download.
 
 Layout under `settings.code_dir`: `<sha256 hex>/` (unpacked, read-only by convention) and
-`<sha256 hex>.zip`. Unpacking goes to a temporary folder that is renamed into place only after every
+`<sha256 hex>.zip`. With a shared store (PostgreSQL) that folder is each node's local cache: archives live
+in the store (`Store.save_code`) and `ensure_unpacked` fetches one a node has not seen yet. Unpacking goes to a temporary folder that is renamed into place only after every
 check passed, so a refused upload leaves nothing behind and a crash leaves at most a `.tmp-*` folder.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -19,8 +21,12 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from lambdalite.faults import Fault
+
+if TYPE_CHECKING:
+    from lambdalite.store.protocol import NodeStore
 
 MAX_ZIPPED_BYTES = 52_428_800
 MAX_UNZIPPED_BYTES = 262_144_000
@@ -89,6 +95,15 @@ def store_zip(code_root: Path, data: bytes) -> StoredCode:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return stored
+
+
+async def ensure_unpacked(store: NodeStore, code_root: Path, sha256_hex: str) -> None:
+    """Make this node's cache hold the archive (unpacked and zipped), from the store when missing here."""
+    if (code_root / sha256_hex).is_dir() and zip_path(code_root, sha256_hex).is_file():
+        return
+    data = await store.load_code(sha256_hex)
+    if data is not None:
+        await asyncio.to_thread(store_zip, code_root, data)
 
 
 def remove_code(code_root: Path, sha256_hex: str) -> None:

@@ -61,3 +61,14 @@ class LimitExceeded(StoreFault):
     """The change would pass an account limit (reserved concurrency)."""
 
     code = "InvalidParameterValueException"
+
+
+class StoreUnavailable(Fault):
+    """The store's database cannot be reached (PostgreSQL down or unreachable): the request is answered
+    500 ServiceException and not done (no 202 for an event that is not committed); requests work again
+    once the database is back. `detail` says why, for logs and the start-up line."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(500, "ServiceException", "The service is unavailable: its database cannot be reached.",
+                         type_="Service")
+        self.detail = detail

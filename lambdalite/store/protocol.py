@@ -5,7 +5,8 @@ only executes. Records come back as `model/` types; deliberate refusals are `sto
 Operations are async wherever a backend may touch disk or the network; the few synchronous ones only
 touch this process's memory (slot bookkeeping, the configuration cache's key space).
 
-Backends: `sqlite/` (the embedded default). `open_store(settings)` picks one.
+Backends: `sqlite/` (the embedded default) and `postgres/` (many nodes on one database).
+`open_store(settings)` picks one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from lambdalite.model.function import FunctionRow, FunctionTarget
 from lambdalite.model.outcome import Outcome
 from lambdalite.model.queue import AttemptEnd, Leased, Message, NewMessage, QueueCounts, QueueRow
 from lambdalite.model.sqs import QueueRecord, VisibilityChange
+from lambdalite.wakeups import Wakeups
 
 T = TypeVar("T")
 
@@ -210,8 +212,30 @@ class EventSourceMappingsStore(Protocol):
         ...
 
 
+class NodeStore(Protocol):
+    """What differs between processes on one data folder (SQLite) and nodes on one database."""
+
+    async def attach(self, wakeups: Wakeups) -> None:
+        """At a node's start: connect now (StoreUnavailable when the database cannot be reached) and turn
+        work committed by other processes into notifications of this process's `wakeups`."""
+        ...
+    async def shared_secret(self, name: str, new: bytes) -> bytes | None:
+        """A secret every node must agree on (`new` when none is stored yet); None: the data folder keeps it."""
+        ...
+    async def save_code(self, sha256_hex: str, zip_bytes: bytes) -> None:
+        """Keep a code archive where every node finds it (a no-op where the data folder is the store)."""
+        ...
+    async def load_code(self, sha256_hex: str) -> bytes | None:
+        """A code archive this node's local cache lacks; None when the store keeps none."""
+        ...
+    async def delete_code(self, sha256_hex: str) -> None:
+        """Forget a code archive no function version uses any more."""
+        ...
+
+
 class Store(
     ConfigCache,
+    NodeStore,
     FunctionsStore,
     EventConfigsStore,
     EventQueueStore,

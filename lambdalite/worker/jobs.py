@@ -74,10 +74,13 @@ class JobLoop:
 
     async def _idle(self, idle_s: float) -> None:
         """Sleep until woken, the next job is due, or the poll interval passed."""
-        for handler in self.handlers:
-            due_ms = await self.node.store.next_due_ms(handler.kind)
-            if due_ms is not None:
-                idle_s = min(idle_s, max(0.0, (due_ms - now_ms()) / 1000))
+        try:
+            for handler in self.handlers:
+                due_ms = await self.node.store.next_due_ms(handler.kind)
+                if due_ms is not None:
+                    idle_s = min(idle_s, max(0.0, (due_ms - now_ms()) / 1000))
+        except Exception:  # the store is away (a database restarting): poll again after idle_s
+            log.exception("reading the job queue failed")
         if idle_s > 0:
             await wait_event(self._wake, idle_s)
 

@@ -15,7 +15,9 @@ from lambdalite.settings import Settings
 from lambdalite.store import open_store
 from lambdalite.store.protocol import Store
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgresql"]
+# A fresh database per deployment (data_dir) on the session's private PostgreSQL (tests/support/postgres.py).
+_databases: dict[Path, str] = {}
 
 
 def backend_settings(name: str, data_dir: Path, **overrides: Any) -> Settings:
@@ -24,6 +26,13 @@ def backend_settings(name: str, data_dir: Path, **overrides: Any) -> Settings:
     fresh, empty deployment."""
     if name == "sqlite":
         return Settings(data_dir=data_dir, **overrides)
+    if name == "postgresql":
+        url = _databases.get(data_dir)
+        if url is None:
+            from tests.support import postgres
+
+            url = _databases[data_dir] = postgres.server().fresh_database()
+        return Settings(data_dir=data_dir, store=url, **overrides)
     raise ValueError(f"unknown store backend {name!r}")
 
 
@@ -53,3 +62,8 @@ class Backend:
         for store in reversed(self._opened):
             store.close()
         self._opened.clear()
+        url = _databases.pop(self.data_dir, None)
+        if url is not None:
+            from tests.support import postgres
+
+            postgres.server().drop_database(url)

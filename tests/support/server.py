@@ -64,13 +64,16 @@ class LambdaliteProcess:
     """One `lambdalite serve` (or `worker`) subprocess on a data folder."""
 
     def __init__(self, data_dir: Path, *, role: str = "serve", port: int | None = None,
-                 env: dict[str, str] | None = None, args: list[str] | None = None):
+                 env: dict[str, str] | None = None, args: list[str] | None = None, store: str | None = None):
+        """`store`: a postgresql:// URL to run on (tests/support/postgres.py makes one), else SQLite."""
         self.data_dir = data_dir
         self.role = role
         self.port = port or free_port()
         self.env = {"LAMBDA_RETRY_BASE_DELAY": "1", "LAMBDALITE_LOG_LEVEL": "info",
                     "LAMBDALITE_SANDBOX_SHARED_DIRS": str(SHARED_DIR), **(env or {})}
         self.args = args or []
+        if store is not None:
+            self.env["LAMBDALITE_STORE"] = store
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"{data_dir.name}-{role}-{self.port}.log"
 

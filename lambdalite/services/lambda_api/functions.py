@@ -35,12 +35,15 @@ CODE_PATH = "/_lambdalite/code/"
 
 async def _store_code(node: Node, zip_b64: object) -> code_store.StoredCode:
     data = code_store.decode_zip_file(zip_b64)  # CodeError is AWS's own error
-    return await asyncio.to_thread(code_store.store_zip, node.settings.code_dir, data)
+    stored = await asyncio.to_thread(code_store.store_zip, node.settings.code_dir, data)
+    await node.store.save_code(stored.sha256_hex, data)  # where other nodes find it (PostgreSQL)
+    return stored
 
 
 async def _forget_code(node: Node, shas: list[str]) -> None:
     for sha in shas:
         await asyncio.to_thread(code_store.remove_code, node.settings.code_dir, sha)
+        await node.store.delete_code(sha)
 
 
 def _code_source(data: dict[str, Any]) -> object:
@@ -249,6 +252,7 @@ async def get_code_zip(node: Node, request: Request, sha: str) -> Response:
     """GetFunction's Code.Location: the stored zip."""
     if not all(c in "0123456789abcdef" for c in sha) or len(sha) != 64:
         raise AwsError(404, "ResourceNotFoundException", "Code not found")
+    await code_store.ensure_unpacked(node.store, node.settings.code_dir, sha)  # uploaded on another node
     path = code_store.zip_path(node.settings.code_dir, sha)
     with contextlib.suppress(FileNotFoundError):
         data = await asyncio.to_thread(path.read_bytes)

@@ -16,6 +16,7 @@ from lambdalite.settings import Settings
 from lambdalite.store.sqlite import buses, event_configs, event_queue, functions, outcomes, queues, slots, sqs
 from lambdalite.store.sqlite import event_source_mappings as esm_store
 from lambdalite.store.sqlite.db import Database
+from lambdalite.store.sqlite.node_hooks import NodeHooks
 
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
@@ -30,6 +31,7 @@ class SqliteStore(
     outcomes.OutcomesStore,
     sqs.SqsStore,
     buses.BusesStore,
+    NodeHooks,
     esm_store.EventSourceMappingsStore,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""

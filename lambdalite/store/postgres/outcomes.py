@@ -1,0 +1,41 @@
+"""How each async event ended (the model: store/sqlite/outcomes.py); `record` joins the transaction that
+deletes the ended event."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lambdalite.model.outcome import Outcome
+from lambdalite.store.postgres.queues import affected
+
+if TYPE_CHECKING:
+    from lambdalite.store.postgres.db import Conn, PgDatabase
+
+
+async def record(conn: Conn, outcome: Outcome) -> None:
+    await conn.execute(
+        """INSERT INTO outcomes(request_id, function, condition, approximate_invoke_count, ended_ms, data)
+           VALUES ($1,$2,$3,$4,$5,$6)
+           ON CONFLICT (request_id) DO UPDATE SET function = excluded.function, condition = excluded.condition,
+               approximate_invoke_count = excluded.approximate_invoke_count, ended_ms = excluded.ended_ms,
+               data = excluded.data""",
+        outcome.request_id, outcome.function, outcome.condition.value, outcome.approximate_invoke_count,
+        outcome.ended_ms, outcome.to_json(),
+    )
+
+
+class OutcomesStore:
+    db: PgDatabase
+
+    async def get_outcome(self, request_id: str) -> Outcome | None:
+        data = await self.db.fetchval("SELECT data FROM outcomes WHERE request_id = $1", request_id)
+        return Outcome.from_json(data) if data is not None else None
+
+    async def prune_outcomes(self, ended_before_ms: int, limit: int = 5000) -> int:
+        async def prune(c: Conn) -> int:
+            return affected(await c.execute(
+                "DELETE FROM outcomes WHERE request_id IN "
+                "(SELECT request_id FROM outcomes WHERE ended_ms < $1 ORDER BY ended_ms LIMIT $2)",
+                ended_before_ms, limit))
+
+        return await self.db.write(prune, durable=False)

@@ -1,0 +1,152 @@
+"""PostgreSQL only: what the backend adds for many nodes (migrations racing, wake-ups across nodes, group
+commit, the shared secret and code archives), through its protocol and, where needed, its internals."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from lambdalite.model.queue import NewMessage
+from lambdalite.model.sqs import QueueRecord
+from lambdalite.store.postgres import PostgresStore
+from lambdalite.store.postgres.migrate import migrate_url, migrations
+from lambdalite.wakeups import EVENTS, JOBS, Wakeups, sqs_topic
+from tests.support import postgres
+from tests.support.aio import wait_for
+from tests.support.backends import Backend
+from tests.support.records import REGION, code_sha, create_function, queue_arn, queued_event
+
+pytestmark = pytest.mark.skipif(not postgres.available(), reason="PostgreSQL is not installed (scripts/setup)")
+WAKE_S = 10.0  # a generous bound for a NOTIFY to reach another node
+
+
+@pytest.fixture
+def pg(tmp_path: Path) -> Iterator[Backend]:
+    opened = Backend("postgresql", tmp_path / "data")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def empty_database() -> Iterator[str]:
+    """A database without lambdalite's schema (not copied from the migrated template)."""
+    server = postgres.server()
+    name = f"empty_{abs(hash(object()))}"
+    server.sql(f"CREATE DATABASE {name}")
+    url = server.url(name)
+    yield url
+    server.drop_database(url)
+
+
+def _pg(store: Any) -> PostgresStore:
+    assert isinstance(store, PostgresStore)
+    return store
+
+
+async def test_nodes_migrating_together_apply_each_migration_once(empty_database: str) -> None:
+    applied = await asyncio.gather(*(migrate_url(empty_database) for _ in range(4)))
+    names = [name for _, name, _ in migrations()]
+    assert sorted(sum(applied, [])) == sorted(names)  # each file applied by exactly one of them
+    conn = await asyncpg.connect(empty_database)
+    try:
+        recorded = [r[0] for r in await conn.fetch("SELECT name FROM schema_migrations ORDER BY version")]
+    finally:
+        await conn.close()
+    assert recorded == names
+    assert await migrate_url(empty_database) == []  # a later start finds nothing to do
+
+
+async def _woken(wakeups: Wakeups, topic: str, work: Callable[[], Awaitable[Any]]) -> None:
+    arrival = wakeups.arrival(topic)
+    await work()
+    await asyncio.wait_for(arrival.wait(), WAKE_S)
+
+
+async def test_work_committed_on_another_node_wakes_this_nodes_waiters(pg: Backend) -> None:
+    mine, theirs = pg.open(), pg.open()
+    wakeups = Wakeups()
+    await mine.attach(wakeups)
+    await create_function(theirs, "f")
+    await _woken(wakeups, EVENTS, lambda: theirs.accept_event(queued_event("f"), b"{}"))
+    job = NewMessage("delivery", "@delivery/f", "job-1", b"{}")
+    await _woken(wakeups, JOBS, lambda: theirs.enqueue_jobs([job]))
+    arn = queue_arn("q")
+    await theirs.sqs_create_queue(QueueRecord(REGION, "q", arn, {}, {}, 0, 0))
+    message = NewMessage("sqs", arn, "m-1", b"hello")
+    await _woken(wakeups, sqs_topic(arn), lambda: theirs.sqs_send(arn, [message]))
+
+
+async def test_another_nodes_configuration_change_drops_this_nodes_cache(pg: Backend) -> None:
+    mine, theirs = pg.open(), pg.open()
+    await mine.attach(Wakeups())
+    await create_function(theirs, "f")
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        return loads
+
+    assert await mine.cached("k", load) == 1
+    await theirs.set_reserved_concurrency("f", 2)
+
+    async def dropped() -> bool:
+        return await mine.cached("k", load) == 2
+
+    await wait_for(dropped, WAKE_S, "the cache dropped on the notification")
+
+
+async def test_concurrent_accepts_share_commits(pg: Backend) -> None:
+    store = _pg(pg.open())
+    await create_function(store, "f")
+    transactions = 0
+    write = store.db.write
+
+    async def counted(fn: Any, **kwargs: Any) -> Any:
+        nonlocal transactions
+        transactions += 1
+        return await write(fn, **kwargs)
+
+    store.db.write = counted  # type: ignore[method-assign]
+    events = [queued_event("f") for _ in range(200)]
+    await asyncio.gather(*(store.accept_event(e, b"{}") for e in events))
+    assert transactions < len(events) / 4, transactions
+    rows = await store.queue_report(0)
+    assert [(r.function, r.queued + r.delayed) for r in rows] == [("f", 200)]
+
+
+async def test_a_duplicate_request_id_fails_alone_in_its_batch(pg: Backend) -> None:
+    store = pg.open()
+    await create_function(store, "f")
+    first = queued_event("f")
+    await store.accept_event(first, b"{}")
+    others = [queued_event("f") for _ in range(5)]
+    results = await asyncio.gather(store.accept_event(first, b"{}"), *(store.accept_event(e, b"{}") for e in others),
+                                   return_exceptions=True)
+    assert isinstance(results[0], asyncpg.UniqueViolationError)
+    assert results[1:] == [None] * 5
+
+
+async def test_every_node_gets_the_first_nodes_secret(pg: Backend) -> None:
+    one, two = pg.open(), pg.open()
+    assert await one.shared_secret("minting", b"first") == b"first"
+    assert await two.shared_secret("minting", b"second") == b"first"
+
+
+async def test_code_archives_are_kept_until_no_version_uses_them(pg: Backend) -> None:
+    store = pg.open()
+    used, unused = b"zip bytes in use", b"zip bytes of nobody"
+    await store.save_code(code_sha(used), used)
+    await store.save_code(code_sha(unused), unused)
+    await store.save_code(code_sha(used), used)  # saving again is harmless
+    await create_function(store, "f", code=used)
+    assert await store.load_code(code_sha(used)) == used
+    await store.delete_code(code_sha(used))  # still $LATEST's: kept
+    await store.delete_code(code_sha(unused))
+    assert await store.load_code(code_sha(used)) == used
+    assert await store.load_code(code_sha(unused)) is None
