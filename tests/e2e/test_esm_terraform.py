@@ -129,6 +129,7 @@ def _terraform(workdir: Path, *args: str, check: bool = True) -> subprocess.Comp
     return result
 
 
+@pytest.mark.timeout(900)  # the provider's own SQS waiters take ~30 s per queue change (6 checks, 5 s apart)
 def test_apply_plan_update_destroy(tmp_path: Path) -> None:
     api = LambdaliteProcess(tmp_path / "data").start()
     workdir = tmp_path / "tf"
