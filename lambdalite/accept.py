@@ -20,10 +20,11 @@ EMPTY_PAYLOAD = b"{}"
 
 
 async def queue_event(node: Node, resolved: Resolved, payload: bytes, region: str, invoked_arn: str,
-                      trace_id: str | None) -> str:
-    """Queue one event for a resolved function; returns its request id once it is durable."""
+                      trace_id: str | None, *, request_id: str | None = None, run: int = 0) -> str:
+    """Queue one event for a resolved function; returns its request id once it is durable.
+    A redrive passes the ended event's `request_id` and its next `run` (docs/decisions.md)."""
     event = QueuedEvent(
-        request_id=new_request_id(),
+        request_id=request_id or new_request_id(),
         function=resolved.name,
         qualifier=resolved.qualifier or arn.LATEST,
         accepted_ms=now_ms(),
@@ -31,6 +32,7 @@ async def queue_event(node: Node, resolved: Resolved, payload: bytes, region: st
         hops=lineage.lineage_count(trace_id),
         region=region,
         invoked_arn=invoked_arn,
+        run=run,
     )
     dispatcher = node.dispatcher
     if dispatcher is not None and dispatcher.reserve():

@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (env LAMBDALITE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (env LAMBDALITE_PORT, default 4566)")
     serve.add_argument("--no-dispatch", action="store_true", help="serve the API only; run workers separately")
+    serve.add_argument("--no-console", action="store_true", help="do not serve the web console at /console")
     serve.add_argument("--credentials-file", help="file of 'ACCESS_KEY_ID SECRET [ACCOUNT_ID]' lines; turns SigV4 "
                        "checking on (env LAMBDALITE_CREDENTIALS_FILE; or LAMBDALITE_CREDENTIALS=AKID:SECRET,...)")
     serve.add_argument("--credentials", help="AKID:SECRET[:ACCOUNT],... (visible to other local users in the "
@@ -60,12 +61,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     queue = sub.add_parser("queue", help="show each function's async queue")
     _common(queue)
+    _history_commands(sub)
     return parser
+
+
+def _history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    events = sub.add_parser("events", help="browse the event history: events [FUNCTION] | events show REQUEST_ID")
+    events.add_argument("target", nargs="*", metavar="FUNCTION | show REQUEST_ID")
+    events.add_argument("--status", choices=["queued", "delayed", "running", "succeeded", "failed"])
+    events.add_argument("--since", help="15m, 2h, 1d ago, epoch ms or an ISO time")
+    events.add_argument("--until", help="as --since")
+    events.add_argument("--request-id", help="only this event")
+    events.add_argument("--limit", type=int, default=50)
+    events.add_argument("--json", action="store_true", dest="as_json")
+    _common(events)
+    redrive = sub.add_parser("redrive", help="run failed events again (one, a function's, or an SQS DLQ's)")
+    redrive.add_argument("request_id", nargs="?", metavar="REQUEST_ID")
+    redrive.add_argument("--function", help="its failed events (with --since/--until), or the target of --dlq")
+    redrive.add_argument("--dlq", help="an SQS queue (name or ARN) of failed events to move back into --function")
+    redrive.add_argument("--since", help="15m, 2h, 1d ago, epoch ms or an ISO time")
+    redrive.add_argument("--until", help="as --since")
+    redrive.add_argument("--json", action="store_true", dest="as_json")
+    _common(redrive)
+
+
+_NOT_SETTINGS = frozenset({"command", "no_dispatch", "function", "follow", "target", "status", "since", "until",
+                           "request_id", "limit", "as_json", "dlq", "no_console"})
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "no_dispatch", "function", "follow")}
+    overrides = {k: v for k, v in vars(args).items() if k not in _NOT_SETTINGS}
     settings = settings_mod.from_env().with_overrides(**overrides)
     if args.command in ("serve", "worker"):
         from lambdalite.runtime.sandbox import check_mode
@@ -82,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lambdalite: {problem}", file=sys.stderr)
             return 2
 
-        serve(settings.with_overrides(dispatch=False if args.no_dispatch else None))
+        serve(settings.with_overrides(dispatch=False if args.no_dispatch else None,
+                                      console=False if args.no_console else None))
     elif args.command == "worker":
         from lambdalite.server import serve
 
@@ -100,7 +127,34 @@ def main(argv: list[str] | None = None) -> int:
         except StoreUnavailable as err:
             print(f"lambdalite: cannot reach the store: {err.detail}", file=sys.stderr)
             return 1
+    elif args.command in ("events", "redrive"):
+        from lambdalite.store.errors import StoreUnavailable
+
+        try:
+            return _history(settings, args)
+        except StoreUnavailable as err:
+            print(f"lambdalite: cannot reach the store: {err.detail}", file=sys.stderr)
+            return 1
     return 0
+
+
+def _history(settings: settings_mod.Settings, args: argparse.Namespace) -> int:
+    from lambdalite.console import commands
+
+    if args.command == "redrive":
+        return commands.run_redrive(settings, args.request_id, args.function, args.dlq, args.since, args.until,
+                                    args.as_json)
+    target = list(args.target)
+    if target[:1] == ["show"]:
+        if len(target) != 2:
+            print("lambdalite: events show REQUEST_ID", file=sys.stderr)
+            return 2
+        return commands.print_event(settings, target[1], args.as_json)
+    if len(target) > 1:
+        print("lambdalite: events [FUNCTION] takes one function", file=sys.stderr)
+        return 2
+    return commands.print_events(settings, target[0] if target else None, args.status, args.since, args.until,
+                                 args.request_id, args.limit, args.as_json)
 
 
 if __name__ == "__main__":

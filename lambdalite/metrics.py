@@ -42,6 +42,26 @@ RECURSION_DROPPED = Counter(
     "lambda_RecursiveInvocationsDropped", "Events stopped as a recursive loop", _LABELS, registry=REGISTRY
 )
 
+# Gauges for alerting, refreshed from the store before each /metrics scrape (and by the console).
+QUEUE_DEPTH = Gauge("lambdalite_AsyncQueueDepth", "Async events in the function's queue (queued, delayed, in flight)",
+                    _LABELS, registry=REGISTRY)
+OLDEST_EVENT_AGE = Gauge("lambdalite_AsyncOldestEventAge_seconds", "Age of the oldest event in the function's queue",
+                         _LABELS, registry=REGISTRY)
+IN_FLIGHT = Gauge("lambdalite_AsyncEventsInFlight", "Async events leased by a dispatcher (running)", _LABELS,
+                  registry=REGISTRY)
+
+
+def set_queue_gauges(rows: list[tuple[str, int, float, int]]) -> None:
+    """(function, depth, oldest age s, in flight) for every function; functions gone are dropped."""
+    seen = {name for name, *_ in rows}
+    for gauge in (QUEUE_DEPTH, OLDEST_EVENT_AGE, IN_FLIGHT):
+        for labels in [k for k in list(gauge._metrics) if k[0] not in seen]:
+            gauge.remove(*labels)
+    for name, depth, age_s, in_flight in rows:
+        QUEUE_DEPTH.labels(name).set(depth)
+        OLDEST_EVENT_AGE.labels(name).set(age_s)
+        IN_FLIGHT.labels(name).set(in_flight)
+
 
 def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -14,12 +14,14 @@ from collections.abc import Callable
 
 from lambdalite import credentials, metrics
 from lambdalite.clock import now_ms
+from lambdalite.console.app import Console
+from lambdalite.console.stats import functions as functions_stats
 from lambdalite.destinations.delivery import DestinationJobs
 from lambdalite.destinations.rule_targets import RuleTargetJobs
 from lambdalite.node import Node
 from lambdalite.runtime import sandbox
 from lambdalite.runtime.pool import EnvironmentPool
-from lambdalite.services.app import App
+from lambdalite.services.app import App, Extra
 from lambdalite.services.auth import Authenticator
 from lambdalite.services.events import EventsService
 from lambdalite.services.http import AwsError, Request, Response
@@ -54,6 +56,7 @@ def build_app(node: Node, *, api: bool = True) -> App:
 
     async def extra(request: Request) -> Response | None:
         if request.method == "GET" and request.path == "/metrics":
+            await _refresh_gauges(node)
             body, content_type = metrics.exposition()
             return Response(200, body, [], content_type)
         if request.path == HEALTH_PATH:
@@ -64,8 +67,17 @@ def build_app(node: Node, *, api: bool = True) -> App:
     if not api:
         return App({"lambda": _NoApi()}, node.settings.default_region, extra=[extra])
     services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node))}
-    return App(services, node.settings.default_region, extra=[extra], auth=Authenticator.from_settings(node.settings),
+    extras: list[Extra] = [extra, Console(node).handle] if node.settings.console else [extra]
+    return App(services, node.settings.default_region, extra=extras, auth=Authenticator.from_settings(node.settings),
                functions_data_plane_only=node.settings.function_api != "all")
+
+
+async def _refresh_gauges(node: Node) -> None:
+    """The per-function queue gauges, read from the store at scrape time (a failure keeps the last values)."""
+    try:
+        await functions_stats(node)
+    except Exception:
+        log.warning("could not refresh the queue gauges", exc_info=True)
 
 
 class _NoApi:
@@ -89,7 +101,9 @@ async def _maintenance(node: Node) -> None:
         try:
             await node.store.renew_slots()
             await node.pool.reap_idle()
-            await node.store.prune_outcomes(now_ms() - int(node.settings.outcome_retention_s * 1000))
+            cutoff_ms = now_ms() - int(node.settings.outcome_retention_s * 1000)
+            await node.store.prune_outcomes(cutoff_ms)
+            await node.store.prune_history(cutoff_ms)
         except Exception:
             log.exception("maintenance failed")
 

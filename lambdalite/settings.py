@@ -69,6 +69,12 @@ class Settings:
     # What functions may call on lambdalite's API (services/function_access.py): "data" (invoke, SQS
     # messages, PutEvents; the control plane is AccessDenied) or "all" (functions that deploy functions).
     function_api: str = field(default="data", metadata={"env": "LAMBDALITE_FUNCTION_API"})
+    # The operator console at /console (`serve --no-console` turns it off); read-only unless this token (or
+    # the API's credentials, as AKID:SECRET) is configured and the user signs in with it. Live charts update
+    # every console_stream_interval_s.
+    console: bool = field(default=True, metadata={"env": "LAMBDALITE_CONSOLE"})
+    console_token: str = field(default="", repr=False, metadata={"env": "LAMBDALITE_CONSOLE_TOKEN"})
+    console_stream_interval_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_CONSOLE_STREAM_INTERVAL"})
     # `serve` refuses a non-loopback address without credentials unless this is set.
     insecure: bool = field(default=False, metadata={"env": "LAMBDALITE_INSECURE"})
 

@@ -8,16 +8,19 @@ payload it carried.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import orjson
 
 from lambdalite import arn, metrics
+from lambdalite.clock import now_ms
 from lambdalite.destinations import dead_letter, eventbridge, lambda_, sqs
 from lambdalite.destinations.job import Side, Target
 from lambdalite.destinations.record import dead_letter_message, record_bytes
 from lambdalite.destinations.targets import DeliveryError, unsupported
 from lambdalite.model.event import DELIVERY_KIND
+from lambdalite.model.history import ERROR_MESSAGE_MAX_CHARS, DeliveryRecord
 from lambdalite.model.outcome import Outcome
 from lambdalite.model.queue import Message
 from lambdalite.node import Node
@@ -64,6 +67,7 @@ class DestinationJobs:
 
     def __init__(self, node: Node):
         self.node = node
+        self._pending: set[asyncio.Task[None]] = set()  # history lines of given-up deliveries being written
 
     def limits(self, job: Message) -> JobLimits:
         settings = self.node.settings
@@ -72,6 +76,15 @@ class DestinationJobs:
     async def deliver(self, job: Message) -> None:
         outcome, target = _decode(job)
         await deliver(self.node, outcome, target)
+        await self._record(DeliveryRecord(outcome.request_id, target.side.value, target.arn, True,
+                                          job.receive_count, now_ms()))
+
+    async def _record(self, delivery: DeliveryRecord) -> None:
+        """The event history's line for this delivery (a lost line loses no delivery: logged only)."""
+        try:
+            await self.node.store.record_delivery(delivery)
+        except Exception:
+            log.warning("could not record delivery of %s to the event history", delivery.request_id, exc_info=True)
 
     def gave_up(self, job: Message, reason: str) -> None:
         try:
@@ -79,6 +92,10 @@ class DestinationJobs:
         except DeliveryError:
             log.error("dropping undecodable delivery job %s: body=%r attrs=%r", job.id, job.body, job.attrs)
             return
+        record = DeliveryRecord(outcome.request_id, target.side.value, target.arn, False, job.receive_count,
+                                now_ms(), reason[:ERROR_MESSAGE_MAX_CHARS])
+        self._pending.add(task := asyncio.get_running_loop().create_task(self._record(record)))
+        task.add_done_callback(self._pending.discard)
         counter = metrics.DEAD_LETTER_ERRORS if target.side is Side.DEAD_LETTER else metrics.DESTINATION_FAILURES
         counter.labels(function_name=outcome.function).inc()
         log.warning(

@@ -27,6 +27,7 @@ class QueuedEvent:
     hops: int = 0  # invocations before this one in its chain: the causing call's Lineage count (section 10)
     region: str = "us-east-1"  # where it was invoked: ARNs in records and destinations
     invoked_arn: str = ""  # the ARN the caller named (unqualified when no qualifier was given)
+    run: int = 0  # redrives of this event so far: its attempts are numbered per run (event history)
 
     def to_attrs(self) -> bytes:
         return orjson.dumps(self)  # orjson serialises dataclasses natively (25x faster than asdict)

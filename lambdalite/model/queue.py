@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lambdalite.model.history import AttemptRecord
 from lambdalite.model.outcome import Outcome
 
 
@@ -61,6 +62,7 @@ class AttemptEnd:
 
     `retry_at_ms` set: the event stays queued, due then, with `event_attrs` as its new state. Otherwise
     it is deleted; `outcome` (when set) is recorded and `jobs` (its deliveries) are queued with it.
+    `record`: the attempt's row of the event history, written in the same transaction.
     """
 
     slot_id: int | None
@@ -68,6 +70,7 @@ class AttemptEnd:
     event_attrs: bytes | None = None
     outcome: Outcome | None = None
     jobs: list[NewMessage] = field(default_factory=list)
+    record: AttemptRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ the ASGI adapter (app.py) stays the only place that knows about the wire.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,9 @@ class Response:
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     content_type: str | None = "application/json"
+    # A body sent as it is produced, until it ends or the client leaves (server-sent events); then the
+    # connection closes (no Content-Length).
+    stream: AsyncIterator[bytes] | None = None
 
 
 def json_response(

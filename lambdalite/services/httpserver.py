@@ -264,6 +264,9 @@ class HttpConnection(asyncio.Protocol):
                     self.transport.resume_reading()
                 try:
                     response = await self._respond(pending)
+                    if response.stream is not None:
+                        await self._stream(response)
+                        return
                     close = not pending.keep_alive
                     data = encode_response(response, head=pending.method == "HEAD", close=close)
                 except Exception:
@@ -279,6 +282,28 @@ class HttpConnection(asyncio.Protocol):
                     self.queue.clear()
         finally:
             self.worker = None
+
+    async def _stream(self, response: Response) -> None:
+        """Send a streamed body chunk by chunk while the client stays, then close the connection."""
+        assert response.stream is not None
+        head = encode_response(response, head=True, close=True).replace(b"Content-Length: 0\r\n", b"")
+        self.server.streaming.add(self)
+        try:
+            if self.transport is not None:
+                self.transport.write(head)
+            async for chunk in response.stream:
+                if self.transport is None or self.transport.is_closing():
+                    break
+                self.transport.write(chunk)
+                self.last_active_s = time.monotonic()
+        finally:
+            aclose = getattr(response.stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            self.server.streaming.discard(self)
+            if self.transport is not None:
+                self.transport.close()
+            self.queue.clear()
 
     def overdue(self, now_s: float) -> str | None:
         """Why this connection must be closed now, if it must."""
@@ -328,6 +353,7 @@ class HttpServer:
         self.limits = limits or HttpLimits()
         self.function_peer = function_peer
         self.connections: set[HttpConnection] = set()
+        self.streaming: set[HttpConnection] = set()  # sending a streamed body: closed first on stop
         self.server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._noted: dict[str, int] = {}
@@ -376,6 +402,9 @@ class HttpServer:
             self.server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
+        for connection in list(self.streaming):  # a stream has no end to wait for
+            if connection.transport is not None:
+                connection.transport.close()
         workers = [c.worker for c in self.connections if c.worker is not None]
         if workers:
             await asyncio.wait(workers, timeout=grace_s)

@@ -19,6 +19,7 @@ from lambdalite.model.esm import EventSourceMapping
 from lambdalite.model.event import QueuedEvent
 from lambdalite.model.event_config import EventConfig
 from lambdalite.model.function import FunctionRow, FunctionTarget
+from lambdalite.model.history import Activity, DeliveryRecord, EventDetail, EventQuery, EventRow
 from lambdalite.model.outcome import Outcome
 from lambdalite.model.queue import AttemptEnd, Leased, Message, NewMessage, QueueCounts, QueueRow
 from lambdalite.model.sqs import QueueRecord, VisibilityChange
@@ -128,6 +129,22 @@ class JobStore(Protocol):
 class OutcomesStore(Protocol):
     async def get_outcome(self, request_id: str) -> Outcome | None: ...
     async def prune_outcomes(self, ended_before_ms: int) -> int: ...
+
+
+class HistoryStore(Protocol):
+    """Event history: the browser over live and ended events, attempts (written by `finish_attempt`),
+    delivery results, activity for the console's charts; pruned like the outcomes."""
+
+    async def list_events(self, query: EventQuery, at_ms: int) -> list[EventRow]:
+        """One page, newest first (live events by accept time, ended ones by end time)."""
+        ...
+    async def get_event(self, request_id: str, at_ms: int) -> EventDetail | None: ...
+    async def record_delivery(self, delivery: DeliveryRecord) -> None: ...
+    async def event_activity(self, after: int | None) -> tuple[Activity, int]:
+        """Attempts recorded after the cursor `after`, by what came of them, and the next cursor (None:
+        nothing counted, only the cursor of now)."""
+        ...
+    async def prune_history(self, ended_before_ms: int) -> int: ...
 
 
 class SqsStore(Protocol):
@@ -241,6 +258,7 @@ class Store(
     EventQueueStore,
     JobStore,
     OutcomesStore,
+    HistoryStore,
     SqsStore,
     BusesStore,
     EventSourceMappingsStore,

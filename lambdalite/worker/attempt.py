@@ -15,6 +15,7 @@ import orjson
 from lambdalite import lineage, metrics
 from lambdalite.clock import now_ms
 from lambdalite.faults import Fault
+from lambdalite.model import history
 from lambdalite.model.event import QueuedEvent
 from lambdalite.model.event_config import EventConfig
 from lambdalite.model.outcome import Condition, Outcome
@@ -54,6 +55,10 @@ class Finish:
     on_success: str | None = None
     on_failure: str | None = None
     dead_letter: str | None = None
+    # For the event history: when the try started and what came of it (None: it did not run).
+    started_ms: int = 0
+    result: InvokeResult | None = None
+    throttled: bool = False
 
 
 def limits_for(node: Node, config: EventConfig | None) -> Limits:
@@ -88,17 +93,20 @@ class Attempt:
         self.event = event
         self.slot_id = claim if isinstance(claim, int) else None
         self.refused = claim if isinstance(claim, str) else None
+        self.started_ms = now_ms()
 
     async def run(self) -> Finish:
         try:
-            return await self._run()
+            finish = await self._run()
         except Exception:
             log.exception("event %s: attempt failed inside lambdalite; retried with backoff", self.event.request_id)
-            return self._system_error()
+            finish = self._system_error()
         except BaseException:
             if self.slot_id is not None:
                 await self.node.store.release_slot(self.slot_id)
             raise
+        finish.started_ms = self.started_ms
+        return finish
 
     def _system_error(self) -> Finish:
         """A failure of lambdalite's, not the function's: requeued with the throttle/system-error backoff
@@ -134,10 +142,14 @@ class Attempt:
             await self._acquire(resolved)
         if self.slot_id is None:
             metrics.THROTTLES.labels(resolved.name).inc()
-            return self._finish(decide(Result.THROTTLE, event, limits, now_ms=now_ms(), jitter=random.random()), None)
+            finish = self._finish(decide(Result.THROTTLE, event, limits, now_ms=now_ms(), jitter=random.random()), None)
+            finish.throttled = True
+            return finish
         result = await self._invoke(resolved, started_ms)
         decision = decide(_RESULT_OF_STATUS[result.status], event, limits, now_ms=now_ms(), jitter=random.random())
-        return self._finish(decision, result)
+        finish = self._finish(decision, result)
+        finish.result = result
+        return finish
 
     async def _acquire(self, resolved: Resolved) -> None:
         """Take a slot now (the lease did not: the function was created or changed in between)."""
@@ -208,3 +220,37 @@ class Attempt:
             on_failure=config.destination("OnFailure") if config else None,
             dead_letter=resolved.dead_letter_arn,
         )
+
+
+_HISTORY_RESULT = {
+    Status.OK: history.Result.SUCCESS,
+    Status.FUNCTION_ERROR: history.Result.FUNCTION_ERROR,
+    Status.SYSTEM_ERROR: history.Result.SYSTEM_ERROR,
+}
+
+
+def attempt_record(message: Message, finish: Finish) -> history.AttemptRecord:
+    """The event history's row for this try: numbered by the event's leases within its run."""
+    event, result, decision = finish.event, finish.result, finish.decision
+    if result is not None:
+        kind = _HISTORY_RESULT[result.status]
+    elif finish.throttled:
+        kind = history.Result.THROTTLED
+    elif isinstance(decision, Done):
+        kind = history.Result.NOT_RUN
+    else:
+        kind = history.Result.SYSTEM_ERROR
+    failed = result is not None and result.status is not Status.OK
+    return history.AttemptRecord(
+        request_id=event.request_id,
+        function=event.function,
+        run=event.run,
+        number=message.receive_count,
+        started_ms=finish.started_ms or now_ms(),
+        ended_ms=now_ms(),
+        result=kind,
+        error_type=result.error_type if failed and result else None,
+        error_message=history.clip_message(_error_message(result.payload)) if failed and result else None,
+        retry_at_ms=None if isinstance(decision, Done) else decision.at_ms,
+        condition=decision.condition.value if isinstance(decision, Done) and finish.outcome is not None else None,
+    )

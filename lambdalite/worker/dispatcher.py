@@ -23,7 +23,7 @@ from lambdalite.model.queue import AttemptEnd, Claim, Leased, Message
 from lambdalite.node import Node
 from lambdalite.policy import Done, Retry
 from lambdalite.wakeups import EVENTS, JOBS
-from lambdalite.worker.attempt import Attempt, Finish
+from lambdalite.worker.attempt import Attempt, Finish, attempt_record
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class Dispatcher:
     async def _commit(self, message: Message, finish: Finish) -> None:
         """One write: retry (reschedule) or end (delete + outcome + deliveries), and free the slot."""
         decision = finish.decision
-        end = _end_of(finish)
+        end = _end_of(message, finish)
         if not await self.node.store.finish_attempt(message, end):
             log.info("event %s: lease lost before its result was committed (another run owns it)", message.id)
             return
@@ -208,13 +208,15 @@ class Dispatcher:
                 log.exception("renewing leases failed")
 
 
-def _end_of(finish: Finish) -> AttemptEnd:
-    """What the store commits for one attempt's decision."""
+def _end_of(message: Message, finish: Finish) -> AttemptEnd:
+    """What the store commits for one attempt's decision (with its row of the event history)."""
     decision = finish.decision
+    record = attempt_record(message, finish)
     if isinstance(decision, Retry):
-        return AttemptEnd(finish.slot_id, retry_at_ms=decision.at_ms, event_attrs=decision.event.to_attrs())
+        return AttemptEnd(finish.slot_id, retry_at_ms=decision.at_ms, event_attrs=decision.event.to_attrs(),
+                          record=record)
     if finish.outcome is None:
-        return AttemptEnd(finish.slot_id)
+        return AttemptEnd(finish.slot_id, record=record)
     jobs = delivery_jobs(finish.outcome, on_success=finish.on_success, on_failure=finish.on_failure,
                          dead_letter=finish.dead_letter)
-    return AttemptEnd(finish.slot_id, outcome=finish.outcome, jobs=jobs)
+    return AttemptEnd(finish.slot_id, outcome=finish.outcome, jobs=jobs, record=record)

@@ -11,7 +11,7 @@ import orjson
 
 from lambdalite.node import Node
 from lambdalite.services.http import AwsError, Request, Response, new_request_id
-from lambdalite.services.sqs import errors, query, queue_ops, receive, send
+from lambdalite.services.sqs import errors, move_tasks, query, queue_ops, receive, send
 from lambdalite.services.sqs.common import Ctx, Params
 
 Operation = Callable[[Ctx, Params], Awaitable[dict[str, Any]]]
@@ -35,6 +35,9 @@ OPERATIONS: dict[str, Operation] = {
     "DeleteMessageBatch": receive.delete_message_batch,
     "ChangeMessageVisibility": receive.change_message_visibility,
     "ChangeMessageVisibilityBatch": receive.change_message_visibility_batch,
+    "StartMessageMoveTask": move_tasks.start_message_move_task,
+    "ListMessageMoveTasks": move_tasks.list_message_move_tasks,
+    "CancelMessageMoveTask": move_tasks.cancel_message_move_task,
 }
 _JSON = "application/x-amz-json-1.0"
 _ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")

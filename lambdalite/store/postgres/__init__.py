@@ -23,7 +23,16 @@ from lambdalite.model.event_config import EventConfig
 from lambdalite.model.queue import Message
 from lambdalite.settings import Settings
 from lambdalite.store.errors import StoreUnavailable
-from lambdalite.store.postgres import buses, event_configs, event_queue, functions, outcomes, shared, sqs
+from lambdalite.store.postgres import (
+    buses,
+    event_configs,
+    event_queue,
+    functions,
+    history,
+    outcomes,
+    shared,
+    sqs,
+)
 from lambdalite.store.postgres import event_source_mappings as esm_store
 from lambdalite.store.postgres.accept import AcceptBatcher
 from lambdalite.store.postgres.db import Conn, PgDatabase
@@ -46,6 +55,7 @@ class PostgresStore(
     event_configs.EventConfigsStore,
     event_queue.EventQueueStore,
     outcomes.OutcomesStore,
+    history.HistoryStore,
     sqs.SqsStore,
     buses.BusesStore,
     shared.SharedStore,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from lambdalite.clock import now_ms
 from lambdalite.model.event import EVENT_KIND, QueuedEvent, queue_name
 from lambdalite.model.queue import AttemptEnd, Claim, Leased, Message, NewMessage, QueueRow
-from lambdalite.store.postgres import outcomes, queues, slots
+from lambdalite.store.postgres import history, outcomes, queues, slots
 from lambdalite.store.postgres.accept import AcceptBatcher, PendingAccept
 from lambdalite.store.postgres.db import Conn
 from lambdalite.wakeups import JOBS
@@ -58,11 +58,15 @@ async def finish(conn: Conn, message: Message, end: AttemptEnd) -> bool:
     if end.slot_id is not None:
         await slots.release(conn, end.slot_id)
     if end.retry_at_ms is not None:
-        return await queues.reschedule(conn, message.id, message.receipt, visible_ms=end.retry_at_ms,
-                                       attrs=end.event_attrs)
-    if not await queues.delete(conn, message.id, message.receipt):
+        owned = await queues.reschedule(conn, message.id, message.receipt, visible_ms=end.retry_at_ms,
+                                        attrs=end.event_attrs)
+    else:
+        owned = await queues.delete(conn, message.id, message.receipt)
+    if not owned:
         return False
-    if end.outcome is not None:
+    if end.record is not None:
+        await history.add_attempt(conn, end.record)
+    if end.retry_at_ms is None and end.outcome is not None:
         await outcomes.record(conn, end.outcome)
         await enqueue_jobs(conn, end.jobs)
     return True

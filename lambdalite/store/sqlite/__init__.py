@@ -13,7 +13,17 @@ from typing import TypeVar, cast
 
 from lambdalite.model.event_config import EventConfig
 from lambdalite.settings import Settings
-from lambdalite.store.sqlite import buses, event_configs, event_queue, functions, outcomes, queues, slots, sqs
+from lambdalite.store.sqlite import (
+    buses,
+    event_configs,
+    event_queue,
+    functions,
+    history,
+    outcomes,
+    queues,
+    slots,
+    sqs,
+)
 from lambdalite.store.sqlite import event_source_mappings as esm_store
 from lambdalite.store.sqlite.db import Database
 from lambdalite.store.sqlite.node_hooks import NodeHooks
@@ -21,7 +31,7 @@ from lambdalite.store.sqlite.node_hooks import NodeHooks
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, esm_store)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, esm_store)
 
 
 class SqliteStore(
@@ -29,6 +39,7 @@ class SqliteStore(
     event_configs.EventConfigsStore,
     event_queue.EventQueueStore,
     outcomes.OutcomesStore,
+    history.HistoryStore,
     sqs.SqsStore,
     buses.BusesStore,
     NodeHooks,

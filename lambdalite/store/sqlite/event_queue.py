@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from lambdalite.clock import now_ms
 from lambdalite.model.event import EVENT_KIND, QueuedEvent, queue_name
 from lambdalite.model.queue import AttemptEnd, Claim, Leased, Message, NewMessage, QueueRow
-from lambdalite.store.sqlite import outcomes, queues, slots
+from lambdalite.store.sqlite import history, outcomes, queues, slots
 
 if TYPE_CHECKING:
     from lambdalite.settings import Settings
@@ -66,11 +66,15 @@ def finish(conn: sqlite3.Connection, message: Message, end: AttemptEnd) -> bool:
     if end.slot_id is not None:
         slots.release(conn, end.slot_id)
     if end.retry_at_ms is not None:
-        return queues.reschedule(conn, message.id, message.receipt, visible_ms=end.retry_at_ms,
-                                 attrs=end.event_attrs)
-    if not queues.delete(conn, message.id, message.receipt):
+        owned = queues.reschedule(conn, message.id, message.receipt, visible_ms=end.retry_at_ms,
+                                  attrs=end.event_attrs)
+    else:
+        owned = queues.delete(conn, message.id, message.receipt)
+    if not owned:
         return False
-    if end.outcome is not None:
+    if end.record is not None:
+        history.add_attempt(conn, end.record)
+    if end.retry_at_ms is None and end.outcome is not None:
         outcomes.record(conn, end.outcome)
         enqueue_jobs(conn, end.jobs)
     return True
