@@ -171,6 +171,7 @@ class LambdaliteRun:
         result.update(_guarded(lambda: self.accept(dispatch=True), "accept_with_dispatch_error"))
         result.update(_guarded(self.main_server, "main_error"))
         result["split"] = _guarded(self.split_e2e)
+        result["sns"] = _guarded(self.sns_to_lambda)
         result["pool"] = _guarded(lambda: pool_overhead(self.sizes.warm_count * 4))
         result["esm"] = _guarded(lambda: _esm(self.sizes, self.work_dir))
         if self.profile:
@@ -283,6 +284,16 @@ class LambdaliteRun:
             return out
         finally:
             procs.stop(worker, grace_s=5.0)
+            server.stop()
+
+    def sns_to_lambda(self) -> dict[str, Any]:
+        """SNS Publish -> lambda subscription -> function, end to end (bench/sns.py)."""
+        from bench.sns import run_sns
+
+        server = Server(self.work_dir).start()
+        try:
+            return run_sns(server, self.sink, self.sizes)
+        finally:
             server.stop()
 
     def cold_and_warm(self, server: Server) -> dict[str, Any]:

@@ -7,6 +7,7 @@ events see the function's current code and configuration).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lambdalite.arn import LATEST, check_scope, merge_qualifier, parse_function_name
@@ -63,6 +64,7 @@ async def _resolve(node: Node, function_name: str, qualifier: str | None, region
         code_root=node.settings.code_dir,
         region=_region_of(base_arn),
         default_client=node.settings.python_runtime_client,
+        layer_dirs=await _layer_dirs(node, target.config),
     )
     await ensure_unpacked(node.store, node.settings.code_dir, spec.code_dir.name)  # another node's upload
     return Resolved(
@@ -77,3 +79,16 @@ async def _resolve(node: Node, function_name: str, qualifier: str | None, region
         dead_letter_arn=dead_letter_arn(target.config),
         recursion=target.function.recursion,
     )
+
+
+async def _layer_dirs(node: Node, config: dict[str, Any]) -> tuple[Path, ...]:
+    """The unpacked folders of the function's layers, in order (a deleted version still runs, as on AWS)."""
+    dirs = []
+    for layer in config.get("Layers") or ():
+        parts = str(layer["Arn"]).split(":")
+        row = await node.store.get_layer_version(parts[6], int(parts[7]), deleted=True)
+        if row is None:
+            raise Fault(400, "InvalidParameterValueException", f"Layer version {layer['Arn']} does not exist.")
+        await ensure_unpacked(node.store, node.settings.layers_dir, row.code_sha)  # published on another node
+        dirs.append(node.settings.layers_dir / row.code_sha)
+    return tuple(dirs)

@@ -16,18 +16,25 @@ from lambdalite import credentials, metrics
 from lambdalite.clock import now_ms
 from lambdalite.console.app import Console
 from lambdalite.console.stats import functions as functions_stats
+from lambdalite.destinations import sns_signing
 from lambdalite.destinations.delivery import DestinationJobs
 from lambdalite.destinations.rule_targets import RuleTargetJobs
+from lambdalite.destinations.sns_delivery import SnsDeliveryJobs
+from lambdalite.disk import FreeSpace
 from lambdalite.node import Node
 from lambdalite.runtime import sandbox
 from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.services.app import App, Extra
 from lambdalite.services.auth import Authenticator
+from lambdalite.services.disk_floor import DiskFloor
 from lambdalite.services.events import EventsService
 from lambdalite.services.http import AwsError, Request, Response
 from lambdalite.services.httpserver import HttpLimits, HttpServer
 from lambdalite.services.lambda_api import LambdaService
+from lambdalite.services.logs import LogsService
+from lambdalite.services.logs import enforce_retention as enforce_log_retention
 from lambdalite.services.ports import ServicePorts
+from lambdalite.services.sns import SnsService
 from lambdalite.services.sqs import SqsService
 from lambdalite.settings import Settings
 from lambdalite.store import open_store
@@ -35,6 +42,7 @@ from lambdalite.store.errors import StoreUnavailable
 from lambdalite.worker.dispatcher import Dispatcher
 from lambdalite.worker.esm import MappingPollers
 from lambdalite.worker.jobs import JobLoop
+from lambdalite.worker.schedules import SchedulePoller
 
 log = logging.getLogger("lambdalite")
 
@@ -54,6 +62,8 @@ def build_node(settings: Settings) -> Node:
 def build_app(node: Node, *, api: bool = True) -> App:
     """The API (services + /metrics + health), or for a `worker` only /metrics and health (api=False)."""
 
+    space = FreeSpace(node.settings.data_dir, node.settings.min_free_disk_mb)
+
     async def extra(request: Request) -> Response | None:
         if request.method == "GET" and request.path == "/metrics":
             await _refresh_gauges(node)
@@ -61,15 +71,22 @@ def build_app(node: Node, *, api: bool = True) -> App:
             return Response(200, body, [], content_type)
         if request.path == HEALTH_PATH:
             role = ("api+dispatch" if node.settings.dispatch else "api") if node.settings.serve_api else "dispatch"
+            if space.low():  # 503: a balancer sends new work elsewhere; this node still drains its backlog
+                return Response(503, b'{"status":"disk_low","role":"%s","detail":"%s"}'
+                                % (role.encode(), space.describe().encode()), [])
             return Response(200, b'{"status":"ok","role":"%s"}' % role.encode(), [])
         return None
 
     if not api:
         return App({"lambda": _NoApi()}, node.settings.default_region, extra=[extra])
-    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node))}
-    extras: list[Extra] = [extra, Console(node).handle] if node.settings.console else [extra]
+    sns = SnsService(node)
+    services = {s.name: s for s in (LambdaService(node), SqsService(node), EventsService(node), sns,
+                                    LogsService(node))}
+    extras: list[Extra] = [extra, sns.public_links]
+    if node.settings.console:
+        extras.append(Console(node).handle)
     return App(services, node.settings.default_region, extra=extras, auth=Authenticator.from_settings(node.settings),
-               functions_data_plane_only=node.settings.function_api != "all")
+               functions_data_plane_only=node.settings.function_api != "all", admit=DiskFloor(space).refuse)
 
 
 async def _refresh_gauges(node: Node) -> None:
@@ -94,7 +111,7 @@ class _NoApi:
 
 
 async def _maintenance(node: Node) -> None:
-    """Keep this process's concurrency slots alive and stop idle environments."""
+    """Keep this process's concurrency slots alive, stop idle environments, prune old outcomes and logs."""
     period_s = max(0.1, node.settings.lease_s / 3)  # slots expire after lease_s unless renewed
     while True:
         await asyncio.sleep(period_s)
@@ -104,6 +121,7 @@ async def _maintenance(node: Node) -> None:
             cutoff_ms = now_ms() - int(node.settings.outcome_retention_s * 1000)
             await node.store.prune_outcomes(cutoff_ms)
             await node.store.prune_history(cutoff_ms)
+            await enforce_log_retention(node)  # CloudWatch Logs retention: old rotated log files go
         except Exception:
             log.exception("maintenance failed")
 
@@ -115,6 +133,7 @@ async def _attach_store(node: Node) -> None:
     secret = await node.store.shared_secret(credentials.SECRET_FILE, os.urandom(32))
     if secret is not None:
         credentials.use_secret(node.settings.data_dir, secret)
+    await sns_signing.share(node)
 
 
 async def run(settings: Settings) -> None:
@@ -127,9 +146,10 @@ async def run(settings: Settings) -> None:
     tasks = [asyncio.create_task(_maintenance(node), name="maintenance")]
     if settings.dispatch:
         tasks.append(asyncio.create_task(Dispatcher(node).run(), name="dispatcher"))
-        jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node)])
+        jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node), SnsDeliveryJobs(node)])
         tasks.append(asyncio.create_task(jobs.run(), name="jobs"))
         tasks.append(asyncio.create_task(MappingPollers(node).run(), name="event-source-mappings"))
+        tasks.append(asyncio.create_task(SchedulePoller(node).run(), name="schedules"))
     http: HttpServer | None = None
     try:
         if settings.serve_api:

@@ -59,6 +59,9 @@ class Settings:
     # Destination / DLQ deliveries: attempts before giving up (counted and logged), first retry delay (doubles).
     delivery_attempts: int = field(default=4, metadata={"env": "LAMBDALITE_DELIVERY_ATTEMPTS"})
     delivery_retry_base_delay_s: float = field(default=1.0, metadata={"env": "LAMBDALITE_DELIVERY_RETRY_BASE_DELAY"})
+    # SNS delivery retries wait AWS's delays (immediate, 1 s, backoff to 20 s; http: the delivery policy)
+    # times this factor: tests shorten them without skipping any attempt.
+    sns_retry_scale: float = field(default=1.0, metadata={"env": "LAMBDALITE_SNS_RETRY_SCALE"})
     # Test aid: the delivery loop starts this long after the process (opens the window between an event's
     # end and its delivery, e.g. to kill the server there). 0 in production.
     delivery_start_delay_s: float = field(default=0.0, metadata={"env": "LAMBDALITE_DELIVERY_START_DELAY"})
@@ -99,6 +102,12 @@ class Settings:
     # Host folders (os.pathsep-separated) every sandbox sees read-write at the same path, as an EFS mount
     # would be (benchmarks use one for their sink file). Never one that holds the data folder or is in it.
     sandbox_shared_dirs: str = field(default="", metadata={"env": "LAMBDALITE_SANDBOX_SHARED_DIRS"})
+    # Below this much free space (MiB) on the data folder's file system, new accepts (async invokes, SQS
+    # sends, PutEvents) get a retryable throttling error while the backlog drains (services/disk_floor.py).
+    min_free_disk_mb: float = field(default=64.0, metadata={"env": "LAMBDALITE_MIN_FREE_DISK_MB"})
+    # Scheduled rules (EventBridge ScheduleExpression): rate periods and the 60 s late-tick grace are
+    # multiplied by this (tests: 0.02 makes rate(1 minute) tick every 1.2 s). Cron ticks stay on wall-clock minutes.
+    schedule_scale: float = field(default=1.0, metadata={"env": "LAMBDALITE_SCHEDULE_SCALE"})
 
     @property
     def function_endpoint_url(self) -> str:
@@ -111,6 +120,11 @@ class Settings:
     @property
     def code_dir(self) -> Path:
         return self.data_dir / "code"
+
+    @property
+    def layers_dir(self) -> Path:
+        """Layer archives, stored as function code is (store/code.py layout)."""
+        return self.data_dir / "layers"
 
     @property
     def logs_dir(self) -> Path:

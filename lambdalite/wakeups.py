@@ -18,6 +18,7 @@ from collections.abc import Callable
 EVENTS = "events"
 JOBS = "jobs"
 MAPPINGS = "mappings"
+SCHEDULES = "schedules"  # a scheduled rule was put, enabled, disabled or deleted: the schedule poller
 
 
 def sqs_topic(queue_arn: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lambdalite import arn
-from lambdalite.destinations import sqs
+from lambdalite.destinations import sns, sqs
 from lambdalite.destinations.record import dead_letter_message
 from lambdalite.destinations.targets import unsupported
 from lambdalite.model.outcome import Outcome
@@ -12,6 +12,9 @@ from lambdalite.node import Node
 
 async def deliver(node: Node, outcome: Outcome, target_arn: str) -> None:
     service = arn.service_of(target_arn)
+    if service == "sns":
+        await sns.dead_letter(node, outcome, target_arn)
+        return
     if service != "sqs":
         raise unsupported(service, target_arn)
     body, attributes = dead_letter_message(outcome)

@@ -15,7 +15,7 @@ import orjson
 
 from lambdalite import arn, metrics
 from lambdalite.clock import now_ms
-from lambdalite.destinations import dead_letter, eventbridge, lambda_, sqs
+from lambdalite.destinations import dead_letter, eventbridge, lambda_, sns, sqs
 from lambdalite.destinations.job import Side, Target
 from lambdalite.destinations.record import dead_letter_message, record_bytes
 from lambdalite.destinations.targets import DeliveryError, unsupported
@@ -41,7 +41,9 @@ async def deliver(node: Node, outcome: Outcome, target: Target) -> None:
         await lambda_.deliver(node, outcome, target.arn)
     elif service == "events":
         await eventbridge.deliver(node, outcome, target.arn)
-    else:  # sns, s3: accepted at configuration time, not served by lambdalite yet
+    elif service == "sns":
+        await sns.deliver(node, outcome, target.arn, target.side.value)
+    else:  # s3: accepted at configuration time, not served by lambdalite yet
         raise unsupported(service, target.arn)
 
 

@@ -28,6 +28,9 @@ from lambdalite.policy import JobLimits
 log = logging.getLogger(__name__)
 
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
+# AWS's default target RetryPolicy.
+DEFAULT_MAX_RETRIES = 185
+DEFAULT_MAX_AGE_S = 86_400
 
 
 class RuleTargetJobs:
@@ -63,6 +66,18 @@ class RuleTargetJobs:
         log.warning("events: dropping delivery of %s to %s (rule %s) after %d attempt(s): %s",
                     spec.get("event", {}).get("id"), spec.get("target", {}).get("Arn"), spec.get("rule"),
                     job.receive_count, reason)
+
+
+def job_body(event: dict[str, Any], region: str, rule: str, rule_arn: str, target: dict[str, Any],
+             trace_id: str | None = None) -> bytes:
+    """One rule target job (what `deliver` reads), with the target's RetryPolicy or AWS's default."""
+    policy = target.get("RetryPolicy") or {}
+    return orjson.dumps({
+        "event": event, "region": region, "trace_id": trace_id, "rule": rule, "rule_arn": rule_arn,
+        "target": target,
+        "max_retries": int(policy.get("MaximumRetryAttempts", DEFAULT_MAX_RETRIES)),
+        "max_age_s": int(policy.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE_S)),
+    })
 
 
 def _retry_policy(job: Message) -> tuple[int, int]:

@@ -60,7 +60,8 @@ def runtime_client(config: dict[str, Any], default: str) -> str:
 
 
 def to_run_spec(
-    config: dict[str, Any], *, version: str, code_root: Path, region: str, default_client: str
+    config: dict[str, Any], *, version: str, code_root: Path, region: str, default_client: str,
+    layer_dirs: tuple[Path, ...] = (),
 ) -> RunSpec:
     """What an environment needs to run this version (and its warm-pool key)."""
     variables = (config.get("Environment") or {}).get("Variables") or {}
@@ -80,6 +81,7 @@ def to_run_spec(
         runtime_client=runtime_client(config, default_client),
         role=str(config.get("Role", "")),
         ephemeral_mb=int((config.get("EphemeralStorage") or {}).get("Size", 512)),
+        layer_dirs=layer_dirs,
     )
 
 

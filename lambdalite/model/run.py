@@ -26,6 +26,7 @@ class RunSpec:
     runtime_client: str = "builtin"  # python runtimes: "builtin" or "awslambdaric"
     role: str = ""  # execution role ARN: the function's minted credentials are for it (credentials.py)
     ephemeral_mb: int = 512  # EphemeralStorage: the size of the sandbox's private /tmp
+    layer_dirs: tuple[Path, ...] = ()  # unpacked layers, in the function's order: merged into /opt
 
     @property
     def pool_key(self) -> tuple[str, str, str]:

@@ -15,15 +15,15 @@ import math
 import os
 import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 
 from lambdalite.credentials import function_environment
 from lambdalite.model.run import InvokeRequest, InvokeResult, RunSpec, Status
-from lambdalite.runtime import logs, sandbox
+from lambdalite.runtime import layers, logs, sandbox
 from lambdalite.runtime.interpreters import BOOTSTRAP_DIR, PROVIDED_RUNTIMES, Launch, LaunchError, launch_for
 from lambdalite.runtime.process import FunctionProcess, exit_reason
 from lambdalite.runtime.runtime_api import RuntimeApiConnection, next_response, start_server
@@ -86,8 +86,10 @@ def _header_value(text: str) -> str:
     return text.replace("\r", " ").replace("\n", " ")
 
 
-def process_environment(spec: RunSpec, settings: Settings, runtime_api: str, launch: Launch) -> dict[str, str]:
-    """The variables of contract section 8, over the function's own (which may not override them)."""
+def process_environment(spec: RunSpec, settings: Settings, runtime_api: str, launch: Launch,
+                        opt_dir: Path | None = None, stream: str | None = None) -> dict[str, str]:
+    """The variables of contract section 8, over the function's own (which may not override them);
+    with layers (`opt_dir`, /opt in a sandbox) their search paths too."""
     env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "en_US.UTF-8"}
     # Keys minted for the function's role (credentials.py), never the server's own AWS_* keys.
     env.update(function_environment(spec.role, settings))
@@ -95,7 +97,7 @@ def process_environment(spec: RunSpec, settings: Settings, runtime_api: str, lau
     # they would reach AWS's endpoints in AWS; a function's own AWS_ENDPOINT_URL wins.
     env["AWS_ENDPOINT_URL"] = settings.function_endpoint_url
     env.update(spec.environment)
-    stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[{spec.version}]{uuid.uuid4().hex}"
+    stream = stream or logs.stream_name(spec.version)
     env.update({
         "_HANDLER": spec.handler,
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
@@ -113,6 +115,8 @@ def process_environment(spec: RunSpec, settings: Settings, runtime_api: str, lau
     })
     if spec.runtime.startswith("python"):
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
+    if opt_dir is not None:
+        layers.add_search_paths(env, spec.runtime, str(opt_dir))
     launch.apply(env)  # the runtime's search paths (PYTHONPATH, NODE_PATH) and AWS_EXECUTION_ENV
     return env
 
@@ -125,6 +129,7 @@ class Environment:
         self.spec = spec
         self.settings = settings
         self.logbook = logbook
+        self.log_stream = logs.stream_name(spec.version)  # this environment's CloudWatch Logs stream
         self._on_gone = on_gone
         self._loop = asyncio.get_running_loop()
         self.process: FunctionProcess | None = None
@@ -194,8 +199,13 @@ class Environment:
     async def _start(self) -> InvokeResult | None:
         spec = self.spec
         try:
+            opt_dir = (await asyncio.to_thread(layers.opt_folder, spec.layer_dirs, self.settings.data_dir / "opt")
+                       if spec.layer_dirs else None)
             launch = launch_for(spec.runtime, spec.runtime_client, spec.handler, spec.code_dir,
-                                spec.function_name, self.settings.data_dir)
+                                spec.function_name, self.settings.data_dir, opt_dir)
+        except OSError as e:  # a layer's content is missing from the data folder
+            payload = orjson.dumps({"errorType": "Runtime.Unavailable", "errorMessage": f"Layers: {e}"})
+            return InvokeResult(Status.SYSTEM_ERROR, payload, "Runtime.Unavailable")
         except LaunchError as e:
             message = f"RequestId: {self._current.request.request_id if self._current else ''} Error: {e.message}"
             return self._result_without_process(_function_error(e.error_type, message))
@@ -207,12 +217,12 @@ class Environment:
         try:
             uid_for_port = sandbox.uid_for_port if support is not None and support.setpriv else None
             self._server, port = await start_server(self, uid_for_port)
-            env = process_environment(spec, self.settings, f"127.0.0.1:{port}", launch)
+            env = process_environment(spec, self.settings, f"127.0.0.1:{port}", launch, opt_dir, self.log_stream)
             argv, depth = launch.argv, 0
             if support is not None:
                 self.walls = Walls(support, port, spec.memory_mb, spec.ephemeral_mb, self.settings.data_dir,
                                    self.settings.sandbox_shared_dirs)
-                argv, depth = self.walls.wrap(launch, spec.code_dir, env), 2
+                argv, depth = self.walls.wrap(launch, spec.code_dir, env, opt_dir), 2
             self._spawned_s = time.perf_counter()
             try:
                 self.process = FunctionProcess(argv, env, spec.code_dir, self._on_output, self._on_exit,
@@ -319,7 +329,7 @@ class Environment:
     def _log(self, data: bytes) -> None:
         if data:
             self._line_open = not data.endswith(b"\n")
-        self.logbook.write(self.spec.function_name, data)
+        self.logbook.write(self.spec.function_name, data, self.log_stream)
         inv = self._current
         if inv is not None and inv.log is not None:
             inv.log.append(data)

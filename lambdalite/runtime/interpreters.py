@@ -368,10 +368,13 @@ def require_host_runtime(runtime: str) -> None:
 
 
 def launch_for(runtime: str, runtime_client: str, handler: str, code_dir: Path, function_name: str,
-               data_dir: Path) -> Launch:
-    """The command for a runtime; raises LaunchError when the runtime cannot run at all."""
+               data_dir: Path, opt_dir: Path | None = None) -> Launch:
+    """The command for a runtime; raises LaunchError when the runtime cannot run at all. A provided
+    runtime's bootstrap comes from the code, else from its layers (`opt_dir`, /opt), as on AWS."""
     if runtime in PROVIDED_RUNTIMES:
         bootstrap = code_dir / "bootstrap"
+        if not (bootstrap.is_file() and os.access(bootstrap, os.X_OK)) and opt_dir is not None:
+            bootstrap = opt_dir / "bootstrap"
         if not (bootstrap.is_file() and os.access(bootstrap, os.X_OK)):
             raise LaunchError("Runtime.InvalidEntrypoint",
                               f"Couldn't find valid bootstrap(s): [{code_dir}/bootstrap /opt/bootstrap]")

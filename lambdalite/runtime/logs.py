@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import math
 import os
 import re
 import sys
 import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -54,59 +57,133 @@ def timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
+def stream_name(version: str, epoch_s: float | None = None) -> str:
+    """A log stream as Lambda names one execution environment's: `2024/01/02/[$LATEST]<32 hex>`."""
+    day = time.strftime("%Y/%m/%d", time.gmtime(time.time() if epoch_s is None else epoch_s))
+    return f"{day}/[{version}]{uuid.uuid4().hex}"
+
+
+def index_path(log: Path) -> Path:
+    """NAME.log's index (NAME.idx, rotated with it): one `offset time_ms stream` line per write, so the
+    CloudWatch Logs API (services/logs) can tell each line's time and execution environment."""
+    name = log.name.replace(".log", ".idx", 1)
+    return log.with_name(name)
+
+
+@dataclass(slots=True)
+class _OpenLog:
+    """One function's log and index files in this process, and what waits to be written to them."""
+
+    log_fd: int
+    idx_fd: int
+    size: int  # the log file's size at the last flush (this process's view)
+    pending: bytearray = field(default_factory=bytearray)
+    marks: list[tuple[int, int, bytes]] = field(default_factory=list)  # (offset in pending, time_ms, stream)
+
+
 class LogBook:
     """Buffered appends to each function's log file; flushed FLUSH_DELAY_S after the first unflushed write.
 
     A file that reaches `max_bytes` is rotated (NAME.log -> NAME.log.1 -> ... -> NAME.log.<keep>, the oldest
-    dropped), so a chatty function cannot fill the disk: at most (keep + 1) x max_bytes per function."""
+    dropped), so a chatty function cannot fill the disk: at most (keep + 1) x max_bytes per function.
+    Writes that name their stream are indexed in NAME.idx (see `index_path`), rotated along. A flush is one
+    append under an exclusive flock of the log, so the index's offsets stay right when two processes (an
+    API and a worker on one data folder) write the same function's log."""
 
     def __init__(self, logs_dir: Path, max_bytes: int = 64 << 20, keep: int = 3):
         self.logs_dir = logs_dir
         self.max_bytes = max_bytes
         self.keep = keep
-        self._files: dict[str, BinaryIO] = {}
+        self._open: dict[str, _OpenLog] = {}
         self._flush_handle: asyncio.TimerHandle | None = None
 
-    def write(self, function: str, data: bytes) -> None:
-        file = self._files.get(function)
-        if file is None:
-            self.logs_dir.mkdir(parents=True, exist_ok=True)
-            file = open(self.logs_dir / f"{function}.log", "ab", buffering=BUFFER_BYTES)  # noqa: SIM115
-            self._files[function] = file
-        file.write(data)
-        if self.max_bytes and file.tell() >= self.max_bytes:
-            self._rotate(function, file)
+    def write(self, function: str, data: bytes, stream: str = "") -> None:
+        entry = self._open.get(function)
+        if entry is None:
+            entry = self._open_files(function)
+        if stream:
+            entry.marks.append((len(entry.pending), time.time_ns() // 1_000_000, stream.encode()))
+        entry.pending += data
+        if len(entry.pending) >= BUFFER_BYTES or (self.max_bytes and entry.size + len(entry.pending) >= self.max_bytes):
+            self._flush_one(function, entry)  # (the second: the flush rotates, as the file is full)
         if self._flush_handle is None:
             try:
                 loop = asyncio.get_running_loop()
-            except RuntimeError:
-                file.flush()
+            except RuntimeError:  # no event loop (a tool, a test): write through
+                self.flush()
                 return
             self._flush_handle = loop.call_later(FLUSH_DELAY_S, self.flush)
 
-    def _rotate(self, function: str, file: BinaryIO) -> None:
-        del self._files[function]
-        with contextlib.suppress(OSError):
-            file.close()
-        current = self.logs_dir / f"{function}.log"
-        for number in range(self.keep, 0, -1):  # the oldest is overwritten: dropped
-            source = current if number == 1 else current.with_name(f"{current.name}.{number - 1}")
-            with contextlib.suppress(OSError):
-                source.rename(current.with_name(f"{current.name}.{number}"))
+    def _open_files(self, function: str) -> _OpenLog:
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        path = self.logs_dir / f"{function}.log"
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        log_fd = os.open(path, flags, 0o644)
+        entry = self._open[function] = _OpenLog(log_fd, os.open(index_path(path), flags, 0o644),
+                                                os.fstat(log_fd).st_size)
+        return entry
+
+    def _flush_one(self, function: str, entry: _OpenLog) -> None:
+        if not entry.pending:
+            return
+        size = 0
+        try:
+            fcntl.flock(entry.log_fd, fcntl.LOCK_EX)
+            try:
+                base = os.fstat(entry.log_fd).st_size
+                if entry.marks:
+                    _write_all(entry.idx_fd, b"".join(b"%d %d %s\n" % (base + at, ms, stream)
+                                                      for at, ms, stream in entry.marks))
+                _write_all(entry.log_fd, entry.pending)
+                size = base + len(entry.pending)
+            finally:
+                fcntl.flock(entry.log_fd, fcntl.LOCK_UN)
+        except OSError:
+            pass  # a full disk loses these lines, never the invocation
+        entry.pending.clear()
+        entry.marks.clear()
+        entry.size = size
+        if self.max_bytes and size >= self.max_bytes:
+            self._rotate(function)
+
+    def _rotate(self, function: str) -> None:
+        self._close(function)
+        for current in (self.logs_dir / f"{function}.log", index_path(self.logs_dir / f"{function}.log")):
+            for number in range(self.keep, 0, -1):  # the oldest is overwritten: dropped
+                source = current if number == 1 else current.with_name(f"{current.name}.{number - 1}")
+                with contextlib.suppress(OSError):
+                    source.rename(current.with_name(f"{current.name}.{number}"))
+            if not self.keep:
+                current.unlink(missing_ok=True)
+
+    def _close(self, function: str) -> None:
+        entry = self._open.pop(function, None)
+        if entry is not None:
+            for fd in (entry.log_fd, entry.idx_fd):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def flush(self) -> None:
         self._flush_handle = None
-        for file in self._files.values():
-            with contextlib.suppress(OSError):
-                file.flush()
+        for function, entry in list(self._open.items()):
+            self._flush_one(function, entry)
+
+    def forget(self, function: str) -> None:
+        """Drop a function's unwritten lines and close its files (its log group was deleted)."""
+        self._close(function)
 
     def close(self) -> None:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         self.flush()
-        for file in self._files.values():
-            file.close()
-        self._files.clear()
+        for function in list(self._open):
+            self._close(function)
+
+
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def log_path(settings: Settings, function: str) -> Path | None:
@@ -150,8 +227,10 @@ def print_logs(settings: Settings, function: str, follow: bool) -> int:
 
 
 def _copy(file: BinaryIO, out: BinaryIO) -> None:
+    """The file's text, a runtime's multi-line record (lines joined by `\\r`, as Lambda's runtimes write an
+    uncaught error) shown on its lines, as CloudWatch shows it."""
     while chunk := file.read(65536):
-        out.write(chunk)
+        out.write(chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
 
 
 def _rotated(file: BinaryIO, path: Path) -> bool:

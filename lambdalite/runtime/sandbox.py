@@ -251,6 +251,13 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def _opt_inside(path: str, opt_dir: Path | None) -> str:
+    """A host path in the layers' merged folder as the sandbox sees it (under /opt)."""
+    if opt_dir is None or not _under(path, str(opt_dir)):
+        return path
+    return "/opt" + path[len(str(opt_dir)):]
+
+
 class Walls:
     """One environment's sandbox: the wrapped command, its uid and its cgroups."""
 
@@ -290,8 +297,9 @@ class Walls:
         return folder
 
     # ---- the command ------------------------------------------------------------------------------
-    def wrap(self, launch: Launch, code_dir: Path, env: dict[str, str]) -> tuple[str, ...]:
-        """bwrap's command line around launch.argv; env is adjusted to the sandbox's paths."""
+    def wrap(self, launch: Launch, code_dir: Path, env: dict[str, str], opt_dir: Path | None = None) -> tuple[str, ...]:
+        """bwrap's command line around launch.argv; env is adjusted to the sandbox's paths. The layers'
+        merged folder `opt_dir`, when given, is /opt (read-only)."""
         assert self.support.bwrap is not None
         code = str(code_dir)
         a = self._args = [self.support.bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts",
@@ -312,14 +320,18 @@ class Walls:
         self._hide_data_folder()
         self._bind_accounts()
         a += ["--proc", "/proc", "--dev", "/dev", "--size", str(self.ephemeral_mb << 20), "--perms", "1777",
-              "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/opt"]
+              "--tmpfs", "/tmp"]
+        a += ["--ro-bind", str(opt_dir), "/opt"] if opt_dir is not None else ["--perms", "0755", "--dir", "/opt"]
         self._made |= {"/proc", "/dev", "/tmp", "/opt"}
         self._bind(code, TASK_ROOT)
         self._bind(str(BOOTSTRAP_DIR), RUNTIME_DIR)
-        argv = [self._inside(arg, code) for arg in launch.argv]
-        if not _under(argv[0], TASK_ROOT):
+        argv = [_opt_inside(self._inside(arg, code), opt_dir) for arg in launch.argv]
+        if not _under(argv[0], TASK_ROOT) and not _under(argv[0], "/opt"):
             self._bind_interpreter(launch.argv[0])
         self._search_paths(launch, code, env)
+        for name in ("PYTHONPATH", "NODE_PATH", "LD_LIBRARY_PATH"):
+            if env.get(name):
+                env[name] = os.pathsep.join(_opt_inside(entry, opt_dir) for entry in env[name].split(os.pathsep))
         for folder in self._shared:
             self._share(folder)
         a += ["--chdir", TASK_ROOT]

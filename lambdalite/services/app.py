@@ -1,8 +1,10 @@
 """One app for every AWS service lambdalite speaks, routed per request.
 
-Routing: `X-Amz-Target: AmazonSQS.*` -> sqs, `AWSEvents.*` -> events; otherwise the SigV4 credential
-scope's service name; otherwise Lambda's rest-json paths. The HTTP server (httpserver.py) hands each
-parsed request to `respond`; no framework sits in between, to keep the accept path short.
+Routing: `X-Amz-Target: AmazonSQS.*` -> sqs, `AWSEvents.*` -> events, `Logs_20140328.*` -> logs;
+otherwise the SigV4 credential scope's service name; an unsigned query-protocol request naming SNS's
+version or actions -> sns, any other form post -> sqs; otherwise Lambda's rest-json paths. The HTTP
+server (httpserver.py) hands each parsed request to `respond`; no framework sits in between, to keep
+the accept path short.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from urllib.parse import unquote
 
 from lambdalite.services import function_access
 from lambdalite.services.http import MAX_BODY_BYTES, AwsError, Request, Response, new_request_id
+from lambdalite.services.sns import is_sns_form
 
 if TYPE_CHECKING:
     from lambdalite.services.auth import Authenticator
@@ -53,12 +56,14 @@ class App:
     """ASGI entry point. `services` maps a service name to its handler; `extra` sees requests first."""
 
     def __init__(self, services: Mapping[str, Service], default_region: str, extra: list[Extra] | None = None,
-                 auth: Authenticator | None = None, functions_data_plane_only: bool = True):
+                 auth: Authenticator | None = None, functions_data_plane_only: bool = True,
+                 admit: Callable[[Request, Service], Response | None] | None = None):
         self.services = services
         self.default_region = default_region
         self.extra = extra or []
         self.auth = auth  # None: requests are not authenticated (no credentials configured)
         self.functions_data_plane_only = functions_data_plane_only  # services/function_access.py
+        self.admit = admit  # a refusal (e.g. services/disk_floor.py) once the caller may call the service
 
     def pick(self, request: Request, signed_service: str | None) -> Service:
         target = request.headers.get("x-amz-target", "")
@@ -66,8 +71,12 @@ class App:
             return self.services["sqs"]
         if target.startswith("AWSEvents") and "events" in self.services:
             return self.services["events"]
+        if target.startswith("Logs_20140328") and "logs" in self.services:
+            return self.services["logs"]
         if signed_service is not None and signed_service in self.services:
             return self.services[signed_service]
+        if "sns" in self.services and is_sns_form(request):  # unsigned: SNS's version or actions, else SQS's
+            return self.services["sns"]
         if "sqs" in self.services and request.method == "POST" and (
             request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
         ):
@@ -103,6 +112,8 @@ class App:
                 return refused
             if (request.function_caller is not None and self.functions_data_plane_only
                     and (refused := function_access.refuse(request, service)) is not None):
+                return refused
+            if self.admit is not None and (refused := self.admit(request, service)) is not None:
                 return refused
             return await service.handle(request)
         except AwsError as err:

@@ -93,6 +93,10 @@ def refusal(err: SigV4Error, request: Request, service: Service) -> Response:
         body = orjson.dumps({"__type": f"com.amazon.coral.service#{shape}", "message": message})
         headers = [("x-amzn-RequestId", request_id), ("x-amzn-query-error", f"{code};Sender")]
         return Response(status, body, headers, _SQS_JSON)
-    table = EVENTS_CODES if service.name == "events" else LAMBDA_CODES
+    if service.name == "sns":  # a query-protocol service: the same common errors, in SNS's XML envelope
+        status, _, code = SQS_CODES[err.kind]
+        return service.error_response(AwsError(status, code, SQS_MISSING if err.kind is Kind.MISSING
+                                               else err.message), request_id)
+    table = EVENTS_CODES if service.name in ("events", "logs") else LAMBDA_CODES  # logs: JSON 1.1 too
     status, code = table[err.kind]
     return service.error_response(AwsError(status, code, err.message, type_=None, message_key="message"), request_id)

@@ -17,9 +17,10 @@ import orjson
 
 from lambdalite import jsonpath
 from lambdalite.model.bus import MAX_TARGETS_PER_RULE, BusRecord, RuleRecord
+from lambdalite.model.schedule import is_valid as is_valid_schedule
 from lambdalite.node import Node
 from lambdalite.patterns import InvalidPatternError, compile_pattern
-from lambdalite.services import events_put
+from lambdalite.services import events_put, events_tags
 from lambdalite.services.http import (
     AwsError,
     Request,
@@ -29,6 +30,7 @@ from lambdalite.services.http import (
     validation_error,
 )
 from lambdalite.store.errors import AlreadyExists, BusMissing, InUse, RuleMissing, TooManyTargets
+from lambdalite.wakeups import SCHEDULES
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 DEFAULT_BUS = "default"
@@ -187,10 +189,12 @@ async def create_event_bus(svc: EventsService, node: Node, request: Request, bod
         raise AwsError(400, "ValidationException", f"Event bus name {name} is not valid: it may not contain '/'.")
     now_s = int(time.time())
     record = BusRecord(name, bus_arn(node, request.region, name), description, now_s, now_s)
+    events_tags.parse_tags(body)  # refused before anything is made
     try:
         await node.store.create_bus(request.region, record)
     except AlreadyExists:
         raise AwsError(400, "ResourceAlreadyExistsException", f"Event bus {name} already exists.") from None
+    await events_tags.tag_new(node, record.arn, body, replace=True)
     out: dict[str, Any] = {"EventBusArn": record.arn}
     if description:
         out["Description"] = description
@@ -205,6 +209,7 @@ async def delete_event_bus(svc: EventsService, node: Node, request: Request, bod
         await node.store.delete_bus(request.region, name)
     except InUse:
         raise AwsError(400, "ValidationException", "EventBus can't be deleted since it has rules.") from None
+    await events_tags.forget(node, bus_arn(node, request.region, name))
     return {}
 
 
@@ -262,20 +267,30 @@ async def put_rule(svc: EventsService, node: Node, request: Request, body: dict[
     if not pattern and not schedule:
         raise AwsError(400, "ValidationException", "Parameter(s) EventPattern or ScheduleExpression must be specified.")
     if schedule:
-        raise AwsError(400, "ValidationException",
-                       "ScheduleExpression is not supported by lambdalite: use an EventPattern rule.")
-    try:
-        compile_pattern(pattern or "")
-    except InvalidPatternError as err:
-        raise AwsError(400, "InvalidEventPatternException", str(err)) from None
-    record = RuleRecord(bus, name, rule_arn(node, request.region, bus, name), pattern, None, state,
-                              description, role)
+        _check_schedule(schedule, bus)
+    if pattern:
+        try:
+            compile_pattern(pattern)
+        except InvalidPatternError as err:
+            raise AwsError(400, "InvalidEventPatternException", str(err)) from None
+    record = RuleRecord(bus, name, rule_arn(node, request.region, bus, name), pattern or None, schedule or None,
+                        state, description, role)
     now_s = int(time.time())
+    events_tags.parse_tags(body)
     try:
         await node.store.put_rule(request.region, record, now_s)
     except BusMissing:
         raise bus_missing(bus) from None
+    await events_tags.tag_new(node, record.arn, body, replace=False)
+    node.wakeups.notify(SCHEDULES)  # its first tick, or a changed one
     return {"RuleArn": record.arn}
+
+
+def _check_schedule(expression: str, bus: str) -> None:
+    if bus != DEFAULT_BUS:
+        raise AwsError(400, "ValidationException", "ScheduleExpression is supported only on the default event bus.")
+    if not is_valid_schedule(expression):
+        raise AwsError(400, "ValidationException", "Parameter ScheduleExpression is not valid.")
 
 
 async def describe_rule(svc: EventsService, node: Node, request: Request, body: dict[str, Any]) -> Any:
@@ -308,6 +323,7 @@ async def delete_rule(svc: EventsService, node: Node, request: Request, body: di
         await node.store.delete_rule(request.region, bus, name)
     except InUse:
         raise AwsError(400, "ValidationException", "Rule can't be deleted since it has targets.") from None
+    await events_tags.forget(node, rule_arn(node, request.region, bus, name))
     return {}
 
 
@@ -317,6 +333,7 @@ async def _set_state(node: Node, request: Request, body: dict[str, Any], state: 
         await node.store.set_rule_state(request.region, bus, name, state)
     except RuleMissing:
         raise rule_missing(name, bus) from None
+    node.wakeups.notify(SCHEDULES)
     return {}
 
 
@@ -467,4 +484,7 @@ _OPS: dict[str, Handler] = {
     "ListTargetsByRule": list_targets_by_rule,
     "PutEvents": put_events,
     "TestEventPattern": test_event_pattern,
+    "TagResource": lambda svc, node, request, body: events_tags.tag_resource(node, request, body),
+    "UntagResource": lambda svc, node, request, body: events_tags.untag_resource(node, request, body),
+    "ListTagsForResource": lambda svc, node, request, body: events_tags.list_tags_for_resource(node, request, body),
 }

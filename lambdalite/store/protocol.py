@@ -20,8 +20,12 @@ from lambdalite.model.event import QueuedEvent
 from lambdalite.model.event_config import EventConfig
 from lambdalite.model.function import FunctionRow, FunctionTarget
 from lambdalite.model.history import Activity, DeliveryRecord, EventDetail, EventQuery, EventRow
+from lambdalite.model.layer import LayerVersionRow
+from lambdalite.model.log_group import LogGroupRow
 from lambdalite.model.outcome import Outcome
 from lambdalite.model.queue import AttemptEnd, Leased, Message, NewMessage, QueueCounts, QueueRow
+from lambdalite.model.schedule import ScheduleState
+from lambdalite.model.sns import SubscriptionRecord, TopicRecord
 from lambdalite.model.sqs import QueueRecord, VisibilityChange
 from lambdalite.wakeups import Wakeups
 
@@ -229,6 +233,125 @@ class EventSourceMappingsStore(Protocol):
         ...
 
 
+class SchedulesStore(Protocol):
+    """Scheduled rules' next ticks. A rule's put, state change or delete keeps its row in step (in the
+    same transaction): a new, re-enabled or changed schedule is anchored at that moment."""
+
+    async def due_schedules(self, at_ms: int, limit: int) -> list[ScheduleState]:
+        """Enabled scheduled rules whose next tick is at or before `at_ms`, earliest first."""
+        ...
+    async def next_schedule_ms(self) -> int | None: ...
+    async def advance_schedule(self, state: ScheduleState, next_ms: int | None,
+                               jobs: Callable[[list[dict[str, Any]]], list[NewMessage]] | None) -> bool:
+        """Compare-and-set the rule's next tick from `state.next_ms` to `next_ms` and, when this call
+        moved it and `jobs` is given, queue `jobs(the rule's current targets)` (pure) in the same
+        transaction. False when another process moved it first (or the rule changed): fire nothing."""
+        ...
+
+
+class SnsStore(Protocol):
+    """SNS topics and subscriptions; Publish commits its deliveries (jobs) in the same unit of work."""
+
+    async def sns_create_topic(self, record: TopicRecord) -> TopicRecord:
+        """Insert the topic unless one with that ARN exists: then return the existing one."""
+        ...
+    async def sns_topic(self, arn: str) -> TopicRecord | None: ...
+    async def sns_list_topics(self, region: str, after: str, limit: int) -> list[TopicRecord]: ...
+    async def sns_set_topic_attributes(self, arn: str, attributes: dict[str, str]) -> bool:
+        """Merge attributes; False when the topic is gone."""
+        ...
+    async def sns_set_topic_tags(self, arn: str, merge: Callable[[dict[str, str]], dict[str, str]]) -> bool:
+        """Replace the tags with `merge(current)` (pure; may raise a Fault); False when the topic is gone."""
+        ...
+    async def sns_delete_topic(self, arn: str) -> None:
+        """Delete the topic and its subscriptions (nothing when it is missing)."""
+        ...
+    async def sns_subscribe(self, record: SubscriptionRecord, jobs: list[NewMessage]) -> SubscriptionRecord | None:
+        """Insert the subscription and queue `jobs` with it (an http(s) confirmation request), or return
+        the topic's existing one for the same protocol and endpoint (queueing nothing); None when the
+        topic does not exist."""
+        ...
+    async def sns_subscription(self, arn: str) -> SubscriptionRecord | None: ...
+    async def sns_list_subscriptions(self, region: str, topic_arn: str | None, after: str,
+                                     limit: int) -> list[SubscriptionRecord]:
+        """By ARN after `after`; every topic of the region, or one topic's."""
+        ...
+    async def sns_set_subscription_attributes(self, arn: str, attributes: dict[str, str]) -> bool:
+        """Merge attributes (an empty value removes one); False when the subscription is gone."""
+        ...
+    async def sns_confirm_subscription(self, topic_arn: str, token: str, now_ms: int) -> SubscriptionRecord | None:
+        """Confirm the topic's subscription holding this unexpired token (None: no such token)."""
+        ...
+    async def sns_unsubscribe(self, arn: str) -> None: ...
+    async def sns_publish(self, topic_arn: str,
+                          fan_out: Callable[[list[SubscriptionRecord]], list[NewMessage]]) -> bool:
+        """One unit of work: read the topic's confirmed subscriptions, queue the jobs `fan_out` (pure)
+        makes of them. False (nothing queued) when the topic does not exist."""
+        ...
+    async def sns_delivery_report(self, at_ms: int) -> list[QueueRow]:
+        """Per topic (ARN in `function`): deliveries queued, in flight, delayed for retry (`lambdalite queue`)."""
+        ...
+
+
+class TagsStore(Protocol):
+    """Tags of any resource (Lambda functions, EventBridge buses and rules), keyed by its ARN."""
+
+    async def get_tags(self, arn: str) -> dict[str, str]: ...
+    async def set_tags(self, arn: str, merge: Callable[[dict[str, str]], dict[str, str]]) -> dict[str, str]:
+        """Replace the tags with `merge(current)` (pure; may raise a Fault); returns them."""
+        ...
+    async def delete_tags(self, arn_prefix: str) -> int:
+        """Forget the tags of `arn_prefix` and of every ARN under it (`prefix:...`), as a resource goes."""
+        ...
+
+
+class PermissionsStore(Protocol):
+    """Lambda resource-based policy statements per function qualifier ("" is the unqualified function)."""
+
+    async def get_policy(self, function: str, qualifier: str) -> tuple[list[dict[str, Any]], str] | None:
+        """(statements, revision id), or None when there is no statement."""
+        ...
+    async def change_policy(
+        self, function: str, qualifier: str,
+        change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]], revision_id: str | None,
+    ) -> str:
+        """Replace the statements with `change(current)` (pure; may raise a Fault) and return the new
+        revision id; `revision_id` given and not the current one: PreconditionFailed (the Fault)."""
+        ...
+    async def delete_policies(self, function: str, qualifier: str | None) -> None:
+        """Forget the statements of one qualifier, or of the whole function (None)."""
+        ...
+
+
+class LayersStore(Protocol):
+    async def publish_layer_version(self, name: str, make: Callable[[int], dict[str, Any]], code_sha: str,
+                                    now_ms: int) -> LayerVersionRow:
+        """The next version number of `name` (never reused, even after a delete) -> `make(version)` is its
+        configuration (pure)."""
+        ...
+    async def get_layer_version(self, name: str, version: int, *, deleted: bool = False) -> LayerVersionRow | None:
+        """One version; a deleted one only with `deleted=True` (functions that use it keep running it)."""
+        ...
+    async def list_layer_versions(self, name: str) -> list[LayerVersionRow]:
+        """Live versions of one layer, newest first."""
+        ...
+    async def list_layers(self) -> list[LayerVersionRow]:
+        """The newest live version of every layer, by name."""
+        ...
+    async def delete_layer_version(self, name: str, version: int) -> bool: ...
+
+
+class LogGroupsStore(Protocol):
+    async def get_log_group(self, name: str) -> LogGroupRow | None: ...
+    async def list_log_groups(self) -> list[LogGroupRow]: ...
+    async def put_log_group(self, name: str, *, now_ms: int, explicit: bool | None = None,
+                            retention_days: int | None = None, clear_retention: bool = False,
+                            create_only: bool = False) -> LogGroupRow:
+        """Create or change a group's row; with `create_only` an existing explicit group is AlreadyExists."""
+        ...
+    async def delete_log_group(self, name: str) -> bool: ...
+
+
 class NodeStore(Protocol):
     """What differs between processes on one data folder (SQLite) and nodes on one database."""
 
@@ -262,6 +385,12 @@ class Store(
     SqsStore,
     BusesStore,
     EventSourceMappingsStore,
+    SchedulesStore,
+    SnsStore,
+    TagsStore,
+    PermissionsStore,
+    LayersStore,
+    LogGroupsStore,
     Protocol,
 ):
     """Everything one process needs from its backend."""

@@ -92,6 +92,10 @@ def counted(counter: Any, function: str) -> float:
     return float(counter.labels(function_name=function)._value.get())
 
 
+async def _not_pending(world: World) -> bool:
+    return not await world.pending()
+
+
 def due_at(ms: int) -> Callable[[], bool]:
     return lambda: now_ms() >= ms
 
@@ -177,8 +181,8 @@ async def test_a_delivery_that_fails_once_arrives_on_the_retry(world: World) -> 
     await world.deliveries(success, on_success=DEST)
     async with running(world.loop):
         await wait_for(lambda: world.ports.sent, what="the retried delivery")
+        await wait_for(lambda: _not_pending(world), what="the delivered job deleted")
     assert world.ports.refused == [DEST] and [m.body for m in world.ports.sent] == [record_bytes(success).decode()]
-    assert not await world.pending()
 
 
 async def test_an_unsupported_target_is_given_up_at_once_counted_and_logged(
@@ -202,12 +206,13 @@ async def test_an_unsupported_target_is_given_up_at_once_counted_and_logged(
 async def test_a_missing_destination_function_is_retried_then_given_up(world: World) -> None:
     failures = counted(metrics.DESTINATION_FAILURES, "f")
     await world.deliveries(ended(), on_success=function_arn("missing"))
+    before_ms = now_ms()
     assert await world.loop.run_once() == 1
-    assert await world.store.lease_jobs(DELIVERY_KIND, 1, 10) == []  # rescheduled, not due yet
-    assert await world.pending()  # not lost
+    due = await world.store.next_due_ms(DELIVERY_KIND)  # rescheduled (not lost), after the retry delay
+    assert due is not None and due >= before_ms + int(BASE_DELAY_S * 1000)
     async with running(world.loop):
         await wait_for(lambda: counted(metrics.DESTINATION_FAILURES, "f") == failures + 1, what="giving up")
-    assert not await world.pending()
+        await wait_for(lambda: _not_pending(world), what="the given-up job deleted")
 
 
 async def test_an_undecodable_job_is_dropped_loudly_and_the_rest_go_on(

@@ -162,8 +162,8 @@ def test_validation_refuses_missing_targets(lam: Any) -> None:
     assert info.value.response["Error"]["Message"] == "You can't specify the function as a destination for itself."
 
 
-def test_sns_target_is_accepted_but_its_delivery_fails_counted(server: LambdaliteProcess, lam: Any) -> None:
-    topic = "arn:aws:sns:us-east-1:000000000000:not-served"
+def test_missing_sns_topic_is_accepted_but_its_delivery_fails_counted(server: LambdaliteProcess, lam: Any) -> None:
+    topic = "arn:aws:sns:us-east-1:000000000000:never-created"
     create_function(lam, "sns-fn", FAILING)
     lam.put_function_event_invoke_config(
         FunctionName="sns-fn", MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": topic}})
@@ -171,5 +171,5 @@ def test_sns_target_is_accepted_but_its_delivery_fails_counted(server: Lambdalit
     request_id = invoke_event(lam, "sns-fn", b'{"n": 5}')
 
     wait_metric_rise(server, "DestinationDeliveryFailures", "sns-fn", before)
-    assert any("gave up delivering" in ln and request_id in ln and "does not serve sns" in ln
+    assert any("gave up delivering" in ln and request_id in ln and "Topic does not exist" in ln
                for ln in server.log_text().splitlines())

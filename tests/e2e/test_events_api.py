@@ -146,8 +146,8 @@ def test_rule_errors(ev: Any) -> None:
     assert message == 'Event pattern is not valid. Reason: "source" must be an object or an array'
     assert error_of(ev.put_rule, Name="bad", EventPattern="not json")[0] == "InvalidEventPatternException"
     assert error_of(ev.put_rule, Name="bad")[0] == "ValidationException"
-    code, message, _ = error_of(ev.put_rule, Name="sched", ScheduleExpression="rate(5 minutes)")
-    assert code == "ValidationException" and "ScheduleExpression" in message
+    assert error_of(ev.put_rule, Name="sched", ScheduleExpression="rate(5 minute)") == (
+        "ValidationException", "Parameter ScheduleExpression is not valid.", 400)
     assert error_of(ev.put_rule, Name="x", EventPattern='{"a": [1]}', EventBusName="no-such-bus") == (
         "ResourceNotFoundException", "Event bus no-such-bus does not exist.", 400)
     assert error_of(ev.put_rule, Name="bad name", EventPattern='{"a": [1]}')[0] == "ValidationException"

@@ -43,9 +43,9 @@ def _error(call: Any, **kwargs: Any) -> dict[str, Any]:
 
 
 def test_lambda_operations_not_served_name_themselves(lam: Any) -> None:
-    error = _error(lam.get_function_code_signing_config, FunctionName="any")
+    error = _error(lam.get_function_url_config, FunctionName="any")
     assert error["Code"] == "UnknownOperationException" and error["status"] == 404
-    assert error["Message"] == "GetFunctionCodeSigningConfig is not supported by lambdalite."
+    assert error["Message"] == "GetFunctionUrlConfig is not supported by lambdalite."
     error = _error(lam.list_provisioned_concurrency_configs, FunctionName="any")
     assert error["Message"] == "ListProvisionedConcurrencyConfigs is not supported by lambdalite."
 
@@ -60,7 +60,7 @@ def test_eventbridge_and_sqs_operations_not_served_name_themselves(events: Any, 
 
 
 def test_the_cli_shows_the_operation_not_served(server: LambdaliteProcess) -> None:
-    result = run_cli(2, server.endpoint, ["lambda", "get-function-code-signing-config", "--function-name", "f"],
+    result = run_cli(2, server.endpoint, ["lambda", "get-function-url-config", "--function-name", "f"],
                      check=False)
     assert result.returncode != 0
-    assert "GetFunctionCodeSigningConfig is not supported by lambdalite" in result.stderr
+    assert "GetFunctionUrlConfig is not supported by lambdalite" in result.stderr

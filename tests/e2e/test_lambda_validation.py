@@ -110,7 +110,8 @@ def test_create_function_refuses_values_out_of_the_model(srv: LambdaliteProcess,
 
 def test_update_function_configuration_refuses_wrong_types(srv: LambdaliteProcess, lam: Any) -> None:
     name = unique("upd")
-    create(lam, name, Tags={"team": "a", "empty": ""}, Layers=[LAYER],  # well-typed ones pass
+    published = lam.publish_layer_version(LayerName="my-layer", Content={"ZipFile": make_zip({"python/m.py": ""})})
+    create(lam, name, Tags={"team": "a", "empty": ""}, Layers=[published["LayerVersionArn"]],  # well-typed ones pass
            VpcConfig={"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"], "Ipv6AllowedForDualStack": False})
     lam.update_function_configuration(FunctionName=name, Layers=[], VpcConfig={"SubnetIds": [], "SecurityGroupIds": []})
     path = f"/2015-03-31/functions/{name}/configuration"

@@ -51,9 +51,11 @@ def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_logs_cli(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     settings.logs_dir.mkdir(parents=True)
-    (settings.logs_dir / "fn.log").write_text("START RequestId: x Version: $LATEST\nhello\n")
+    (settings.logs_dir / "fn.log").write_bytes(b"START RequestId: x Version: $LATEST\nhello\n"
+                                               b"[ERROR] E: x\rTraceback (most recent call last):\n")
     shown = _cli(settings.data_dir, "fn")
-    assert shown.returncode == 0 and shown.stdout == "START RequestId: x Version: $LATEST\nhello\n"
+    assert shown.returncode == 0 and shown.stdout == ("START RequestId: x Version: $LATEST\nhello\n"
+                                                      "[ERROR] E: x\nTraceback (most recent call last):\n")
     missing = _cli(settings.data_dir, "nope")
     assert missing.returncode == 1 and "no logs for function 'nope'" in missing.stderr
     assert _cli(settings.data_dir, "../etc").returncode == 1

@@ -18,11 +18,15 @@ from lambdalite.node import Node
 from lambdalite.services.http import AwsError, Request, Response, new_request_id
 from lambdalite.services.lambda_api import (
     account,
+    code_signing,
     event_invoke_config,
     event_source_mappings,
     functions,
     invoke,
     invoke_async,
+    layers,
+    permissions,
+    tags,
     versions,
 )
 from lambdalite.services.lambda_api.operations import operation_of
@@ -81,8 +85,9 @@ class Router:
 
 def all_routes() -> list[tuple[str, str, Any]]:
     """Routes of this package: event source mappings' first (their tag routes take mapping ARNs only), then
-    ours, async invoke's and event invoke config's."""
-    return [*event_source_mappings.ROUTES, *ROUTES, *invoke_async.ROUTES, *event_invoke_config.ROUTES]
+    ours, async invoke's, event invoke config's, tags', permissions', code signing's and layers'."""
+    return [*event_source_mappings.ROUTES, *ROUTES, *invoke_async.ROUTES, *event_invoke_config.ROUTES, *tags.ROUTES,
+            *permissions.ROUTES, *code_signing.ROUTES, *layers.ROUTES]
 
 
 class LambdaService:

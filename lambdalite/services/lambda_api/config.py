@@ -184,7 +184,7 @@ def _strings(value: Any, member: str) -> list[str]:
 
 
 def check_tags(tags: Any) -> None:
-    """Tags: a map of string to string (TagKey 1-128 characters, TagValue up to 256). Not stored."""
+    """Tags: a map of string to string (TagKey 1-128 characters, TagValue up to 256)."""
     if not isinstance(tags, dict):
         raise wrong_type("Tags", "an object")
     for key, value in tags.items():
@@ -198,7 +198,7 @@ def check_tags(tags: Any) -> None:
 
 
 def check_layers(layers: Any) -> None:
-    """Layers: a list of layer version ARNs (botocore's LayerVersionArn pattern). Not run by lambdalite."""
+    """Layers: a list of layer version ARNs (botocore's LayerVersionArn pattern); layers.py resolves them."""
     for arn in _strings(layers, "Layers"):
         if not 1 <= len(arn) <= 2048 or not _LAYER.fullmatch(arn):
             raise validation_error(
@@ -317,7 +317,7 @@ def apply_update(data: dict[str, Any]) -> dict[str, Any]:
 def merged(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """$LATEST after an update: new RevisionId (so new environments) and LastModified."""
     out = {**config, **changes}
-    for key in ("Environment", "DeadLetterConfig"):
+    for key in ("Environment", "DeadLetterConfig", "Layers"):
         if key in changes and changes[key] is None:
             out.pop(key, None)
     out["RevisionId"] = str(uuid.uuid4())

@@ -14,6 +14,7 @@ from lambdalite.model.function import sha256_hex
 from lambdalite.node import Node
 from lambdalite.services.http import AwsError, Request, Response, empty_response, json_response
 from lambdalite.services.lambda_api import config as cfg
+from lambdalite.services.lambda_api import layers, permissions, tags
 from lambdalite.services.lambda_api.common import (
     arn_of,
     body_object,
@@ -69,14 +70,18 @@ async def create_function(node: Node, request: Request) -> Response:
     source = _code_source(code)
     if await node.store.get_function(ref.name) is not None:
         raise _conflict(ref.name)
+    function_layers = await layers.function_layers(node, request, data.get("Layers") or [])
     stored = await _store_code(node, source)
     config = cfg.new_config(params, ref.name, arn_of(node, request, ref.name), stored)
+    if function_layers:
+        config["Layers"] = function_layers
     try:
         answer = await node.store.create_function(config, stored.sha256_hex, publish)
     except AlreadyExists:
         raise _conflict(ref.name) from None
     if not stored.path.is_dir():  # a concurrent delete collected the same package: store it again
         await _store_code(node, source)
+    await tags.store_create_tags(node, config["FunctionArn"], params.get("Tags"))
     # With Publish, AWS answers with version 1's configuration but the unqualified FunctionArn.
     return json_response({**answer, "FunctionArn": config["FunctionArn"]}, 201)
 
@@ -107,6 +112,8 @@ async def get_function(node: Node, request: Request, function_name: str) -> Resp
     body: dict[str, Any] = {"Configuration": config, "Code": {"RepositoryType": "S3", "Location": location}}
     if row is not None and row.reserved_concurrency is not None:
         body["Concurrency"] = {"ReservedConcurrentExecutions": row.reserved_concurrency}
+    if found_tags := await tags.tags_of(node, arn_of(node, request, ref.name)):
+        body["Tags"] = found_tags
     return json_response(body)
 
 
@@ -191,6 +198,8 @@ async def update_function_configuration(node: Node, request: Request, function_n
     revision = get_str(data, "RevisionId")
     changes = cfg.apply_update(data)
     await require_function(node, request, ref.name)
+    if data.get("Layers") is not None:
+        changes["Layers"] = await layers.function_layers(node, request, data["Layers"]) or None
 
     def change(config: dict[str, Any]) -> dict[str, Any]:
         if revision and revision != config["RevisionId"]:
@@ -218,6 +227,8 @@ async def delete_function(node: Node, request: Request, function_name: str) -> R
     except Missing:
         raise not_found(node, request, ref.name) from None
     await delete_event_configs(node, ref.name, None)
+    await tags.forget_tags(node, arn_of(node, request, ref.name))
+    await permissions.forget_policies(node, ref.name, None)
     await node.pool.retire(ref.name)  # its warm environments would otherwise idle until reaped
     await _forget_code(node, unused)
     return empty_response(204)
@@ -237,6 +248,7 @@ async def _delete_version(node: Node, request: Request, name: str, version: str)
         )
     unused = await node.store.delete_version(name, version)
     await delete_event_configs(node, name, version)
+    await permissions.forget_policies(node, name, version)
     await _forget_code(node, unused)
 
 

@@ -179,6 +179,7 @@ async def delete_alias(node: Node, request: Request, function_name: str, name: s
     await require_function(node, request, ref.name)
     if await node.store.delete_alias(ref.name, name):
         await delete_event_configs(node, ref.name, name)
+        await node.store.delete_policies(ref.name, name)
     return empty_response(204)
 
 

@@ -29,9 +29,15 @@ from lambdalite.store.postgres import (
     event_queue,
     functions,
     history,
+    layers,
+    log_groups,
     outcomes,
+    permissions,
+    schedules,
     shared,
+    sns,
     sqs,
+    tags,
 )
 from lambdalite.store.postgres import event_source_mappings as esm_store
 from lambdalite.store.postgres.accept import AcceptBatcher
@@ -58,8 +64,14 @@ class PostgresStore(
     history.HistoryStore,
     sqs.SqsStore,
     buses.BusesStore,
+    schedules.SchedulesStore,
     shared.SharedStore,
     esm_store.EventSourceMappingsStore,
+    sns.SnsStore,
+    tags.TagsStore,
+    permissions.PermissionsStore,
+    layers.LayersStore,
+    log_groups.LogGroupsStore,
 ):
     """The Store protocol on one PostgreSQL database: each domain's operations live in its own module."""
 

@@ -3,6 +3,7 @@ locked while its targets change, so the per-rule target limit holds when nodes a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -39,6 +40,7 @@ async def _require_rule(conn: Conn, region: str, bus: str, name: str) -> RuleRec
 
 class BusesStore:
     db: PgDatabase
+    sync_schedule: Callable[[Conn, str, str, str], Coroutine[Any, Any, None]]  # SchedulesStore's: rows follow rules
 
     async def ensure_bus(self, region: str, name: str, arn: str, now_s: int) -> None:
         await self.db.write(lambda c: c.execute(
@@ -87,6 +89,7 @@ class BusesStore:
                         role_arn = excluded.role_arn""",
                 region, rule.bus, rule.name, rule.arn, rule.pattern, rule.schedule, rule.state, rule.description,
                 rule.role_arn, now_s)
+            await self.sync_schedule(c, region, rule.bus, rule.name)  # a scheduled rule's ticks, same transaction
 
         await self.db.write(fn)
 
@@ -111,6 +114,7 @@ class BusesStore:
                                      state, region, bus, name)
             if affected(status) == 0:
                 raise RuleMissing(name)
+            await self.sync_schedule(c, region, bus, name)
 
         await self.db.write(fn)
 
@@ -121,6 +125,7 @@ class BusesStore:
                                 region, bus, name):
                 raise InUse(name)
             await c.execute("DELETE FROM event_rules WHERE region = $1 AND bus = $2 AND name = $3", region, bus, name)
+            await self.sync_schedule(c, region, bus, name)
 
         await self.db.write(fn)
 

@@ -19,10 +19,16 @@ from lambdalite.store.sqlite import (
     event_queue,
     functions,
     history,
+    layers,
+    log_groups,
     outcomes,
+    permissions,
     queues,
+    schedules,
     slots,
+    sns,
     sqs,
+    tags,
 )
 from lambdalite.store.sqlite import event_source_mappings as esm_store
 from lambdalite.store.sqlite.db import Database
@@ -31,7 +37,8 @@ from lambdalite.store.sqlite.node_hooks import NodeHooks
 T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
-_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, esm_store)
+_MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns, schedules, tags,
+            permissions, layers, log_groups, esm_store)
 
 
 class SqliteStore(
@@ -42,6 +49,12 @@ class SqliteStore(
     history.HistoryStore,
     sqs.SqsStore,
     buses.BusesStore,
+    schedules.SchedulesStore,
+    sns.SnsStore,
+    tags.TagsStore,
+    permissions.PermissionsStore,
+    layers.LayersStore,
+    log_groups.LogGroupsStore,
     NodeHooks,
     esm_store.EventSourceMappingsStore,
 ):

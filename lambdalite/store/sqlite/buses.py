@@ -8,6 +8,7 @@ client sent. Rows are per region; the `default` bus row is created on first use 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -223,6 +224,7 @@ class BusesStore:
     """EventBridge buses, rules and targets on the facade: one read or write each."""
 
     db: Database
+    sync_schedule: Callable[[sqlite3.Connection, str, str, str], None]  # SchedulesStore's: rows follow rules
 
     async def ensure_bus(self, region: str, name: str, arn: str, now_s: int) -> None:
         await self.db.write(lambda c: ensure_bus(c, region, name, arn, now_s))
@@ -240,7 +242,11 @@ class BusesStore:
         return self.db.read(lambda c: list_buses(c, region, prefix, after, limit))
 
     async def put_rule(self, region: str, rule: RuleRecord, now_s: int) -> None:
-        await self.db.write(lambda c: put_rule(c, region, rule, now_s))
+        def write(c: sqlite3.Connection) -> None:
+            put_rule(c, region, rule, now_s)
+            self.sync_schedule(c, region, rule.bus, rule.name)  # a scheduled rule's ticks, same transaction
+
+        await self.db.write(write)
 
     async def get_rule(self, region: str, bus: str, name: str) -> RuleRecord | None:
         return self.db.read(lambda c: get_rule(c, region, bus, name))
@@ -255,10 +261,18 @@ class BusesStore:
         return self.db.read(read)
 
     async def set_rule_state(self, region: str, bus: str, name: str, state: str) -> None:
-        await self.db.write(lambda c: set_rule_state(c, region, bus, name, state))
+        def write(c: sqlite3.Connection) -> None:
+            set_rule_state(c, region, bus, name, state)
+            self.sync_schedule(c, region, bus, name)
+
+        await self.db.write(write)
 
     async def delete_rule(self, region: str, bus: str, name: str) -> None:
-        await self.db.write(lambda c: delete_rule(c, region, bus, name))
+        def write(c: sqlite3.Connection) -> None:
+            delete_rule(c, region, bus, name)
+            self.sync_schedule(c, region, bus, name)
+
+        await self.db.write(write)
 
     async def put_targets(self, region: str, bus: str, rule: str, targets: list[dict[str, Any]]) -> None:
         await self.db.write(lambda c: put_targets(c, region, bus, rule, targets))

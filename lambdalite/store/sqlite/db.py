@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -37,6 +39,21 @@ _MMAP_BYTES = 268_435_456
 CHECKPOINT_PERIOD_S = 0.2
 _WRITER_AUTOCHECKPOINT_PAGES = 4_000
 _WAL_SIZE_LIMIT_BYTES = 67_108_864
+# The WAL file is truncated to zero when it is fully checkpointed and this process wrote nothing for
+# IDLE_TRUNCATE_S, or when the most it held over the last PEAK_WINDOW_S is an eighth of its size or less
+# (writes are few again after a burst) and it has grown to TRUNCATE_MIN_BYTES: a burst's WAL (up to _WAL_SIZE_LIMIT_BYTES otherwise
+# kept for reuse) is not held on disk once the burst is over. At most once per IDLE_TRUNCATE_S.
+IDLE_TRUNCATE_S = 1.0
+TRUNCATE_MIN_BYTES = 1 << 20
+PEAK_WINDOW_S = 5.0
+_TRUNCATE_BUSY_MS = 100  # a busy reader or another process's writer: try again at the next idle period
+# Free pages (left by deleted events, bodies, outcomes) are reused by new rows; only a surplus beyond
+# VACUUM_KEEP_FRACTION of the file (and at least VACUUM_MIN_FREE_PAGES) is given back to the file system,
+# at most VACUUM_STEP_PAGES per write (a short one), every VACUUM_PERIOD_S.
+VACUUM_PERIOD_S = 1.0
+VACUUM_MIN_FREE_PAGES = 1024
+VACUUM_KEEP_FRACTION = 0.1
+VACUUM_STEP_PAGES = 2048
 
 
 def _connect(path: Path, *, synchronous: str, autocheckpoint: int = 1000, read_only: bool = False) -> sqlite3.Connection:
@@ -85,6 +102,11 @@ class Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = _connect(path, synchronous="FULL", autocheckpoint=_WRITER_AUTOCHECKPOINT_PAGES)
         self._durable = True  # the writer connection's current synchronous mode (FULL)
+        self._last_commit_s = time.monotonic()
+        self._next_truncate_s = 0.0
+        self._peak, self._previous_peak, self._peak_started_s = 0, 0, time.monotonic()
+        self._page_bytes = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
+        _incremental_vacuum_mode(self._conn)
         self._apply_schema(schema)
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self._stop_checkpoints = threading.Event()
@@ -94,14 +116,57 @@ class Database:
 
     def _checkpoint_loop(self) -> None:
         conn = _connect(self.path, synchronous="FULL")
+        conn.execute(f"PRAGMA busy_timeout={_TRUNCATE_BUSY_MS}")  # PASSIVE never waits; TRUNCATE briefly
+        next_vacuum_s = time.monotonic() + VACUUM_PERIOD_S
         try:
             while not self._stop_checkpoints.wait(CHECKPOINT_PERIOD_S):
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    self._checkpoint(conn)
+                    if time.monotonic() >= next_vacuum_s:
+                        next_vacuum_s = time.monotonic() + VACUUM_PERIOD_S
+                        self._maybe_vacuum(conn)
                 except sqlite3.Error:  # busy or locked: the next period tries again
                     log.debug("checkpoint skipped", exc_info=True)
         finally:
             conn.close()
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        """PASSIVE every period; TRUNCATE (the WAL file back to zero bytes) at most once per
+        IDLE_TRUNCATE_S when everything is checkpointed and the WAL lately held little of what its file
+        spans: after a burst, or while writes are few (idle, or only maintenance), not under load."""
+        busy, log_frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        now_s = time.monotonic()
+        recent_frames = self._peak_frames(now_s, log_frames)
+        if busy or log_frames != copied or now_s < self._next_truncate_s:
+            return
+        try:
+            wal_bytes = os.path.getsize(f"{self.path}-wal")
+        except OSError:
+            return
+        if wal_bytes == 0:
+            return
+        idle = now_s - self._last_commit_s >= IDLE_TRUNCATE_S
+        if idle or (wal_bytes >= TRUNCATE_MIN_BYTES and recent_frames * (self._page_bytes + 24) * 8 <= wal_bytes):
+            self._next_truncate_s = now_s + IDLE_TRUNCATE_S
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
+    def _peak_frames(self, now_s: float, log_frames: int) -> int:
+        """The most frames the WAL held over the last PEAK_WINDOW_S or so (two buckets): under steady load
+        the WAL fills its file again and again, and truncating it would only make it grow back."""
+        if now_s - self._peak_started_s >= PEAK_WINDOW_S:
+            self._previous_peak, self._peak, self._peak_started_s = self._peak, 0, now_s
+        self._peak = max(self._peak, log_frames)
+        return max(self._peak, self._previous_peak)
+
+    def _maybe_vacuum(self, conn: sqlite3.Connection) -> None:
+        """Hand the writer an incremental vacuum of the free pages beyond what new rows will reuse."""
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        surplus = free - max(VACUUM_MIN_FREE_PAGES, int(pages * VACUUM_KEEP_FRACTION))
+        if surplus <= 0:
+            return
+        step = min(surplus, VACUUM_STEP_PAGES)
+        self._jobs.put([_Job(lambda c: _vacuum_pages(c, step), Future(), None, durable=False)])
 
     def _apply_schema(self, schema: list[str]) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
@@ -211,6 +276,7 @@ class Database:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self._last_commit_s = time.monotonic()
         self._after_commit(conn)
         return results
 
@@ -256,6 +322,29 @@ class Database:
         self._thread.join(timeout=10)
         self._checkpointer.join(timeout=10)
         self._conn.close()
+
+
+def _incremental_vacuum_mode(conn: sqlite3.Connection) -> None:
+    """auto_vacuum=INCREMENTAL, so free pages can be given back (`_vacuum_pages`). Once the file has a
+    header (journal_mode=WAL writes one) only a VACUUM changes the mode: instant on a new file, a one-time
+    rewrite of a database from before this setting."""
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+        return
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        log.warning("converting %s to incremental vacuum (a one-time VACUUM)",
+                    conn.execute("PRAGMA database_list").fetchone()[2])
+    try:
+        conn.execute("VACUUM")
+    except sqlite3.Error as err:  # e.g. no room for the copy: the file keeps its mode, the next start retries
+        log.warning("VACUUM failed, free pages stay in the file until it succeeds: %s", err)
+
+
+def _vacuum_pages(conn: sqlite3.Connection, pages: int) -> None:
+    """Give `pages` free pages back. Python's sqlite3 steps a statement that returns no row only once,
+    and one step of `incremental_vacuum` frees one page: hence one statement per page."""
+    for _ in range(pages):
+        conn.execute("PRAGMA incremental_vacuum(1)")
 
 
 class _JobFailed(Exception):

@@ -27,6 +27,7 @@ from lambdalite.model.history import (
     status_of_outcome,
 )
 from lambdalite.model.outcome import Outcome
+from lambdalite.store.sqlite import queues
 
 if TYPE_CHECKING:
     from lambdalite.store.sqlite.db import Database
@@ -183,8 +184,8 @@ def _deliveries(conn: sqlite3.Connection, request_id: str) -> list[DeliveryRecor
 
 def get_event(conn: sqlite3.Connection, request_id: str, at_ms: int) -> EventDetail | None:
     attempts = _attempts(conn, request_id)
-    live = conn.execute("SELECT queue, body, attrs, visible_ms, leased FROM messages WHERE id = ? AND kind = ?",
-                        (request_id, EVENT_KIND)).fetchone()
+    live = conn.execute(f"SELECT queue, {queues.BODY}, attrs, visible_ms, leased FROM messages WHERE id = ? "
+                        "AND kind = ?", (request_id, EVENT_KIND)).fetchone()
     row = conn.execute("SELECT data FROM outcomes WHERE request_id = ?", (request_id,)).fetchone()
     outcome = Outcome.from_json(row[0]) if row else None
     if live is not None:

@@ -2,8 +2,9 @@
 
 `record` runs in the same transaction that deletes the ended event from its queue. Delivery being
 at-least-once, an event may end twice (a lease lapsed mid-run): the later outcome replaces the earlier.
-Outcomes are kept for `settings.outcome_retention_s`, then pruned (`prune`, from the maintenance loop):
-at thousands of events a second they would otherwise fill the disk.
+Outcomes are kept for `settings.outcome_retention_s`, then pruned (`prune`, from the maintenance loop,
+in batches until none is left past the cutoff): at thousands of events a second they would otherwise
+fill the disk.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def get(conn: sqlite3.Connection, request_id: str) -> Outcome | None:
     return Outcome.from_json(row[0]) if row else None
 
 
-def prune(conn: sqlite3.Connection, ended_before_ms: int, limit: int = 5000) -> int:
+PRUNE_BATCH = 5000
+
+
+def prune(conn: sqlite3.Connection, ended_before_ms: int, limit: int = PRUNE_BATCH) -> int:
     """Delete up to `limit` outcomes that ended before the cutoff (oldest first); how many went."""
     return conn.execute(
         "DELETE FROM outcomes WHERE request_id IN "
@@ -65,4 +69,11 @@ class OutcomesStore:
         return self.db.read(lambda c: get(c, request_id))
 
     async def prune_outcomes(self, ended_before_ms: int) -> int:
-        return await self.db.write(lambda c: prune(c, ended_before_ms), durable=False)
+        """Every outcome past the cutoff, in batches of PRUNE_BATCH (each its own short write, so the
+        writer's other callers wait for one batch at most): keeps up with any steady rate of endings."""
+        total = 0
+        while True:
+            pruned = await self.db.write(lambda c: prune(c, ended_before_ms, PRUNE_BATCH), durable=False)
+            total += pruned
+            if pruned < PRUNE_BATCH:
+                return total
