@@ -177,6 +177,7 @@ class LambdaliteRun:
         from bench.s3_fanin import run_s3_fanin  # its own module (it imports this one)
 
         result["s3_fanin"] = _guarded(lambda: run_s3_fanin(self.sizes, self.work_dir))
+        result["esm"] = _guarded(lambda: _esm(self.sizes, self.work_dir))
         if self.profile:
             result["profiles"] = _guarded(self.profiled)
         return result
@@ -370,6 +371,12 @@ def pool_overhead(count: int) -> dict[str, Any]:
         if cold:
             out[f"cold_median_ms{suffix}"] = float(cold[1])
     return out
+
+
+def _esm(sizes: Sizes, work_dir: Path) -> dict[str, Any]:
+    from bench.esm import run_esm  # bench/esm.py imports this module's Server
+
+    return run_esm(sizes, work_dir)
 
 
 def run_lambdalite(sizes: Sizes, work_dir: Path, profile: bool = False) -> dict[str, Any]:

@@ -49,6 +49,8 @@ ROWS = [
     Row("  end to end, API and dispatcher in 2 processes, events/s", _get("split", "e2e_per_s"), True,
         peers=False),
     Row("  S3 PUT → Lambda fan-in, events/s (bench/s3_fanin.py)", _get("s3_fanin", "e2e_per_s"), True, peers=False),
+    Row("  SQS → mapping → function, messages/s (BatchSize 10)", _get("esm", "batch10_per_s"), True, peers=False),
+    Row("  SQS → mapping → function, messages/s (BatchSize 1)", _get("esm", "batch1_per_s"), True, peers=False),
     Row("  SNS Publish → Lambda end to end, events/s (bench/sns.py)", _get("sns", "e2e_per_s"), True, peers=False),
     Row("CPU per 1,000 events end to end, s (all processes)", _cpu_per_thousand, False),
     Row("latency send→start p50, ms", _get("latency", "latency_p50_ms"), False, 2),

@@ -7,7 +7,10 @@ and `server.py` wires it into the Node, so nothing below services imports them.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from lambdalite.model.queue import Message
 
 
 class Ports(Protocol):
@@ -23,4 +26,8 @@ class Ports(Protocol):
     async def put_s3_object(self, bucket: str, key: str, body: bytes, trace_id: str | None) -> None:
         """Write one object to a lambdalite S3 bucket as PutObject would (its notifications fire, under
         `trace_id`'s Lineage). Raises Fault (NoSuchBucket) when refused."""
+        ...
+
+    def sqs_records(self, messages: list[Message], queue_arn: str, region: str) -> list[dict[str, Any]]:
+        """Received messages as AWS's SQS event records (what an event source mapping's function gets)."""
         ...

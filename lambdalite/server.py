@@ -42,6 +42,7 @@ from lambdalite.settings import Settings
 from lambdalite.store import open_store
 from lambdalite.store.errors import StoreUnavailable
 from lambdalite.worker.dispatcher import Dispatcher
+from lambdalite.worker.esm import MappingPollers
 from lambdalite.worker.jobs import JobLoop
 from lambdalite.worker.schedules import SchedulePoller
 
@@ -150,6 +151,7 @@ async def run(settings: Settings) -> None:
         jobs = JobLoop(node, [DestinationJobs(node), RuleTargetJobs(node), S3NotificationJobs(node),
                               SnsDeliveryJobs(node)])
         tasks.append(asyncio.create_task(jobs.run(), name="jobs"))
+        tasks.append(asyncio.create_task(MappingPollers(node).run(), name="event-source-mappings"))
         tasks.append(asyncio.create_task(SchedulePoller(node).run(), name="schedules"))
     http: HttpServer | None = None
     try:

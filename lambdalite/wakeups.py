@@ -1,7 +1,8 @@
 """The one wake-up mechanism of a process: named topics that waiting loops listen to.
 
-Topics: `EVENTS` (a new async event: dispatchers), `JOBS` (a new delivery job: the job loop), and
-`sqs_topic(arn)` (a message arrived: long polls). A notification reaches only this process; wake-ups
+Topics: `EVENTS` (a new async event: dispatchers), `JOBS` (a new delivery job: the job loop),
+`sqs_topic(arn)` (a message arrived: long polls, mapping pollers) and `MAPPINGS` (an event source mapping
+changed: the pollers' supervisor). A notification reaches only this process; wake-ups
 across processes are the store backend's business (SQLite: the waiting loops' fallback polls).
 
 Two ways to wait: a loop registers a callback once (`listen`); a one-off waiter (a long poll) takes the
@@ -16,6 +17,7 @@ from collections.abc import Callable
 
 EVENTS = "events"
 JOBS = "jobs"
+MAPPINGS = "mappings"
 SCHEDULES = "schedules"  # a scheduled rule was put, enabled, disabled or deleted: the schedule poller
 
 

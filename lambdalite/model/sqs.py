@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+import orjson
 
 
 @dataclass(slots=True)
@@ -23,3 +26,12 @@ class VisibilityChange:
     message_id: str
     receipt: str
     timeout_s: int
+
+
+def redrive_of(attrs: Mapping[str, str]) -> tuple[str, int] | None:
+    """(dead-letter queue ARN, maxReceiveCount) of a queue's attributes, if it has a redrive policy."""
+    raw = attrs.get("RedrivePolicy")
+    if not raw:
+        return None
+    policy = orjson.loads(raw)
+    return str(policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from lambdalite.model.bus import BusRecord, RoutedTarget, RuleRecord
+from lambdalite.model.esm import EventSourceMapping
 from lambdalite.model.event import QueuedEvent
 from lambdalite.model.event_config import EventConfig
 from lambdalite.model.function import FunctionRow, FunctionTarget
@@ -241,6 +242,26 @@ class S3Store(Protocol):
         ...
     async def s3_notification_report(self, at_ms: int) -> list[QueueRow]:
         """Per bucket (name in `function`): notifications queued, in flight, delayed (`lambdalite queue`)."""
+class EventSourceMappingsStore(Protocol):
+    """SQS event source mappings (model/esm.py): the API's records and what the pollers follow."""
+
+    async def esm_create(self, mapping: EventSourceMapping) -> str | None:
+        """Insert unless a live mapping joins the same queue and function ARN: then that one's UUID."""
+        ...
+    async def esm_get(self, uuid: str) -> EventSourceMapping | None:
+        """The mapping (a deleted one too, until it is purged)."""
+        ...
+    async def esm_update(self, uuid: str,
+                         change: Callable[[EventSourceMapping], EventSourceMapping]) -> EventSourceMapping | None:
+        """Replace the mapping with `change(current)` (pure; may raise a Fault); None when missing."""
+        ...
+    async def esm_delete(self, uuid: str, now_ms: int) -> EventSourceMapping | None:
+        """Mark the mapping Deleting (pollers stop); None when missing."""
+        ...
+    async def esm_list(self, *, source_arn: str | None = None, function_name: str | None = None,
+                       function_arn: str | None = None, after: str = "",
+                       limit: int = 10_000) -> list[EventSourceMapping]:
+        """Mappings ordered by UUID after `after`, deleted ones included, narrowed by the filters set."""
         ...
 
 
@@ -400,6 +421,7 @@ class Store(
     SqsStore,
     BusesStore,
     S3Store,
+    EventSourceMappingsStore,
     SchedulesStore,
     SnsStore,
     TagsStore,

@@ -134,3 +134,6 @@ class FakePorts:
 
     async def put_s3_object(self, bucket: str, key: str, body: bytes, trace_id: str | None) -> None:
         self.objects.append((bucket, key, body))
+
+    def sqs_records(self, messages: list[Any], queue_arn: str, region: str) -> list[dict[str, Any]]:
+        return [{"messageId": m.id, "body": m.body.decode(), "eventSourceARN": queue_arn} for m in messages]

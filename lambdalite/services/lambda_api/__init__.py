@@ -20,6 +20,7 @@ from lambdalite.services.lambda_api import (
     account,
     code_signing,
     event_invoke_config,
+    event_source_mappings,
     functions,
     invoke,
     invoke_async,
@@ -83,9 +84,10 @@ class Router:
 
 
 def all_routes() -> list[tuple[str, str, Any]]:
-    """Routes of this package: ours, async invoke's and event invoke config's."""
-    return [*ROUTES, *invoke_async.ROUTES, *event_invoke_config.ROUTES, *tags.ROUTES, *permissions.ROUTES,
-            *code_signing.ROUTES, *layers.ROUTES]
+    """Routes of this package: event source mappings' first (their tag routes take mapping ARNs only), then
+    ours, async invoke's, event invoke config's, tags', permissions', code signing's and layers'."""
+    return [*event_source_mappings.ROUTES, *ROUTES, *invoke_async.ROUTES, *event_invoke_config.ROUTES, *tags.ROUTES,
+            *permissions.ROUTES, *code_signing.ROUTES, *layers.ROUTES]
 
 
 class LambdaService:

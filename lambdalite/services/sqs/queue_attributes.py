@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from lambdalite.model.sqs import redrive_of as redrive_of  # the one parser, shared with the mapping pollers
 from lambdalite.services.sqs import errors
 
 DEFAULTS: dict[str, str] = {
@@ -99,15 +100,6 @@ def _check_redrive(value: str, dlq_exists: Callable[[str], bool], own_arn: str |
     if target != own_arn and not dlq_exists(target):
         raise bad("Dead letter target does not exist.")
     return orjson.dumps({"deadLetterTargetArn": target, "maxReceiveCount": count_int}).decode()
-
-
-def redrive_of(attrs: Mapping[str, str]) -> tuple[str, int] | None:
-    """(dead-letter queue ARN, maxReceiveCount) of a queue, if it has a redrive policy."""
-    raw = attrs.get("RedrivePolicy")
-    if not raw:
-        return None
-    policy = orjson.loads(raw)
-    return str(policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
 
 
 def requested(names: list[str]) -> set[str]:

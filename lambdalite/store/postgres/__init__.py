@@ -40,6 +40,7 @@ from lambdalite.store.postgres import (
     sqs,
     tags,
 )
+from lambdalite.store.postgres import event_source_mappings as esm_store
 from lambdalite.store.postgres.accept import AcceptBatcher
 from lambdalite.store.postgres.db import Conn, PgDatabase
 from lambdalite.store.postgres.listen import Listener
@@ -67,6 +68,7 @@ class PostgresStore(
     s3.S3Store,
     schedules.SchedulesStore,
     shared.SharedStore,
+    esm_store.EventSourceMappingsStore,
     sns.SnsStore,
     tags.TagsStore,
     permissions.PermissionsStore,

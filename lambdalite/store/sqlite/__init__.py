@@ -31,6 +31,7 @@ from lambdalite.store.sqlite import (
     sqs,
     tags,
 )
+from lambdalite.store.sqlite import event_source_mappings as esm_store
 from lambdalite.store.sqlite.db import Database
 from lambdalite.store.sqlite.node_hooks import NodeHooks
 
@@ -38,7 +39,7 @@ T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
 _MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns, schedules, tags,
-            permissions, layers, log_groups, s3)
+            permissions, layers, log_groups, s3, esm_store)
 
 
 class SqliteStore(
@@ -57,6 +58,7 @@ class SqliteStore(
     layers.LayersStore,
     log_groups.LogGroupsStore,
     NodeHooks,
+    esm_store.EventSourceMappingsStore,
 ):
     """The Store protocol on one Database: each domain's operations live in its own module."""
 
