@@ -2,9 +2,9 @@
 
 One stack (tests/e2e/terraform/stack.tf): function + layer + alias + version + event invoke config with
 destinations + DLQ + SQS queues + EventBridge bus, rule and targets + aws_lambda_permission + the
-function's log group with retention. `apply`,
-a second `plan` that finds nothing to change, an async invoke through the stack (an event on the bus
-runs the alias, whose success record lands on the destination queue), then `destroy`.
+function's log group with retention + an SQS event source mapping. `apply`, a second `plan` that finds
+nothing to change, an async invoke through the stack (an event on the bus runs the alias, whose success
+record lands on the destination queue; a message on the mapped queue runs it too), then `destroy`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ HANDLER = """
 import stacklib
 
 def handler(event, context):
-    print("terraform stack got", event.get("detail"))
+    if "Records" in event:  # a batch from the event source mapping
+        print("mapping batch", [r["body"] for r in event["Records"]])
+    else:
+        print("terraform stack got", event.get("detail"))
     return {"seen": event.get("detail"), "version": context.function_version, "word": stacklib.WORD}
 """
 
@@ -99,9 +102,16 @@ def test_apply_plan_invoke_destroy(server: LambdaliteProcess, stack: terraform.T
                          timeout_s=10, what="the function's output in its log group")
     assert [e["message"] for e in printed] == ["terraform stack got {'n': 42}\n"]
 
+    mapping = lam.get_event_source_mapping(UUID=out["mapping_uuid"])
+    assert (mapping["State"], mapping["BatchSize"], mapping["FunctionArn"]) == ("Enabled", 5, out["alias_arn"])
+    sqs.send_message(QueueUrl=out["inbox_url"], MessageBody="via the mapping")
+    wait_until(lambda: logs.filter_log_events(logGroupName=group, filterPattern='"via the mapping"')["events"],
+               timeout_s=30, what="the mapping's batch in the function's log")
+
     stack.destroy()
     assert NAME not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
     assert not [u for u in sqs.list_queues().get("QueueUrls", []) if NAME in u]
     assert NAME + "-bus" not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]
     assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"] == []
     assert lam.list_layers()["Layers"] == []
+    assert lam.list_event_source_mappings(FunctionName=NAME)["EventSourceMappings"] == []

@@ -19,6 +19,10 @@ resource "aws_sqs_queue" "success" { name = "${var.name}-success" }
 resource "aws_sqs_queue" "failure" { name = "${var.name}-failure" }
 resource "aws_sqs_queue" "dlq" { name = "${var.name}-dlq" }
 resource "aws_sqs_queue" "events" { name = "${var.name}-events" }
+resource "aws_sqs_queue" "inbox" {
+  name                       = "${var.name}-inbox"
+  visibility_timeout_seconds = 30
+}
 
 resource "aws_lambda_function" "fn" {
   function_name    = var.name
@@ -88,9 +92,18 @@ resource "aws_lambda_permission" "from_rule" {
   source_arn    = aws_cloudwatch_event_rule.rule.arn
 }
 
+resource "aws_lambda_event_source_mapping" "inbox" {
+  event_source_arn                   = aws_sqs_queue.inbox.arn
+  function_name                      = aws_lambda_alias.live.arn
+  batch_size                         = 5
+  maximum_batching_window_in_seconds = 1
+}
+
 output "function_name" { value = aws_lambda_function.fn.function_name }
 output "version" { value = aws_lambda_function.fn.version }
 output "alias_arn" { value = aws_lambda_alias.live.arn }
 output "success_url" { value = aws_sqs_queue.success.url }
 output "events_url" { value = aws_sqs_queue.events.url }
+output "inbox_url" { value = aws_sqs_queue.inbox.url }
+output "mapping_uuid" { value = aws_lambda_event_source_mapping.inbox.uuid }
 output "bus_name" { value = aws_cloudwatch_event_bus.bus.name }
