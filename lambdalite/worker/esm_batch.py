@@ -18,6 +18,7 @@ import orjson
 
 from lambdalite import lineage, metrics
 from lambdalite.faults import Fault
+from lambdalite.invocation import run_in_slot
 from lambdalite.model.esm import EventSourceMapping
 from lambdalite.model.queue import Message
 from lambdalite.model.run import InvokeRequest, InvokeResult, Status
@@ -148,19 +149,8 @@ class Batch:
             invoked_arn=self.m.function_arn,
             trace_id=lineage.with_lineage(trace, hops + 1, lineage.lineage_tag(resolved.name)),
         )
-        labels = (resolved.name,)
-        metrics.CONCURRENT.labels(*labels).inc()
-        try:
-            result = await self.node.pool.invoke(resolved.spec, request, prefer_warm=True)  # a backlog, as the dispatcher
-        finally:
-            metrics.CONCURRENT.labels(*labels).dec()
-            await self.node.store.release_slot(slot)
-        if result.status is not Status.SYSTEM_ERROR:
-            metrics.INVOCATIONS.labels(*labels).inc()
-            metrics.DURATION.labels(*labels).observe(result.duration_ms)
-            if result.status is Status.FUNCTION_ERROR:
-                metrics.ERRORS.labels(*labels).inc()
-        return result
+        # a backlog, as the dispatcher's: a warm environment is worth a short wait
+        return await run_in_slot(self.node, resolved, request, slot, prefer_warm=True)
 
     async def _slot(self, resolved: Resolved) -> int | None:
         """A concurrency slot of the function, waited for (throttled) while the messages' lease lasts."""

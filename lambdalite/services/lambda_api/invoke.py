@@ -13,6 +13,7 @@ import binascii
 import orjson
 
 from lambdalite import lineage, metrics
+from lambdalite.invocation import run_in_slot
 from lambdalite.model.run import InvokeRequest, InvokeResult, Status
 from lambdalite.node import Node
 from lambdalite.policy import recursion_stops
@@ -132,19 +133,7 @@ async def run_sync(node: Node, resolved: Resolved, run: InvokeRequest) -> Invoke
             extra={"Reason": slot},
             headers=[("Retry-After", "1")],
         )
-    concurrent = metrics.CONCURRENT.labels(*labels)
-    concurrent.inc()
-    try:
-        result = await node.pool.invoke(resolved.spec, run)
-    finally:
-        concurrent.dec()
-        await node.store.release_slot(slot)
-    if result.status is not Status.SYSTEM_ERROR:
-        metrics.INVOCATIONS.labels(*labels).inc()
-        metrics.DURATION.labels(*labels).observe(result.duration_ms)
-        if result.status is Status.FUNCTION_ERROR:
-            metrics.ERRORS.labels(*labels).inc()
-    return result
+    return await run_in_slot(node, resolved, run, slot)
 
 
 def _answer(resolved: Resolved, run: InvokeRequest, result: InvokeResult) -> Response:
