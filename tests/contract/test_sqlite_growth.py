@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import time
 from pathlib import Path
 
 from lambdalite.clock import now_ms
@@ -16,15 +15,9 @@ from lambdalite.store.protocol import Store
 from lambdalite.store.sqlite import queues
 from lambdalite.store.sqlite.db import Database
 from tests.support.records import create_function, outcome, queued_event, slot_of
+from tests.support.server import wait_until
 
 BODY = os.urandom(100_000)
-
-
-def wait_for(condition: object, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def wal_bytes(path: Path) -> int:
@@ -45,7 +38,7 @@ def test_leases_and_renewals_do_not_rewrite_big_bodies(tmp_path: Path) -> None:
     db = Database(path, queues.SCHEMA)
     try:
         _fill(db, 200)
-        wait_for(lambda: wal_bytes(path) == 0)  # idle: checkpointed and truncated
+        wait_until(lambda: wal_bytes(path) == 0, what="the WAL truncated")  # idle: checkpointed and truncated
         leased = db.write_sync(lambda c: queues.lease(c, kind="lambda", lease_ms=60_000, limit=200, at_ms=1))
         db.write_sync(lambda c: queues.renew(c, [(m.id, m.receipt or "") for m in leased], 120_000))
         assert len(leased) == 200 and all(m.body == BODY for m in leased)
@@ -80,11 +73,11 @@ def test_free_pages_go_back_to_the_file_system_and_the_wal_is_truncated_when_idl
     try:
         assert db.read_value("PRAGMA auto_vacuum") == 2
         _fill(db, 300)  # 30 MB
-        wait_for(lambda: wal_bytes(path) == 0)  # idle: checkpointed and truncated
+        wait_until(lambda: wal_bytes(path) == 0, what="the WAL truncated")  # idle: checkpointed and truncated
         full_bytes = path.stat().st_size
         assert full_bytes > 25_000_000
         db.write_sync(lambda c: queues.purge(c, "q"))
-        wait_for(lambda: path.stat().st_size < full_bytes / 4 and wal_bytes(path) == 0)
+        wait_until(lambda: path.stat().st_size < full_bytes / 4 and wal_bytes(path) == 0, what="the file given back")
     finally:
         db.close()
 
