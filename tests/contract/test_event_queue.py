@@ -6,6 +6,7 @@ Every backend must pass these: the dispatcher relies on each operation being one
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from lambdalite.clock import now_ms
@@ -220,6 +221,37 @@ async def test_a_finish_after_the_lease_was_lost_changes_nothing_but_the_slot(ba
 
     assert await theirs.finish_attempt(second.message, AttemptEnd(slot_of(second.claim), outcome=ended, jobs=jobs))
     assert await mine.get_outcome(event.request_id) == ended
+
+
+async def test_ends_committed_together_each_get_their_own_answer(store: Store) -> None:
+    """Many attempts ending at once (a busy worker; PostgreSQL commits them in one transaction): retries,
+    ends with deliveries and a stale receipt among them, each decided on its own."""
+    await create_function(store, "f")
+    events = [queued_event("f") for _ in range(30)]
+    for event in events:
+        await store.accept_event(event, b"{}")
+    leased = {x.message.id: x for x in await store.lease_events(30, LEASE_MS)}
+    assert len(leased) == 30
+    ends = []
+    for i, event in enumerate(events):
+        claim = slot_of(leased[event.request_id].claim)
+        if i % 3 == 0:
+            ends.append(AttemptEnd(claim, retry_at_ms=now_ms() + 60_000, event_attrs=event.to_attrs()))
+        else:
+            ended = outcome(event)
+            ends.append(AttemptEnd(claim, outcome=ended,
+                                   jobs=delivery_jobs(ended, on_success=DEST, on_failure=None, dead_letter=None)))
+    messages = [leased[e.request_id].message for e in events]
+    messages[1] = replace(messages[1], receipt="0" * 20)  # its lease was lost: nothing but the slot changes
+    answers = await asyncio.gather(*(store.finish_attempt(m, end) for m, end in zip(messages, ends, strict=True)))
+    assert answers == [i != 1 for i in range(30)]
+    assert await counts(store) == {"f": (0, 1, 10)}
+    for i, event in enumerate(events):
+        assert (await store.get_outcome(event.request_id) is not None) == (i % 3 != 0 and i != 1)
+    jobs = await store.lease_jobs(DELIVERY_KIND, LEASE_MS, 100)
+    assert len(jobs) == 19
+    for _ in range(30):  # every slot was freed, the lost lease's too
+        assert isinstance(await store.acquire_slot("f", 30), int)
 
 
 # ---- discard, renew, hand back, due times ---------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from lambdalite.model.queue import NewMessage
+from lambdalite.model.queue import AttemptEnd, NewMessage
 from lambdalite.model.sqs import QueueRecord
 from lambdalite.store.postgres import PostgresStore
 from lambdalite.store.postgres.migrate import migrate_url, migrations
@@ -118,6 +118,28 @@ async def test_concurrent_accepts_share_commits(pg: Backend) -> None:
     assert transactions < len(events) / 4, transactions
     rows = await store.queue_report(0)
     assert [(r.function, r.queued + r.delayed) for r in rows] == [("f", 200)]
+
+
+async def test_attempts_ending_together_share_commits(pg: Backend) -> None:
+    store = _pg(pg.open())
+    await create_function(store, "f")
+    for _ in range(100):
+        await store.accept_event(queued_event("f"), b"{}")
+    leased = await store.lease_events(100, 30_000)
+    transactions = 0
+    write = store.db.write
+
+    async def counted(fn: Any, **kwargs: Any) -> Any:
+        nonlocal transactions
+        transactions += 1
+        return await write(fn, **kwargs)
+
+    store.db.write = counted  # type: ignore[method-assign]
+    ends = [AttemptEnd(x.claim if isinstance(x.claim, int) else None) for x in leased]
+    assert await asyncio.gather(*(store.finish_attempt(x.message, e) for x, e in zip(leased, ends, strict=True))) \
+        == [True] * 100
+    assert transactions < len(leased) / 4, transactions
+    assert await store.queue_report(0) == []
 
 
 async def test_a_duplicate_request_id_fails_alone_in_its_batch(pg: Backend) -> None:

@@ -41,7 +41,7 @@ from lambdalite.store.postgres import (
     tags,
 )
 from lambdalite.store.postgres import event_source_mappings as esm_store
-from lambdalite.store.postgres.accept import AcceptBatcher
+from lambdalite.store.postgres.accept import accept_batcher
 from lambdalite.store.postgres.db import Conn, PgDatabase
 from lambdalite.store.postgres.listen import Listener
 
@@ -82,7 +82,8 @@ class PostgresStore(
         self.db = PgDatabase(settings.store, read_only=read_only)
         self.holder = uuid.uuid4().hex
         self._held_slots: set[int] = set()
-        self._accepts = AcceptBatcher(self.db, self._claim_accepted)
+        self._accepts = accept_batcher(self.db, self._claim_accepted)
+        self._finishes = event_queue.finish_batcher(self.db)
         self._cache: dict[Hashable, object] = {}
         self._epoch = 0  # moves whenever the cache is dropped
         self._generation = (-1, float("-inf"))  # (config_generation seen, time.monotonic() it was read)

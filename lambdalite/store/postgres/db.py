@@ -12,6 +12,7 @@ failure is retried a few times.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,8 @@ CONNECT_TIMEOUT_S = 5.0
 # StoreUnavailable instead of waiting for ever; every statement lambdalite runs takes milliseconds.
 STATEMENT_TIMEOUT_S = 30.0
 _RETRIES = 5
+_BEGIN_DURABLE = "BEGIN"
+_BEGIN_LAZY = "BEGIN; SET LOCAL synchronous_commit = off"
 _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 # What a database that went away (or never came) raises; anything else is a bug or a refusal.
 UNREACHABLE: tuple[type[BaseException], ...] = (
@@ -80,7 +83,8 @@ class PgDatabase:
             if self.read_only:
                 settings["default_transaction_read_only"] = "on"
             pool = await asyncpg.create_pool(self.url, min_size=1, max_size=POOL_MAX, timeout=CONNECT_TIMEOUT_S,
-                                             command_timeout=STATEMENT_TIMEOUT_S, server_settings=settings)
+                                             command_timeout=STATEMENT_TIMEOUT_S, server_settings=settings,
+                                             reset=_keep_session)
         except UNREACHABLE as exc:  # not logged: the caller says it (`serve` in one line, requests as 500s)
             raise StoreUnavailable(describe(exc)) from exc
         assert pool is not None
@@ -105,10 +109,8 @@ class PgDatabase:
         for attempt in range(_RETRIES):
             try:
                 pool = await self.pool()
-                async with pool.acquire() as conn, conn.transaction():
-                    if not durable:
-                        await conn.execute("SET LOCAL synchronous_commit = off")
-                    return await fn(conn)
+                async with pool.acquire() as conn:
+                    return await _in_transaction(conn, fn, durable)
             except _RETRYABLE:
                 if attempt == _RETRIES - 1:
                     raise
@@ -162,6 +164,30 @@ class PgDatabase:
             pool.terminate()
         except RuntimeError:  # its event loop is closed: the sockets go with it, the server notices
             log.debug("pool of a closed loop", exc_info=True)
+
+
+async def _in_transaction(conn: Conn, fn: Callable[[Conn], Awaitable[T]], durable: bool) -> T:
+    """BEGIN (with its commit mode in the same round trip), `fn`, COMMIT; ROLLBACK when anything fails.
+
+    Written out instead of asyncpg's `conn.transaction()`, which spends a round trip on BEGIN and another
+    on SET LOCAL: a write here is a handful of statements, so each round trip is a visible share."""
+    await conn.execute(_BEGIN_DURABLE if durable else _BEGIN_LAZY)
+    try:
+        result = await fn(conn)
+        await conn.execute("COMMIT")
+    except BaseException:
+        if not conn.is_closed() and conn.is_in_transaction():
+            with contextlib.suppress(Exception):  # a broken connection: the pool discards it
+                await conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+async def _keep_session(conn: Conn) -> None:
+    """The pool's reset on release: nothing. asyncpg's default (unlock all advisory locks, CLOSE ALL,
+    UNLISTEN *, RESET ALL) is one more round trip per write, and pool connections hold no session state:
+    locks are transaction-level, settings SET LOCAL, LISTEN is on listen.py's own connection. An open
+    transaction is still rolled back by asyncpg before this runs."""
 
 
 async def _close_quietly(pool: asyncpg.Pool) -> None:

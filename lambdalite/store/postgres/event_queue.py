@@ -1,7 +1,8 @@
 """Async events, their concurrency slots and delivery jobs on PostgreSQL (the model: store/sqlite/
-event_queue.py). Accepts are group-committed (accept.py's `AcceptBatcher`: many 202s, one COMMIT); an
-event is leased with its slot in one transaction; an attempt's end releases the slot, deletes or
-reschedules the event, records its outcome and queues its deliveries in one transaction.
+event_queue.py). Accepts are group-committed (accept.py: many 202s, one COMMIT); an event is leased
+with its slot in one transaction; an attempt's end releases the slot, deletes or reschedules the event,
+records its outcome and queues its deliveries in one transaction, shared by the attempts that end together
+(batch.py: a busy worker commits its ends in batches).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from lambdalite.model.event import EVENT_KIND, QueuedEvent, queue_name
 from lambdalite.model.queue import AttemptEnd, Claim, Leased, Message, NewMessage, QueueRow
 from lambdalite.store.postgres import history, outcomes, queues, slots
 from lambdalite.store.postgres.accept import AcceptBatcher, PendingAccept
+from lambdalite.store.postgres.batch import Batcher
 from lambdalite.store.postgres.db import Conn
 from lambdalite.wakeups import JOBS
 
@@ -54,22 +56,27 @@ async def enqueue_jobs(conn: Conn, jobs: list[NewMessage]) -> None:
     await queues.notify(conn, JOBS)
 
 
-async def finish(conn: Conn, message: Message, end: AttemptEnd) -> bool:
-    if end.slot_id is not None:
-        await slots.release(conn, end.slot_id)
-    if end.retry_at_ms is not None:
-        owned = await queues.reschedule(conn, message.id, message.receipt, visible_ms=end.retry_at_ms,
-                                        attrs=end.event_attrs)
-    else:
-        owned = await queues.delete(conn, message.id, message.receipt)
-    if not owned:
-        return False
-    if end.record is not None:
-        await history.add_attempt(conn, end.record)
-    if end.retry_at_ms is None and end.outcome is not None:
-        await outcomes.record(conn, end.outcome)
-        await enqueue_jobs(conn, end.jobs)
-    return True
+FinishItem = tuple[Message, AttemptEnd]
+
+
+def finish_batcher(db: PgDatabase) -> Batcher[FinishItem, bool]:
+    return Batcher(db, finish_many, durable=False)
+
+
+async def finish_many(conn: Conn, items: list[FinishItem]) -> list[bool]:
+    """Attempts' ends in one transaction: free their slots; reschedule or delete each event still held
+    under its receipt; for those, the history rows, and the outcomes and deliveries of the ended ones.
+    Per item: whether its event was still held (False: its lease was lost, nothing but the slot changed)."""
+    await slots.release_many(conn, [end.slot_id for _, end in items if end.slot_id is not None])
+    held = await queues.reschedule_many(conn, [(m.id, m.receipt, end.retry_at_ms, end.event_attrs)
+                                               for m, end in items if end.retry_at_ms is not None])
+    held |= await queues.delete_many(conn, [(m.id, m.receipt) for m, end in items if end.retry_at_ms is None])
+    mine = [end for m, end in items if (m.id, m.receipt) in held]
+    await history.add_attempts(conn, [end.record for end in mine if end.record is not None])
+    ended = [end for end in mine if end.retry_at_ms is None and end.outcome is not None]
+    await outcomes.record_many(conn, [end.outcome for end in ended if end.outcome is not None])
+    await enqueue_jobs(conn, [job for end in ended for job in end.jobs])
+    return [(m.id, m.receipt) in held for m, _ in items]
 
 
 async def queue_rows(conn: Conn, at_ms: int) -> list[QueueRow]:
@@ -87,6 +94,7 @@ class EventQueueStore:
     holder: str
     _held_slots: set[int]
     _accepts: AcceptBatcher
+    _finishes: Batcher[FinishItem, bool]
 
     # ---- events -----------------------------------------------------------------------------------
     async def accept_event(self, event: QueuedEvent, payload: bytes, *, lease_ms: int | None = None,
@@ -114,7 +122,7 @@ class EventQueueStore:
     async def finish_attempt(self, message: Message, end: AttemptEnd) -> bool:
         if end.slot_id is not None:
             self._held_slots.discard(end.slot_id)
-        return await self.db.write(lambda c: finish(c, message, end), durable=False)
+        return await self._finishes.submit((message, end))
 
     async def discard_event(self, message: Message, slot_id: int | None) -> None:
         async def discard(c: Conn) -> None:

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import orjson
 
 from lambdalite.model.function import FunctionRow
@@ -210,12 +209,10 @@ class FunctionsStore:
         async def fn(c: Conn) -> dict[str, Any]:
             blob = orjson.dumps(config)
             if create:
-                try:
-                    async with c.transaction():
-                        await c.execute("INSERT INTO function_aliases(name, alias, config) VALUES ($1,$2,$3)",
-                                        name, alias, blob)
-                except asyncpg.UniqueViolationError:
-                    raise AlreadyExists(alias) from None
+                status = await c.execute("INSERT INTO function_aliases(name, alias, config) VALUES ($1,$2,$3) "
+                                         "ON CONFLICT DO NOTHING", name, alias, blob)
+                if affected(status) == 0:
+                    raise AlreadyExists(alias)
                 return config
             status = await c.execute("UPDATE function_aliases SET config = $3 WHERE name = $1 AND alias = $2",
                                      name, alias, blob)

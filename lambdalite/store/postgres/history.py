@@ -31,11 +31,18 @@ _ATTEMPT_COLUMNS = ("request_id, function, run, number, started_ms, ended_ms, re
                     "retry_at_ms, condition")
 
 
-async def add_attempt(conn: Conn, r: AttemptRecord) -> None:
+async def add_attempts(conn: Conn, records: list[AttemptRecord]) -> None:
+    """Inside `finish_attempt`'s transaction: the attempts' rows, one statement for a batch of them."""
+    if not records:
+        return
     await conn.execute(
-        f"INSERT INTO event_attempts({_ATTEMPT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
-        r.request_id, r.function, r.run, r.number, r.started_ms, r.ended_ms, r.result.value, r.error_type,
-        r.error_message, r.retry_at_ms, r.condition)
+        f"""INSERT INTO event_attempts({_ATTEMPT_COLUMNS})
+            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bigint[], $6::bigint[],
+                                 $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[])""",
+        [r.request_id for r in records], [r.function for r in records], [r.run for r in records],
+        [r.number for r in records], [r.started_ms for r in records], [r.ended_ms for r in records],
+        [r.result.value for r in records], [r.error_type for r in records], [r.error_message for r in records],
+        [r.retry_at_ms for r in records], [r.condition for r in records])
 
 
 class _Sql:

@@ -12,15 +12,20 @@ if TYPE_CHECKING:
     from lambdalite.store.postgres.db import Conn, PgDatabase
 
 
-async def record(conn: Conn, outcome: Outcome) -> None:
+async def record_many(conn: Conn, ended: list[Outcome]) -> None:
+    """Inside the transaction that deletes the ended events: one row per request id (the last wins)."""
+    latest = {o.request_id: o for o in ended}
+    if not latest:
+        return
+    rows = list(latest.values())
     await conn.execute(
         """INSERT INTO outcomes(request_id, function, condition, approximate_invoke_count, ended_ms, data)
-           VALUES ($1,$2,$3,$4,$5,$6)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::bytea[])
            ON CONFLICT (request_id) DO UPDATE SET function = excluded.function, condition = excluded.condition,
                approximate_invoke_count = excluded.approximate_invoke_count, ended_ms = excluded.ended_ms,
                data = excluded.data""",
-        outcome.request_id, outcome.function, outcome.condition.value, outcome.approximate_invoke_count,
-        outcome.ended_ms, outcome.to_json(),
+        [o.request_id for o in rows], [o.function for o in rows], [o.condition.value for o in rows],
+        [o.approximate_invoke_count for o in rows], [o.ended_ms for o in rows], [o.to_json() for o in rows],
     )
 
 

@@ -107,6 +107,34 @@ async def reschedule(conn: Conn, id: str, receipt: str | None, *, visible_ms: in
     return affected(await conn.execute(f"UPDATE messages SET {sets} WHERE {where}", *params)) > 0
 
 
+async def delete_many(conn: Conn, leases: list[tuple[str, str | None]]) -> set[tuple[str, str | None]]:
+    """Delete each (id, receipt) still held under that receipt (None: whoever holds it); the pairs deleted."""
+    if not leases:
+        return set()
+    ids, receipts = zip(*leases, strict=True)
+    rows = await conn.fetch(
+        """DELETE FROM messages m USING unnest($1::text[], $2::text[]) AS d(id, receipt)
+           WHERE m.id = d.id AND (d.receipt IS NULL OR m.receipt = d.receipt) RETURNING d.id, d.receipt""",
+        list(ids), list(receipts))
+    return {(r[0], r[1]) for r in rows}
+
+
+async def reschedule_many(conn: Conn, changes: list[tuple[str, str | None, int, bytes | None]]
+                          ) -> set[tuple[str, str | None]]:
+    """Hand back each (id, receipt, visible_ms, attrs or None to keep them) still held under that receipt,
+    due at visible_ms; the (id, receipt) pairs changed."""
+    if not changes:
+        return set()
+    ids, receipts, visible, attrs = zip(*changes, strict=True)
+    rows = await conn.fetch(
+        """UPDATE messages m SET visible_ms = r.visible_ms, leased = false, receipt = NULL,
+               attrs = coalesce(r.attrs, m.attrs)
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[]) AS r(id, receipt, visible_ms, attrs)
+           WHERE m.id = r.id AND (r.receipt IS NULL OR m.receipt = r.receipt) RETURNING r.id, r.receipt""",
+        list(ids), list(receipts), list(visible), list(attrs))
+    return {(r[0], r[1]) for r in rows}
+
+
 async def renew(conn: Conn, leases: list[tuple[str, str]], visible_ms: int) -> int:
     if not leases:
         return 0

@@ -59,6 +59,11 @@ async def release(conn: Conn, slot_id: int) -> None:
     await conn.execute("DELETE FROM slots WHERE id = $1", slot_id)
 
 
+async def release_many(conn: Conn, slot_ids: list[int]) -> None:
+    if slot_ids:
+        await conn.execute("DELETE FROM slots WHERE id = ANY($1::bigint[])", slot_ids)
+
+
 async def renew(conn: Conn, slot_ids: list[int], expires_ms: int, now_ms: int) -> None:
     """Keep the slots this node still holds alive (by id) and sweep lapsed ones of every node."""
     if slot_ids:
