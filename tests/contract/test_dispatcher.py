@@ -114,6 +114,9 @@ async def test_a_successful_event_records_success_and_queues_its_on_success_deli
     async with running(Dispatcher(world.node)):
         request_id = await world.accept(payload=b'{"n": 7}')
         ended = await world.outcome(request_id)
+        # A finished event with deliveries wakes the job loop, once its commit has returned to the
+        # dispatcher: a moment after the outcome is visible to other connections.
+        await wait_for(lambda: world.jobs_woken >= 1, what="the job loop woken")
     assert ended.condition is Condition.SUCCESS and ended.approximate_invoke_count == 1
     assert (ended.response_payload, ended.status_code, ended.executed_version) == (b'{"result": 42}', 200, "$LATEST")
     assert ended.request_payload == b'{"n": 7}' and ended.function_error is None
@@ -124,7 +127,6 @@ async def test_a_successful_event_records_success_and_queues_its_on_success_deli
     assert call.request.trace_id is not None
     assert lineage.lineage_count(call.request.trace_id) == 1  # the first invocation of its chain
     assert await world.jobs() == {f"{request_id}/on_success": Target(Side.ON_SUCCESS, ON_SUCCESS)}
-    assert world.jobs_woken >= 1  # a finished event with deliveries wakes the job loop
     assert await world.queue_counts() == {}
 
 
