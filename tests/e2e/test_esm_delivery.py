@@ -29,6 +29,8 @@ from tests.e2e.esm_support import (
 )
 from tests.support.server import module_client, module_server, wait_until
 
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
+
 server = module_server("esm-delivery")
 lam = module_client("lambda")
 sqs = module_client("sqs")

@@ -14,6 +14,8 @@ from tests.support.zips import make_zip
 
 INFO = """
 import os, sys
+
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
 def handler(event, context):
     print("hello from the handler")
     custom = context.client_context.custom if context.client_context else None

@@ -34,6 +34,8 @@ SELF_INVOKING = """
 import json, os
 import boto3
 
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
+
 def handler(event, context):
     n = event.get("n", 0)
     if n < event.get("stop", 20):

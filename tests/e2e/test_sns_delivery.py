@@ -30,6 +30,8 @@ from tests.e2e.test_sns_helpers import (
 )
 from tests.support.server import LambdaliteProcess, module_client, module_server, wait_until
 
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
+
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 CERT_URL = re.compile(r"http://127\.0\.0\.1:\d+/SimpleNotificationService-[0-9a-f]+\.pem")

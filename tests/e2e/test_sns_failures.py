@@ -27,6 +27,8 @@ from tests.e2e.test_sns_helpers import (
 from tests.support.server import LambdaliteProcess, module_client, module_server, wait_until
 from tests.support.zips import python_zip
 
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
+
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
 FAILING = 'def handler(event, context):\n    raise ValueError("cannot handle " + event["Records"][0]["Sns"]["Message"])\n'
 ECHO = "def handler(event, context):\n    return {'got': event}\n"
