@@ -25,7 +25,8 @@ from lambdalite.wakeups import JOBS
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 64
+BATCH_SIZE = 64  # jobs leased per kind at a time
+MAX_IN_FLIGHT = 256  # deliveries running at once in one process
 POLL_MIN_S = 0.02
 POLL_MAX_S = 0.25  # idle poll cap: jobs may come from another process on the same store
 
@@ -52,25 +53,37 @@ class JobLoop:
         self.handlers = list(handlers)
         self.lease_ms = int(node.settings.lease_s * 1000)
         self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
         node.wakeups.listen(JOBS, self._wake.set)
 
     async def run(self) -> None:
-        """Run until cancelled."""
+        """Run until cancelled. Deliveries run as tasks, up to MAX_IN_FLIGHT at once: the loop leases more as
+        soon as there is room, so one slow target (an HTTP endpoint taking its 15 s) holds up only itself."""
         if self.node.settings.delivery_start_delay_s > 0:
             await asyncio.sleep(self.node.settings.delivery_start_delay_s)
         idle_s = POLL_MIN_S
-        while True:
-            self._wake.clear()
-            try:
-                handled = await self.run_once()
-            except Exception:
-                log.exception("job loop failed")
-                handled = 0
-            if handled:
-                idle_s = POLL_MIN_S
-                continue
-            await self._idle(idle_s)
-            idle_s = min(idle_s * 2, POLL_MAX_S)
+        try:
+            while True:
+                self._wake.clear()
+                if len(self._running) >= MAX_IN_FLIGHT:
+                    self._room.clear()
+                    await self._room.wait()
+                    continue
+                try:
+                    started = await self._start_due(MAX_IN_FLIGHT - len(self._running))
+                except Exception:
+                    log.exception("job loop failed")
+                    started = 0
+                if started:
+                    idle_s = POLL_MIN_S
+                    continue
+                await self._idle(idle_s)
+                idle_s = min(idle_s * 2, POLL_MAX_S)
+        finally:  # stopping: deliveries cut short run again after their lease (at least once)
+            for task in self._running:
+                task.cancel()
+            await asyncio.gather(*self._running, return_exceptions=True)
 
     async def _idle(self, idle_s: float) -> None:
         """Sleep until woken, the next job is due, or the poll interval passed."""
@@ -84,15 +97,40 @@ class JobLoop:
         if idle_s > 0:
             await wait_event(self._wake, idle_s)
 
+    async def _lease(self, room: int) -> list[tuple[JobHandler, Message]]:
+        """Due jobs of every kind, at most `room` (and BATCH_SIZE per kind) in all."""
+        leased: list[tuple[JobHandler, Message]] = []
+        for handler in self.handlers:
+            limit = min(BATCH_SIZE, room - len(leased))
+            if limit <= 0:
+                break
+            leased += [(handler, job) for job in await self.node.store.lease_jobs(handler.kind, self.lease_ms, limit)]
+        return leased
+
+    async def _start_due(self, room: int) -> int:
+        """Lease due jobs and start each as its own task; how many were started."""
+        leased = await self._lease(room)
+        for handler, job in leased:
+            task = asyncio.create_task(self._handle_logged(handler, job))
+            self._running.add(task)
+            task.add_done_callback(self._ended)
+        return len(leased)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._room.set()
+
+    async def _handle_logged(self, handler: JobHandler, job: Message) -> None:
+        try:
+            await self.handle(handler, job)
+        except Exception as exc:  # noqa: BLE001 - its lease lapses and it comes back; the rest go on
+            log.error("job %s failed: %r", job.id, exc)
+
     async def run_once(self) -> int:
-        """Lease due jobs of every kind and handle them concurrently; returns how many were leased."""
-        leased = [(handler, job) for handler in self.handlers
-                  for job in await self.node.store.lease_jobs(handler.kind, self.lease_ms, BATCH_SIZE)]
-        # Every kind's jobs at once: a slow target of one kind does not hold up the other kinds.
-        results = await asyncio.gather(*(self.handle(handler, job) for handler, job in leased), return_exceptions=True)
-        for (_, job), result in zip(leased, results, strict=True):
-            if isinstance(result, Exception):  # its lease lapses and it comes back; the rest went on
-                log.error("job %s failed: %r", job.id, result)
+        """Lease due jobs of every kind and handle them to the end; how many were leased (tests drive the
+        loop one step at a time with this)."""
+        leased = await self._lease(BATCH_SIZE * len(self.handlers))
+        await asyncio.gather(*(self._handle_logged(handler, job) for handler, job in leased))
         return len(leased)
 
     async def handle(self, handler: JobHandler, job: Message) -> None:

@@ -279,6 +279,30 @@ async def test_an_ended_event_is_delivered_by_the_job_loop_of_the_same_process(w
     assert record["requestPayload"] == {"k": 1} and record["requestContext"]["condition"] == "Success"
 
 
+async def test_a_slow_delivery_holds_up_only_itself(world: World) -> None:
+    """A target that takes long (an HTTP endpoint using its whole timeout) must not delay jobs queued after
+    it: the loop leases and starts more while it runs."""
+    slow_arn = queue_arn("slow")
+    started, release = asyncio.Event(), asyncio.Event()
+    send = world.ports.send_sqs
+
+    async def blocking(arn: str, body: str, attributes: dict[str, dict[str, Any]] | None) -> str:
+        if arn == slow_arn:
+            started.set()
+            await release.wait()
+        return await send(arn, body, attributes)
+
+    world.ports.send_sqs = blocking  # type: ignore[method-assign]
+    async with running(world.loop):
+        await world.deliveries(outcome(queued_event("f")), on_success=slow_arn)
+        await wait_for(started.is_set, what="the slow delivery under way")
+        await world.deliveries(outcome(queued_event("g")), on_success=DEST)
+        await wait_for(lambda: [m for m in world.ports.sent if m.queue_arn == DEST], what="the later delivery")
+        assert not release.is_set() and all(m.queue_arn != slow_arn for m in world.ports.sent)
+        release.set()
+        await wait_for(lambda: [m for m in world.ports.sent if m.queue_arn == slow_arn], what="the slow delivery")
+
+
 async def test_a_job_queued_by_another_process_is_found_by_polling(backend: Backend) -> None:
     world = World(backend)
     other = backend.open()
