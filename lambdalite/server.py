@@ -38,6 +38,7 @@ from lambdalite.services.ports import ServicePorts
 from lambdalite.services.s3 import S3Service
 from lambdalite.services.sns import SnsService
 from lambdalite.services.sqs import SqsService
+from lambdalite.services.sqs.move_tasks import MoveTaskRunner
 from lambdalite.settings import Settings
 from lambdalite.store import open_store
 from lambdalite.store.errors import StoreUnavailable
@@ -153,6 +154,7 @@ async def run(settings: Settings) -> None:
         tasks.append(asyncio.create_task(jobs.run(), name="jobs"))
         tasks.append(asyncio.create_task(MappingPollers(node).run(), name="event-source-mappings"))
         tasks.append(asyncio.create_task(SchedulePoller(node).run(), name="schedules"))
+        tasks.append(asyncio.create_task(MoveTaskRunner(node).run(), name="sqs-move-tasks"))
     http: HttpServer | None = None
     try:
         if settings.serve_api:

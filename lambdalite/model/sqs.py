@@ -35,3 +35,26 @@ def redrive_of(attrs: Mapping[str, str]) -> tuple[str, int] | None:
         return None
     policy = orjson.loads(raw)
     return str(policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
+
+
+# A message move task's statuses, as ListMessageMoveTasks shows them.
+RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED = "RUNNING", "COMPLETED", "CANCELLING", "CANCELLED", "FAILED"
+ACTIVE = (RUNNING, CANCELLING)
+
+
+@dataclass(frozen=True, slots=True)
+class MoveTaskRecord:
+    """One StartMessageMoveTask, kept where every node sees it; `owner`/`heartbeat_ms`: the runner moving
+    it now and when it last reported (a runner silent past the lease is replaced by another node's)."""
+
+    handle: str
+    source_arn: str
+    destination_arn: str | None
+    rate: int | None  # MaxNumberOfMessagesPerSecond
+    to_move: int
+    started_ms: int
+    status: str = RUNNING
+    moved: int = 0
+    failure: str | None = None
+    owner: str | None = None
+    heartbeat_ms: int = 0

@@ -27,7 +27,7 @@ from lambdalite.model.queue import AttemptEnd, Leased, Message, NewMessage, Queu
 from lambdalite.model.s3 import BucketRecord, Dropped, ObjectRecord, PartRecord, UploadRecord
 from lambdalite.model.schedule import ScheduleState
 from lambdalite.model.sns import SubscriptionRecord, TopicRecord
-from lambdalite.model.sqs import QueueRecord, VisibilityChange
+from lambdalite.model.sqs import MoveTaskRecord, QueueRecord, VisibilityChange
 from lambdalite.wakeups import Wakeups
 
 T = TypeVar("T")
@@ -185,6 +185,30 @@ class SqsStore(Protocol):
         ...
     async def sqs_change_visibility(self, arn: str, changes: list[VisibilityChange]) -> list[str]:
         """Apply each change: "ok", "missing" (not a message of this queue) or "not_in_flight"."""
+        ...
+
+
+class MoveTasksStore(Protocol):
+    """SQS message move tasks (DLQ redrives): recorded by the API, moved by a runner on any node."""
+
+    async def sqs_move_task_start(self, task: MoveTaskRecord, kept: int) -> bool:
+        """Record a new task unless its source has an active one (False); keep the `kept` newest per source."""
+        ...
+    async def sqs_move_tasks(self, source_arn: str, limit: int) -> list[MoveTaskRecord]:
+        """The source's tasks, newest first."""
+        ...
+    async def sqs_move_task(self, handle: str) -> MoveTaskRecord | None: ...
+    async def sqs_move_task_cancel(self, handle: str, stale_before_ms: int) -> MoveTaskRecord | None:
+        """A RUNNING task becomes CANCELLING (CANCELLED at once when no live runner holds it, one that has
+        not reported since `stale_before_ms`); the task as it is afterwards, None when unknown."""
+        ...
+    async def sqs_move_task_claim(self, owner: str, now_ms: int, stale_before_ms: int) -> MoveTaskRecord | None:
+        """Take an active task no live runner holds (never run, or silent since `stale_before_ms`)."""
+        ...
+    async def sqs_move_task_report(self, handle: str, owner: str, *, moved: int, status: str, failure: str | None,
+                                   now_ms: int) -> MoveTaskRecord | None:
+        """The runner's progress (a RUNNING report leaves CANCELLING as it is); the task as stored, or None
+        when `owner` no longer holds it."""
         ...
 
 
@@ -419,6 +443,7 @@ class Store(
     OutcomesStore,
     HistoryStore,
     SqsStore,
+    MoveTasksStore,
     BusesStore,
     S3Store,
     EventSourceMappingsStore,

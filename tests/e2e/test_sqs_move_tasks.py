@@ -4,12 +4,15 @@ to the queue they were dead-lettered from (or to DestinationArn), counts match, 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.sqs_support import attrs, error_of, unique
-from tests.support.server import module_client, module_server, wait_until
+from tests.support.server import LambdaliteProcess, module_client, module_server, wait_until
+
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
 
 srv = module_server("sqs-move-tasks")
 sqs = module_client("sqs", server="srv")
@@ -97,3 +100,42 @@ def test_move_task_errors(sqs: Any) -> None:
     with pytest.raises(sqs.exceptions.ResourceNotFoundException):
         sqs.cancel_message_move_task(TaskHandle="bm90LWEtdGFzaw==")
     assert sqs.list_message_move_tasks(SourceArn=arn_of(sqs, plain))["Results"] == []
+
+
+def received_bodies(sqs: Any, url: str, expected: int) -> list[str]:
+    bodies: list[str] = []
+
+    def all_in() -> bool:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300).get("Messages", [])
+        bodies.extend(m["Body"] for m in got)
+        return len(bodies) >= expected
+
+    wait_until(all_in, timeout_s=30, what=f"{expected} messages received")
+    return bodies
+
+
+def test_a_move_task_survives_kill_9_and_goes_on_where_it_stopped(tmp_path: Path) -> None:
+    """The task is kept in the store: after a crash of the process moving it, the restarted process takes
+    it over once its lease has passed and moves the rest (at most the batch in hand twice)."""
+    node = LambdaliteProcess(tmp_path / "data", env={"LAMBDALITE_LEASE_SECONDS": "2"}).start()
+    try:
+        sqs = node.client("sqs")
+        _, dlq = dead_lettered(sqs, 6)
+        other = sqs.create_queue(QueueName=unique("other"))["QueueUrl"]
+        sqs.start_message_move_task(SourceArn=arn_of(sqs, dlq), DestinationArn=arn_of(sqs, other),
+                                    MaxNumberOfMessagesPerSecond=1)
+        wait_until(lambda: count(sqs, other) >= 2, timeout_s=30, what="two messages moved")
+        node.kill()
+        node.start()
+        sqs = node.client("sqs")
+
+        def completed() -> dict[str, Any] | None:
+            [task] = sqs.list_message_move_tasks(SourceArn=arn_of(sqs, dlq))["Results"]
+            return task if task["Status"] == "COMPLETED" else None
+
+        task = wait_until(completed, timeout_s=60, what="the task completed after the restart")
+        bodies = received_bodies(sqs, other, 6)
+        assert set(bodies) == {f"m{i}" for i in range(6)} and len(bodies) <= 7  # the batch in hand: one message
+        assert 6 <= task["ApproximateNumberOfMessagesMoved"] <= 7 and count(sqs, dlq) == 0
+    finally:
+        node.kill()

@@ -3,26 +3,34 @@
 The source must be a dead-letter queue of another SQS queue. Each message goes back to the queue it was
 dead-lettered from (its DeadLetterQueueSourceArn), or to DestinationArn when given, as a new message with
 the same body and attributes; it is deleted from the source once the destination holds it (a crash in
-between duplicates, never loses; a cancel waits for the batch in hand). Tasks run in the API process and are kept in its memory (the ten most
-recent per source queue, as ListMessageMoveTasks shows): a restart forgets finished tasks and stops running
-ones, whose remaining messages stay in the DLQ (docs/decisions.md).
+between duplicates, never loses). Tasks are kept in the store (the ten most recent per source queue, as
+ListMessageMoveTasks shows), so every node lists and cancels every task. A `MoveTaskRunner` in each
+dispatching process moves them: it claims a task no live runner holds and reports after every batch; a
+runner silent for a lease (its process died) is replaced by another, which goes on where it stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from lambdalite.aio import wait_event
 from lambdalite.clock import now_ms
 from lambdalite.model.queue import Message, NewMessage
-from lambdalite.model.sqs import QueueRecord
+from lambdalite.model.sqs import (
+    CANCELLED,
+    CANCELLING,
+    COMPLETED,
+    FAILED,
+    RUNNING,
+    MoveTaskRecord,
+    QueueRecord,
+)
 from lambdalite.node import Node
 from lambdalite.services.sqs import errors
 from lambdalite.services.sqs import queue_attributes as qa
@@ -35,45 +43,31 @@ Result = dict[str, Any]
 MAX_RATE = 500
 KEPT_PER_SOURCE = 10
 _BATCH = 10
-_LEASE_MS = 30_000
-
-RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED = "RUNNING", "COMPLETED", "CANCELLING", "CANCELLED", "FAILED"
-
-
-@dataclass
-class MoveTask:
-    handle: str
-    source: QueueRecord
-    destination: str | None
-    rate: int | None
-    to_move: int
-    started_ms: int = field(default_factory=now_ms)
-    status: str = RUNNING
-    moved: int = 0
-    failure: str | None = None
-    runner: asyncio.Task[None] | None = None
-    stop: asyncio.Event = field(default_factory=asyncio.Event)  # set by Cancel: ends after the batch in hand
-
-    def entry(self) -> Result:
-        out: Result = {"Status": self.status, "SourceArn": self.source.arn,
-                       "ApproximateNumberOfMessagesMoved": self.moved,
-                       "ApproximateNumberOfMessagesToMove": self.to_move, "StartedTimestamp": self.started_ms}
-        if self.status == RUNNING:
-            out["TaskHandle"] = self.handle
-        if self.destination:
-            out["DestinationArn"] = self.destination
-        if self.rate is not None:
-            out["MaxNumberOfMessagesPerSecond"] = self.rate
-        if self.failure:
-            out["FailureReason"] = self.failure
-        return out
+MOVE_TASKS = "sqs-move-tasks"  # wake-up topic: a task was started in this process
+POLL_S = 0.5  # how often a runner looks for tasks started elsewhere (or left by a dead runner)
+CHECK_S = 0.25  # while pausing for the rate: how often a runner looks for a cancel
+CANCEL_WAIT_S = 10.0  # Cancel waits this long at most for the runner to stop after its batch in hand
+RUNNERS = 8  # tasks one process moves at once
+_LOST = "LOST"  # a runner's own status: another runner took the task over
 
 
-_TASKS: dict[int, dict[str, list[MoveTask]]] = {}  # per Node (one per process): source ARN -> newest first
+def entry(task: MoveTaskRecord) -> Result:
+    out: Result = {"Status": task.status, "SourceArn": task.source_arn,
+                   "ApproximateNumberOfMessagesMoved": task.moved,
+                   "ApproximateNumberOfMessagesToMove": task.to_move, "StartedTimestamp": task.started_ms}
+    if task.status == RUNNING:
+        out["TaskHandle"] = task.handle
+    if task.destination_arn:
+        out["DestinationArn"] = task.destination_arn
+    if task.rate is not None:
+        out["MaxNumberOfMessagesPerSecond"] = task.rate
+    if task.failure:
+        out["FailureReason"] = task.failure
+    return out
 
 
-def _tasks(node: Node) -> dict[str, list[MoveTask]]:
-    return _TASKS.setdefault(id(node), {})
+def _stale_before_ms(node: Node) -> int:
+    return now_ms() - int(node.settings.lease_s * 1000)
 
 
 def _not_found(what: str) -> errors.SqsError:
@@ -104,16 +98,14 @@ async def start_message_move_task(ctx: Ctx, params: Params) -> Result:
         raise errors.invalid_parameter("Source queue must be configured as a Dead Letter Queue.")
     if destination is not None:
         await _queue(ctx, destination, "DestinationArn")
-    kept = _tasks(ctx.node).setdefault(source.arn, [])
-    if any(t.status in (RUNNING, CANCELLING) for t in kept):
-        raise errors.SqsError("UnsupportedOperation", "There is already a task running. Only one active task is "
-                              "allowed for each source queue arn at a given time.")
     counts = await ctx.node.store.sqs_counts(source.arn, int(source.attrs["MessageRetentionPeriod"]))
     handle = base64.b64encode(orjson.dumps({"taskId": str(uuid.uuid4()), "sourceArn": source.arn})).decode()
-    task = MoveTask(handle, source, destination, rate, counts.visible + counts.in_flight + counts.delayed)
-    kept.insert(0, task)
-    del kept[KEPT_PER_SOURCE:]
-    task.runner = asyncio.get_running_loop().create_task(_run(ctx.node, task, sources))
+    task = MoveTaskRecord(handle, source.arn, destination, rate, counts.visible + counts.in_flight + counts.delayed,
+                          now_ms())
+    if not await ctx.node.store.sqs_move_task_start(task, KEPT_PER_SOURCE):
+        raise errors.SqsError("UnsupportedOperation", "There is already a task running. Only one active task is "
+                              "allowed for each source queue arn at a given time.")
+    ctx.node.wakeups.notify(MOVE_TASKS)
     return {"TaskHandle": handle}
 
 
@@ -122,57 +114,141 @@ async def list_message_move_tasks(ctx: Ctx, params: Params) -> Result:
     limit = integer(params, "MaxResults")
     if limit is not None and not 1 <= limit <= KEPT_PER_SOURCE:
         raise errors.invalid_value("MaxResults", limit, f"must be between 1 and {KEPT_PER_SOURCE}.")
-    kept = _tasks(ctx.node).get(source.arn, [])
-    return {"Results": [t.entry() for t in kept[: limit or 1]]}
+    return {"Results": [entry(t) for t in await ctx.node.store.sqs_move_tasks(source.arn, limit or 1)]}
 
 
 async def cancel_message_move_task(ctx: Ctx, params: Params) -> Result:
-    handle = string(params, "TaskHandle", required=True)
-    task = next((t for kept in _tasks(ctx.node).values() for t in kept if t.handle == handle), None)
+    handle = string(params, "TaskHandle", required=True) or ""
+    store = ctx.node.store
+    task = await store.sqs_move_task(handle)
     if task is None:
         raise errors.SqsError("ResourceNotFoundException", "Task does not exist.")
     if task.status != RUNNING:
         raise errors.SqsError("UnsupportedOperation", f"Task is in status {task.status}: only a RUNNING task can "
                               "be cancelled.")
-    task.status = CANCELLING
-    task.stop.set()
-    if task.runner is not None:  # a batch being moved finishes first: no message is left in both queues
-        await asyncio.shield(task.runner)
+    task = await store.sqs_move_task_cancel(handle, _stale_before_ms(ctx.node)) or task
+    # The runner stops after the batch in hand: wait for it, so the count returned is the final one.
+    loop = asyncio.get_running_loop()
+    deadline_s = loop.time() + CANCEL_WAIT_S
+    while task.status == CANCELLING and loop.time() < deadline_s:
+        await asyncio.sleep(CHECK_S / 5)
+        task = await store.sqs_move_task(handle) or task
     return {"ApproximateNumberOfMessagesMoved": task.moved}
 
 
-def _target_of(message: Message, task: MoveTask, sources: list[str]) -> tuple[str | None, bytes]:
+def _target_of(message: Message, task: MoveTaskRecord, sources: list[str]) -> tuple[str | None, bytes]:
     meta = orjson.loads(message.attrs or b"{}")
     origin = meta.pop("src", None)
-    target = task.destination or origin or (sources[0] if len(sources) == 1 else None)
+    target = task.destination_arn or origin or (sources[0] if len(sources) == 1 else None)
     return target, orjson.dumps(meta)
 
 
-async def _run(node: Node, task: MoveTask, sources: list[str]) -> None:
-    """Move batch after batch until the source is empty (or the rate's pause between batches)."""
-    store, source = node.store, task.source
-    retention_s = int(source.attrs["MessageRetentionPeriod"])
-    try:
-        while not task.stop.is_set():
-            limit = _BATCH if task.rate is None else min(_BATCH, task.rate)
-            batch = await store.sqs_receive(source.arn, retention_s=retention_s, redrive=None, limit=limit,
-                                            visibility_ms=_LEASE_MS)
-            if not batch:
-                task.status = COMPLETED
-                return
-            await _move(node, task, batch, sources)
-            if task.rate is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(task.stop.wait(), len(batch) / task.rate)
-        task.status = CANCELLED
-    except asyncio.CancelledError:
-        raise
-    except Exception as err:
-        log.warning("message move task from %s failed", source.arn, exc_info=True)
-        task.status, task.failure = FAILED, str(getattr(err, "message", err))
+class MoveTaskRunner:
+    """Moves the tasks of every node's API (one per dispatching process): claims a task no live runner
+    holds, moves batch after batch, reports after each (its heartbeat), and stops at COMPLETED, at a
+    cancel, or when another runner took the task over."""
+
+    def __init__(self, node: Node):
+        self.node = node
+        self.owner = uuid.uuid4().hex
+        self._wake = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+        node.wakeups.listen(MOVE_TASKS, self._wake.set)
+
+    async def run(self) -> None:
+        try:
+            while True:
+                self._wake.clear()
+                task = None
+                if len(self._running) < RUNNERS:
+                    try:
+                        task = await self.node.store.sqs_move_task_claim(self.owner, now_ms(),
+                                                                        _stale_before_ms(self.node))
+                    except Exception:
+                        log.exception("claiming a message move task failed")
+                if task is None:
+                    await wait_event(self._wake, POLL_S)
+                    continue
+                runner = asyncio.create_task(self._move_all(task))
+                self._running.add(runner)
+                runner.add_done_callback(self._running.discard)
+        finally:
+            for runner in self._running:
+                runner.cancel()
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _move_all(self, task: MoveTaskRecord) -> None:
+        moved, status = task.moved, task.status
+        try:
+            source = await self.node.store.sqs_queue_by_arn(task.source_arn)
+            if source is None:
+                raise _not_found("SourceArn")
+            sources = [r.arn for r in await self.node.store.sqs_queues(source.region)
+                       if (qa.redrive_of(r.attrs) or ("", 0))[0] == source.arn]
+            while status in (RUNNING, CANCELLING):
+                count = 0 if status == CANCELLING else await self._one_batch(task, source, sources)
+                moved += count
+                status = await self._after_batch(task, moved, drained=count == 0)
+        except asyncio.CancelledError:  # this process stops: another runner goes on after the lease
+            raise
+        except Exception as err:  # the task fails with the reason, as SQS's do
+            log.warning("message move task from %s failed", task.source_arn, exc_info=True)
+            await self._report(task, moved, FAILED, str(getattr(err, "message", err)))
+
+    async def _one_batch(self, task: MoveTaskRecord, source: QueueRecord, sources: list[str]) -> int:
+        limit = _BATCH if task.rate is None else min(_BATCH, task.rate)
+        batch = await self.node.store.sqs_receive(source.arn, retention_s=int(source.attrs["MessageRetentionPeriod"]),
+                                                  redrive=None, limit=limit,
+                                                  visibility_ms=int(self.node.settings.lease_s * 1000))
+        if batch:
+            await _move(self.node, task, batch, sources)
+        return len(batch)
+
+    async def _after_batch(self, task: MoveTaskRecord, moved: int, *, drained: bool) -> str:
+        """Report (the heartbeat); the status to go on with. An empty receive completes the task once
+        nothing is left in flight either (messages a dead runner held come back after their lease)."""
+        stored = await self._report(task, moved, RUNNING, None)
+        if stored is None:  # another runner holds it now
+            return _LOST
+        if stored.status == CANCELLING:
+            await self._report(task, moved, CANCELLED, None)
+            return CANCELLED
+        if drained:
+            if await self._source_empty(task):
+                await self._report(task, moved, COMPLETED, None)
+                return COMPLETED
+            return await self._pause(task, moved, CHECK_S)
+        if task.rate is not None:
+            return await self._pause(task, moved, min(_BATCH, task.rate) / task.rate)
+        return RUNNING
+
+    async def _source_empty(self, task: MoveTaskRecord) -> bool:
+        source = await self.node.store.sqs_queue_by_arn(task.source_arn)
+        if source is None:
+            return True
+        counts = await self.node.store.sqs_counts(source.arn, int(source.attrs["MessageRetentionPeriod"]))
+        return counts.visible + counts.delayed + counts.in_flight == 0
+
+    async def _pause(self, task: MoveTaskRecord, moved: int, pause_s: float) -> str:
+        """Wait `pause_s` (the rate's gap), looking for a cancel every CHECK_S."""
+        loop = asyncio.get_running_loop()
+        until_s = loop.time() + pause_s
+        while (left_s := until_s - loop.time()) > 0:
+            await asyncio.sleep(min(CHECK_S, left_s))
+            stored = await self._report(task, moved, RUNNING, None)
+            if stored is None:
+                return _LOST
+            if stored.status == CANCELLING:
+                await self._report(task, moved, CANCELLED, None)
+                return CANCELLED
+        return RUNNING
+
+    async def _report(self, task: MoveTaskRecord, moved: int, status: str, failure: str | None) -> MoveTaskRecord | None:
+        return await self.node.store.sqs_move_task_report(task.handle, self.owner, moved=moved, status=status,
+                                                          failure=failure, now_ms=now_ms())
 
 
-async def _move(node: Node, task: MoveTask, batch: list[Message], sources: list[str]) -> None:
+async def _move(node: Node, task: MoveTaskRecord, batch: list[Message], sources: list[str]) -> None:
     by_target: dict[str, list[tuple[Message, bytes]]] = {}
     for message in batch:
         target, attrs = _target_of(message, task, sources)
@@ -186,5 +262,4 @@ async def _move(node: Node, task: MoveTask, batch: list[Message], sources: list[
         if not await node.store.sqs_send(target, fresh):
             raise _not_found("DestinationArn")
         node.wakeups.notify(sqs_topic(target))
-        await node.store.sqs_delete(task.source.arn, [m.id for m, _ in moving])
-        task.moved += len(moving)
+        await node.store.sqs_delete(task.source_arn, [m.id for m, _ in moving])

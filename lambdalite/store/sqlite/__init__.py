@@ -21,6 +21,7 @@ from lambdalite.store.sqlite import (
     history,
     layers,
     log_groups,
+    move_tasks,
     outcomes,
     permissions,
     queues,
@@ -39,7 +40,7 @@ T = TypeVar("T")
 _CACHE_LIMIT = 4096
 
 _MODULES = (functions, event_configs, outcomes, queues, slots, sqs, buses, history, sns, schedules, tags,
-            permissions, layers, log_groups, s3, esm_store)
+            permissions, layers, log_groups, s3, esm_store, move_tasks)
 
 
 class SqliteStore(
@@ -49,6 +50,7 @@ class SqliteStore(
     outcomes.OutcomesStore,
     history.HistoryStore,
     sqs.SqsStore,
+    move_tasks.MoveTasksStore,
     buses.BusesStore,
     s3.S3Store,
     schedules.SchedulesStore,
