@@ -1,4 +1,4 @@
-"""What every S3 operation works with: the node, the body files, and the request being answered."""
+"""What every S3 operation works with: the node, where request bodies spool, and the request being answered."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from lambdalite.model.s3 import BucketRecord
 from lambdalite.node import Node
 from lambdalite.services.http import Request
 from lambdalite.services.s3 import notify_events
-from lambdalite.services.s3.blobs import Blobs
+from lambdalite.services.s3.spool import Spools
 from lambdalite.services.s3.wire import host_id, no_such_bucket, s3_error
 from lambdalite.wakeups import JOBS
 
@@ -25,7 +25,7 @@ class Call:
     """One S3 request: its bucket and key (path style), ids for the reply and for notifications."""
 
     node: Node
-    blobs: Blobs
+    spools: Spools
     request: Request
     bucket: str
     key: str
@@ -59,6 +59,10 @@ class Call:
 
     def jobs(self, bucket: BucketRecord, changes: list[notify_events.Change]) -> list[NewMessage]:
         return notify_events.jobs_for(bucket, changes, self.account)
+
+    async def drop_bodies(self, blobs: list[str]) -> None:
+        """Delete the bodies a committed change stopped naming."""
+        await self.node.store.s3_body_delete(blobs)
 
     def announce(self, jobs: list[NewMessage]) -> None:
         if jobs:
