@@ -35,6 +35,9 @@ COPY_BYTES_PER_S = 20 * 1024 * 1024  # the slowest in-database copy a statement'
 _CHUNK_COLUMNS = ("blob", "start_byte", "data")
 _MAX_PIECE = 1 << 30  # substring() counts in int4; chunks are far smaller
 FetchRow = Callable[..., Awaitable[Any]]
+# A live body's row (None: gone) with the start of the chunk holding byte $2 (None: no such chunk).
+_FIRST_CHUNK = ("SELECT (SELECT max(start_byte) FROM s3_body_chunks WHERE blob = $1 AND start_byte <= $2) "
+                "FROM s3_bodies WHERE blob = $1 AND dropped_ms IS NULL")
 
 
 class S3BodiesStore:
@@ -59,9 +62,8 @@ class S3BodiesStore:
         return blob
 
     async def s3_body_open(self, blob: str, offset: int, length: int) -> AsyncIterator[bytes] | None:
-        if await self.db.fetchval("SELECT 1 FROM s3_bodies WHERE blob = $1 AND dropped_ms IS NULL", blob) is None:
-            return None
-        return _pieces(self.db.fetchrow, self.db.fetchval, blob, offset, length)
+        found = await self.db.fetchrow(_FIRST_CHUNK, blob, offset)
+        return None if found is None else _pieces(self.db.fetchrow, blob, found[0], offset, length)
 
     async def s3_body_concatenate(self, blobs: list[str]) -> str | None:
         blob = uuid.uuid4().hex
@@ -114,14 +116,11 @@ def _read_batch(file: IO[bytes], blob: str, start: int) -> list[tuple[str, int, 
     return rows
 
 
-async def _pieces(fetchrow: FetchRow, fetchval: FetchRow, blob: str, offset: int,
+async def _pieces(fetchrow: FetchRow, blob: str, start: int | None, offset: int,
                   length: int) -> AsyncIterator[bytes]:
-    """`length` bytes from `offset`, one chunk (or the part of an edge chunk the range needs) per statement."""
-    if length <= 0:
-        return
+    """`length` bytes from `offset`, one chunk (or the part of an edge chunk the range needs) per statement;
+    `start`: where the chunk holding `offset` starts."""
     end = offset + length
-    start = await fetchval("SELECT max(start_byte) FROM s3_body_chunks WHERE blob = $1 AND start_byte <= $2",
-                           blob, offset)
     position = offset
     while position < end:
         row = None if start is None else await fetchrow(
@@ -154,12 +153,13 @@ async def _concatenate(conn: Conn, blob: str, parts: list[str]) -> bool:
 
 async def _copy_range(conn: Conn, new: str, blob: str, offset: int, length: int) -> str | None:
     """The range through this process (its MD5 is the part's ETag), a chunk at a time; the hex MD5."""
-    if await conn.fetchval("SELECT 1 FROM s3_bodies WHERE blob = $1 AND dropped_ms IS NULL FOR SHARE", blob) is None:
+    found = await conn.fetchrow(_FIRST_CHUNK + " FOR SHARE", blob, offset)
+    if found is None:
         return None
     await _insert_body(conn, new, length)
     md5 = hashlib.md5(usedforsecurity=False)
     position = 0
-    async for piece in _pieces(conn.fetchrow, conn.fetchval, blob, offset, length):
+    async for piece in _pieces(conn.fetchrow, blob, found[0], offset, length):
         md5.update(piece)
         await conn.execute("INSERT INTO s3_body_chunks(blob, start_byte, data) VALUES ($1, $2, $3)",
                            new, position, piece)
