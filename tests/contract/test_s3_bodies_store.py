@@ -12,6 +12,7 @@ from pathlib import Path
 from lambdalite.clock import now_ms
 from lambdalite.services.s3.spool import Spools
 from lambdalite.store.protocol import Store
+from lambdalite.wakeups import Wakeups
 from tests.support.backends import Backend
 
 MIB = 1024 * 1024
@@ -102,3 +103,15 @@ async def test_a_download_opened_before_the_delete_reads_to_its_end(store: Store
     assert first + b"".join(rest) == data
     await store.s3_prune_bodies(now_ms() + DAY_MS)
     assert await store.s3_body_open(blob, 0, len(data)) is None
+
+
+async def test_body_files_an_earlier_version_left_in_the_data_folder_stay_readable(backend: Backend) -> None:
+    """Before bodies went through the store every backend kept them as `<data>/s3/objects/ab/<id>`."""
+    data = os.urandom(MIB + 99)
+    old = backend.data_dir / "s3" / "objects" / "ab" / "ab0123456789"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(data)
+    store = backend.open()
+    await store.attach(Wakeups())  # a node's start
+    assert await _read(store, old.name, 0, len(data)) == data
+    assert await _read(backend.open(), old.name, MIB, 99) == data[MIB:]

@@ -14,18 +14,23 @@ download under way finishes, as one holding an open file does on SQLite.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from lambdalite.clock import now_ms
+from lambdalite.settings import Settings
 from lambdalite.store.postgres.db import STATEMENT_TIMEOUT_S
 from lambdalite.store.protocol import SpooledBody
 
 if TYPE_CHECKING:
     from lambdalite.store.postgres.db import Conn, PgDatabase
+
+log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1024 * 1024
 BATCH_CHUNKS = 4  # chunks per COPY: what a write holds in memory at once
@@ -42,6 +47,21 @@ _FIRST_CHUNK = ("SELECT (SELECT max(start_byte) FROM s3_body_chunks WHERE blob =
 
 class S3BodiesStore:
     db: PgDatabase
+    settings: Settings
+
+    async def adopt_local_bodies(self) -> int:
+        """Move the body files an earlier version kept in this node's data folder (`s3/objects/ab/<id>`)
+        into the database under their own ids, so that every node serves them; how many. Each file goes
+        once its copy committed: a crash midway repeats the rest at the next start."""
+        root = self.settings.data_dir / "s3" / "objects"
+        files = await asyncio.to_thread(lambda: sorted(root.glob("*/*")) if root.is_dir() else [])
+        for path in files:
+            await self.db.write(lambda c, path=path: _adopt(c, path))
+            await asyncio.to_thread(path.unlink)
+        if files:
+            log.warning("moved %d S3 bodies from %s into the database", len(files), root)
+        await asyncio.to_thread(_remove_empty, root)
+        return len(files)
 
     async def s3_body_keep(self, spool: SpooledBody) -> str:
         await asyncio.to_thread(spool.close)
@@ -91,6 +111,20 @@ class S3BodiesStore:
 
 async def _insert_body(conn: Conn, blob: str, size: int) -> None:
     await conn.execute("INSERT INTO s3_bodies(blob, size, created_ms) VALUES ($1, $2, $3)", blob, size, now_ms())
+
+
+async def _adopt(conn: Conn, path: Path) -> None:
+    if await conn.fetchval("SELECT 1 FROM s3_bodies WHERE blob = $1", path.name) is None:
+        await _write_file(conn, path.name, path, (await asyncio.to_thread(path.stat)).st_size)
+
+
+def _remove_empty(root: Path) -> None:
+    if root.is_dir():
+        for folder in root.iterdir():
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        with contextlib.suppress(OSError):
+            root.rmdir()
 
 
 async def _write_file(conn: Conn, blob: str, path: Path, size: int) -> None:
