@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import uuid
@@ -56,7 +57,7 @@ class S3BodiesStore:
         root = self.settings.data_dir / "s3" / "objects"
         files = await asyncio.to_thread(lambda: sorted(root.glob("*/*")) if root.is_dir() else [])
         for path in files:
-            await self.db.write(lambda c, path=path: _adopt(c, path))
+            await self.db.write(functools.partial(_adopt, path=path))
             await asyncio.to_thread(path.unlink)
         if files:
             log.warning("moved %d S3 bodies from %s into the database", len(files), root)
