@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from lambdalite.services.s3.spool import Spools
 from lambdalite.services.s3.wire import host_id, no_such_bucket, s3_error
 from lambdalite.wakeups import JOBS
 
+log = logging.getLogger(__name__)
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 _IP = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 
@@ -61,12 +63,22 @@ class Call:
         return notify_events.jobs_for(bucket, changes, self.account)
 
     async def drop_bodies(self, blobs: list[str]) -> None:
-        """Delete the bodies a committed change stopped naming."""
-        await self.node.store.s3_body_delete(blobs)
+        await drop_bodies(self.node, blobs)
 
     def announce(self, jobs: list[NewMessage]) -> None:
         if jobs:
             self.node.wakeups.notify(JOBS)
+
+
+async def drop_bodies(node: Node, blobs: list[str]) -> None:
+    """Delete the bodies a committed change stopped naming. Best effort: the change is done and answered
+    as done; a body left behind is an orphan (the state a crash right after the commit leaves too)."""
+    if not blobs:
+        return
+    try:
+        await node.store.s3_body_delete(blobs)
+    except Exception:
+        log.exception("S3 bodies %s could not be deleted: left as orphans", blobs)
 
 
 def check_bucket_name(name: str) -> None:

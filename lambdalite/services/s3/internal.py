@@ -9,6 +9,7 @@ from lambdalite.clock import now_ms
 from lambdalite.model.s3 import ObjectRecord
 from lambdalite.node import Node
 from lambdalite.services.s3 import notify_events
+from lambdalite.services.s3.context import drop_bodies
 from lambdalite.services.s3.wire import host_id, no_such_bucket
 from lambdalite.wakeups import JOBS
 
@@ -26,7 +27,7 @@ async def put_object(node: Node, bucket_name: str, key: str, body: bytes, conten
                                   secrets.token_hex(8).upper(), host_id(), "127.0.0.1", trace_id)
     jobs = notify_events.jobs_for(bucket, [change], node.settings.account_id)
     written = await node.store.s3_put_object(record, jobs)
-    await node.store.s3_body_delete(written.blobs)
+    await drop_bodies(node, written.blobs)
     if not written.ok:
         raise no_such_bucket(bucket_name)
     if jobs:
