@@ -57,8 +57,9 @@ class S3BodiesStore:
         root = self.settings.data_dir / "s3" / "objects"
         files = await asyncio.to_thread(lambda: sorted(root.glob("*/*")) if root.is_dir() else [])
         for path in files:
-            await self.db.write(functools.partial(_adopt, path=path))
-            await asyncio.to_thread(path.unlink)
+            with contextlib.suppress(FileNotFoundError):  # moved by a process on the same data folder
+                await self.db.write(functools.partial(_adopt, path=path))
+                await asyncio.to_thread(path.unlink)
         if files:
             log.warning("moved %d S3 bodies from %s into the database", len(files), root)
         await asyncio.to_thread(_remove_empty, root)
@@ -115,8 +116,11 @@ async def _insert_body(conn: Conn, blob: str, size: int) -> None:
 
 
 async def _adopt(conn: Conn, path: Path) -> None:
-    if await conn.fetchval("SELECT 1 FROM s3_bodies WHERE blob = $1", path.name) is None:
-        await _write_file(conn, path.name, path, (await asyncio.to_thread(path.stat)).st_size)
+    """One old body file copied in, unless a process on the same data folder did it first."""
+    size = (await asyncio.to_thread(path.stat)).st_size
+    if await conn.fetchval("INSERT INTO s3_bodies(blob, size, created_ms) VALUES ($1, $2, $3) "
+                           "ON CONFLICT DO NOTHING RETURNING 1", path.name, size, now_ms()):
+        await _copy_file(conn, path.name, path, size)
 
 
 def _remove_empty(root: Path) -> None:
@@ -129,8 +133,12 @@ def _remove_empty(root: Path) -> None:
 
 
 async def _write_file(conn: Conn, blob: str, path: Path, size: int) -> None:
-    """The file's bytes as the body's chunks, BATCH_CHUNKS per COPY (bounded memory, short statements)."""
     await _insert_body(conn, blob, size)
+    await _copy_file(conn, blob, path, size)
+
+
+async def _copy_file(conn: Conn, blob: str, path: Path, size: int) -> None:
+    """The file's bytes as the body's chunks, BATCH_CHUNKS per COPY (bounded memory, short statements)."""
     file = await asyncio.to_thread(open, path, "rb")
     try:
         start = 0
