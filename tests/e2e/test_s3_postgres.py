@@ -2,7 +2,7 @@
 nodes (`serve --no-dispatch`) with separate data folders serve every object whichever of them took it:
 PutObject on one and GetObject (whole and ranged) on the other, a multipart upload whose parts (and an
 UploadPartCopy) go to both, CopyObject, DeleteObject, and a 100 MB object up one node and down the other
-in bounded memory."""
+in bounded memory; a PUT answered 200 outlives its node."""
 
 from __future__ import annotations
 
@@ -123,3 +123,15 @@ def test_100_mb_up_one_node_and_down_the_other_in_bounded_memory(
         assert node.proc is not None
         peak = peak_rss_bytes(node.proc.pid)
         assert peak < RSS_LIMIT_BYTES, f"node peak RSS {peak / 2**20:.0f} MiB"
+
+
+def test_a_put_answered_200_is_kept_when_its_node_is_killed(
+        nodes: tuple[LambdaliteProcess, LambdaliteProcess]) -> None:
+    a, b = nodes[0].client("s3"), nodes[1].client("s3")
+    a.create_bucket(Bucket="shared")
+    bodies = {f"k/{n:02d}": os.urandom(n * 50_000 + 1) for n in range(20)}
+    for key, data in bodies.items():
+        a.put_object(Bucket="shared", Key=key, Body=data)
+    nodes[0].kill()  # SIGKILL right after the last 200
+    for key, data in bodies.items():
+        assert _body(b, key) == data
