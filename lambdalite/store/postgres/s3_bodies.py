@@ -21,22 +21,26 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from lambdalite.clock import now_ms
 from lambdalite.settings import Settings
-from lambdalite.store.postgres.db import STATEMENT_TIMEOUT_S
+from lambdalite.store.postgres.db import POOL_MAX, STATEMENT_TIMEOUT_S
 from lambdalite.store.protocol import SpooledBody
 
 if TYPE_CHECKING:
     from lambdalite.store.postgres.db import Conn, PgDatabase
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHUNK_BYTES = 1024 * 1024
 BATCH_CHUNKS = 4  # chunks per COPY: what a write holds in memory at once
 READ_GRACE_MS = 15 * 60 * 1000  # a download may still read a deleted body this long
 PRUNE_BATCH = 100  # bodies freed per maintenance round
+# Body writes hold a connection for their whole transaction: at most half the pool at once, so a burst of
+# large uploads never holds up the node's other work (accepts, leases) waiting for a connection.
+MAX_BODY_WRITES = POOL_MAX // 2
 COPY_BYTES_PER_S = 20 * 1024 * 1024  # the slowest in-database copy a statement's timeout allows for
 _CHUNK_COLUMNS = ("blob", "start_byte", "data")
 _MAX_PIECE = 1 << 30  # substring() counts in int4; chunks are far smaller
@@ -49,6 +53,15 @@ _FIRST_CHUNK = ("SELECT (SELECT max(start_byte) FROM s3_body_chunks WHERE blob =
 class S3BodiesStore:
     db: PgDatabase
     settings: Settings
+    _body_writes: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    async def _write_body(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """`db.write(fn)` for a write that copies a body: at most MAX_BODY_WRITES of them at once."""
+        loop = asyncio.get_running_loop()
+        if self._body_writes is None or self._body_writes[0] is not loop:
+            self._body_writes = (loop, asyncio.Semaphore(MAX_BODY_WRITES))
+        async with self._body_writes[1]:
+            return await self.db.write(fn)
 
     async def adopt_local_bodies(self) -> int:
         """Move the body files an earlier version kept in this node's data folder (`s3/objects/ab/<id>`)
@@ -58,7 +71,7 @@ class S3BodiesStore:
         files = await asyncio.to_thread(lambda: sorted(root.glob("*/*")) if root.is_dir() else [])
         for path in files:
             with contextlib.suppress(FileNotFoundError):  # moved by a process on the same data folder
-                await self.db.write(functools.partial(_adopt, path=path))
+                await self._write_body(functools.partial(_adopt, path=path))
                 await asyncio.to_thread(path.unlink)
         if files:
             log.warning("moved %d S3 bodies from %s into the database", len(files), root)
@@ -68,7 +81,7 @@ class S3BodiesStore:
     async def s3_body_keep(self, spool: SpooledBody) -> str:
         await asyncio.to_thread(spool.close)
         blob = uuid.uuid4().hex
-        await self.db.write(lambda c: _write_file(c, blob, spool.path, spool.size))
+        await self._write_body(lambda c: _write_file(c, blob, spool.path, spool.size))
         return blob
 
     async def s3_body_write_bytes(self, data: bytes) -> str:
@@ -80,7 +93,7 @@ class S3BodiesStore:
             if rows:
                 await c.copy_records_to_table("s3_body_chunks", records=rows, columns=_CHUNK_COLUMNS)
 
-        await self.db.write(fn)
+        await self._write_body(fn)
         return blob
 
     async def s3_body_open(self, blob: str, offset: int, length: int) -> AsyncIterator[bytes] | None:
@@ -89,12 +102,12 @@ class S3BodiesStore:
 
     async def s3_body_concatenate(self, blobs: list[str]) -> str | None:
         blob = uuid.uuid4().hex
-        done = await self.db.write(lambda c: _concatenate(c, blob, blobs))
+        done = await self._write_body(lambda c: _concatenate(c, blob, blobs))
         return blob if done else None
 
     async def s3_body_copy_range(self, blob: str, offset: int, length: int) -> tuple[str, str] | None:
         new = uuid.uuid4().hex
-        md5_hex = await self.db.write(lambda c: _copy_range(c, new, blob, offset, length))
+        md5_hex = await self._write_body(lambda c: _copy_range(c, new, blob, offset, length))
         return None if md5_hex is None else (new, md5_hex)
 
     async def s3_body_delete(self, blobs: list[str]) -> None:
