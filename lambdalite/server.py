@@ -114,7 +114,8 @@ class _NoApi:
 
 
 async def _maintenance(node: Node) -> None:
-    """Keep this process's concurrency slots alive, stop idle environments, prune old outcomes and logs."""
+    """Keep this process's concurrency slots alive, stop idle environments, prune old outcomes and logs,
+    free deleted S3 bodies."""
     period_s = max(0.1, node.settings.lease_s / 3)  # slots expire after lease_s unless renewed
     while True:
         await asyncio.sleep(period_s)
@@ -124,6 +125,7 @@ async def _maintenance(node: Node) -> None:
             cutoff_ms = now_ms() - int(node.settings.outcome_retention_s * 1000)
             await node.store.prune_outcomes(cutoff_ms)
             await node.store.prune_history(cutoff_ms)
+            await node.store.s3_prune_bodies(now_ms())
             await enforce_log_retention(node)  # CloudWatch Logs retention: old rotated log files go
         except Exception:
             log.exception("maintenance failed")

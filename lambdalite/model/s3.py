@@ -1,8 +1,8 @@
 """S3 buckets, objects' metadata, multipart uploads and parts, as every backend returns them.
 
-Object bodies are not here: they are files in the data folder (`services/s3/blobs.py`); a record names its
-file (`blob`), and an operation that replaces or drops bodies returns the names it no longer uses, for the
-caller to delete once the change is committed.
+Object bodies are not here: they are the store's (`Store.s3_body_*`: files in the data folder on SQLite,
+chunk rows on PostgreSQL); a record names its body by id (`blob`), and an operation that replaces or drops
+bodies returns the ids it no longer uses, for the caller to delete once the change is committed.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class ObjectRecord:
     size: int
     etag: str  # as sent in the ETag header: quoted hex MD5, or `"<hex>-N"` for a multipart upload
     modified_ms: int
-    blob: str  # the body's file name in the data folder
+    blob: str  # the body's id in the store (S3BodiesStore)
     content_type: str = "binary/octet-stream"
     metadata: dict[str, str] = field(default_factory=dict)  # x-amz-meta-* (names lower-case, without the prefix)
     headers: dict[str, str] = field(default_factory=dict)  # stored standard headers (Content-Encoding, ...)
@@ -54,7 +54,7 @@ class PartRecord:
 
 @dataclass(slots=True)
 class Dropped:
-    """What a write did: `ok` False when its bucket (or upload) was missing; `blobs`: body files no longer
+    """What a write did: `ok` False when its bucket (or upload) was missing; `blobs`: bodies no longer
     used (replaced or deleted objects, completed or aborted parts), to delete after the commit."""
 
     ok: bool

@@ -8,7 +8,6 @@ from lambdalite.model.queue import Message
 from lambdalite.node import Node
 from lambdalite.services.events_put import put_events_internal
 from lambdalite.services.s3 import internal as s3_internal
-from lambdalite.services.s3.blobs import Blobs
 from lambdalite.services.sqs import event_records
 from lambdalite.services.sqs.internal import deliver_message
 
@@ -25,8 +24,7 @@ class ServicePorts:
         return await put_events_internal(self.node, region, entries, trace_id)
 
     async def put_s3_object(self, bucket: str, key: str, body: bytes, trace_id: str | None) -> None:
-        blobs = self._s3_blobs = getattr(self, "_s3_blobs", None) or Blobs(self.node.settings.data_dir)
-        await s3_internal.put_object(self.node, blobs, bucket, key, body, "application/json", trace_id)
+        await s3_internal.put_object(self.node, bucket, key, body, "application/json", trace_id)
 
     def sqs_records(self, messages: list[Message], queue_arn: str, region: str) -> list[dict[str, Any]]:
         return event_records.records(messages, queue_arn, region)

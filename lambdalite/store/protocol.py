@@ -11,7 +11,8 @@ Backends: `sqlite/` (the embedded default) and `postgres/` (many nodes on one da
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from lambdalite.model.bus import BusRecord, RoutedTarget, RuleRecord
@@ -235,8 +236,53 @@ class BusesStore(Protocol):
         ...
 
 
+class SpooledBody(Protocol):
+    """A request body complete in a temp file on this node's disk (S3's spool), hashed by its owner."""
+
+    path: Path
+    size: int
+    kept: bool  # set by a store that took the file over itself: its owner then leaves the path alone
+
+    def close(self) -> None:
+        """Flush and close the file; OSError when the body could not be written whole."""
+        ...
+
+
+class S3BodiesStore(Protocol):
+    """S3 object and part bodies, named by an id (`blob`) the metadata rows carry. A body is durable when
+    its call returns, before any row names it; one body per written object or part (never shared), so
+    dropping a row's body never touches another's. A crash may leave an orphan body, never a row naming a
+    missing one. Bodies stream: no call holds a whole body in memory."""
+
+    async def s3_body_keep(self, spool: SpooledBody) -> str:
+        """Make a complete spool a body (its file moved or copied where every node finds it); its id."""
+        ...
+    async def s3_body_write_bytes(self, data: bytes) -> str:
+        """A small body from memory (a destination's record); its id."""
+        ...
+    async def s3_body_open(self, blob: str, offset: int, length: int) -> AsyncIterator[bytes] | None:
+        """`length` bytes of the body from `offset`, read as they are sent; None when the body is gone.
+        A body opened stays readable to its end even if it is deleted meanwhile."""
+        ...
+    async def s3_body_concatenate(self, blobs: list[str]) -> str | None:
+        """A new body holding these bodies one after another (CompleteMultipartUpload); None when one is gone."""
+        ...
+    async def s3_body_copy_range(self, blob: str, offset: int, length: int) -> tuple[str, str] | None:
+        """A new body with `length` bytes of another from `offset` (CopyObject, UploadPartCopy): (its id,
+        the hex MD5 of those bytes); None when the source is gone."""
+        ...
+    async def s3_body_delete(self, blobs: list[str]) -> None:
+        """Drop bodies no row names any more (after the change that stopped naming them committed);
+        ids of missing bodies are ignored. Opening one fails at once; its space may be freed later
+        (`s3_prune_bodies`) where a download already under way still reads it."""
+        ...
+    async def s3_prune_bodies(self, at_ms: int) -> int:
+        """Free the space of deleted bodies no download can still be reading (maintenance); how many."""
+        ...
+
+
 class S3Store(Protocol):
-    """S3 metadata (bodies are files in the data folder). Writes that drop bodies return their file names
+    """S3 metadata; its bodies are S3BodiesStore's. Writes that drop bodies return their ids
     (`Dropped.blobs`) for the caller to delete after the commit; object writes commit their notification
     jobs in the same transaction."""
 
@@ -246,7 +292,7 @@ class S3Store(Protocol):
     async def s3_get_bucket(self, name: str) -> BucketRecord | None: ...
     async def s3_list_buckets(self) -> list[BucketRecord]: ...
     async def s3_delete_bucket(self, name: str) -> str | list[str]:
-        """"missing", "not_empty", or the body files of the incomplete uploads dropped with it."""
+        """"missing", "not_empty", or the bodies of the incomplete uploads dropped with it."""
         ...
     async def s3_set_notification(self, name: str, config: str | None) -> bool: ...
     async def s3_get_object(self, bucket: str, key: str) -> ObjectRecord | None: ...
@@ -262,7 +308,7 @@ class S3Store(Protocol):
     async def s3_list_uploads(self, bucket: str, prefix: str) -> list[UploadRecord]: ...
     async def s3_abort_upload(self, upload_id: str) -> Dropped: ...
     async def s3_complete_upload(self, upload_id: str, record: ObjectRecord, jobs: list[NewMessage]) -> Dropped:
-        """The upload becomes `record` (its parts' files dropped), its jobs queued, atomically."""
+        """The upload becomes `record` (its parts' bodies dropped), its jobs queued, atomically."""
         ...
     async def s3_notification_report(self, at_ms: int) -> list[QueueRow]:
         """Per bucket (name in `function`): notifications queued, in flight, delayed (`lambdalite queue`)."""
@@ -446,6 +492,7 @@ class Store(
     MoveTasksStore,
     BusesStore,
     S3Store,
+    S3BodiesStore,
     EventSourceMappingsStore,
     SchedulesStore,
     SnsStore,

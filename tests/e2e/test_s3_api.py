@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 from tests.support.awscli import run_cli
 from tests.support.server import LambdaliteProcess, module_client, module_server
 
+pytestmark = pytest.mark.both_backends  # bodies live in the store: files on SQLite, rows on PostgreSQL
+
 server = module_server("s3-api")
 s3 = module_client("s3")
 

@@ -48,7 +48,7 @@ def test_kill_9_after_a_burst_of_puts_every_function_runs(start_server: Any, tmp
         second.kill()
 
 
-def _peak_rss_bytes(pid: int) -> int:
+def peak_rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
@@ -77,5 +77,5 @@ def test_100_mb_object_up_and_down_in_bounded_memory(server: LambdaliteProcess, 
             while chunk := a.read(8 * 1024 * 1024):
                 assert chunk == b.read(8 * 1024 * 1024)
     assert server.proc is not None
-    peak = _peak_rss_bytes(server.proc.pid)
+    peak = peak_rss_bytes(server.proc.pid)
     assert peak < RSS_LIMIT_BYTES, f"server peak RSS {peak / 2**20:.0f} MiB"

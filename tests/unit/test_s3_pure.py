@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambdalite.services.s3.blobs import Dechunker
 from lambdalite.services.s3.notify_config import Config
+from lambdalite.services.s3.spool import Dechunker
 
 BODY = b"5;chunk-signature=abc\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"
 

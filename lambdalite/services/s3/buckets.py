@@ -74,7 +74,7 @@ async def delete_bucket(call: Call) -> Response:
     if result == "not_empty":
         raise s3_error(409, "BucketNotEmpty", "The bucket you tried to delete is not empty", BucketName=call.bucket)
     if isinstance(result, list):
-        call.blobs.delete(result)
+        await call.drop_bodies(result)
     return empty_response(204)
 
 

@@ -1,7 +1,8 @@
-"""What every S3 operation works with: the node, the body files, and the request being answered."""
+"""What every S3 operation works with: the node, where request bodies spool, and the request being answered."""
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -12,10 +13,11 @@ from lambdalite.model.s3 import BucketRecord
 from lambdalite.node import Node
 from lambdalite.services.http import Request
 from lambdalite.services.s3 import notify_events
-from lambdalite.services.s3.blobs import Blobs
+from lambdalite.services.s3.spool import Spools
 from lambdalite.services.s3.wire import host_id, no_such_bucket, s3_error
 from lambdalite.wakeups import JOBS
 
+log = logging.getLogger(__name__)
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 _IP = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 
@@ -25,7 +27,7 @@ class Call:
     """One S3 request: its bucket and key (path style), ids for the reply and for notifications."""
 
     node: Node
-    blobs: Blobs
+    spools: Spools
     request: Request
     bucket: str
     key: str
@@ -60,9 +62,23 @@ class Call:
     def jobs(self, bucket: BucketRecord, changes: list[notify_events.Change]) -> list[NewMessage]:
         return notify_events.jobs_for(bucket, changes, self.account)
 
+    async def drop_bodies(self, blobs: list[str]) -> None:
+        await drop_bodies(self.node, blobs)
+
     def announce(self, jobs: list[NewMessage]) -> None:
         if jobs:
             self.node.wakeups.notify(JOBS)
+
+
+async def drop_bodies(node: Node, blobs: list[str]) -> None:
+    """Delete the bodies a committed change stopped naming. Best effort: the change is done and answered
+    as done; a body left behind is an orphan (the state a crash right after the commit leaves too)."""
+    if not blobs:
+        return
+    try:
+        await node.store.s3_body_delete(blobs)
+    except Exception:
+        log.exception("S3 bodies %s could not be deleted: left as orphans", blobs)
 
 
 def check_bucket_name(name: str) -> None:

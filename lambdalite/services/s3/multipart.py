@@ -1,7 +1,7 @@
 """Multipart uploads: Create, UploadPart (and UploadPartCopy), Complete, Abort, ListParts, ListMultipartUploads.
 
-Parts are files like objects; Complete writes the listed parts one after another into the object's own
-file, and the object row, the upload's removal and the notification jobs commit together. ETag: the hex
+Parts are bodies like objects'; Complete writes the listed parts one after another into the object's own
+body, and the object row, the upload's removal and the notification jobs commit together. ETag: the hex
 MD5 of the concatenated binary part MD5s, then `-N`.
 """
 
@@ -67,7 +67,7 @@ async def upload_part(call: Call) -> Response:
         return await _upload_part_copy(call, upload, number)
     spool = objects.spool_of(call)
     objects.check_body(call, spool)
-    blob = await call.blobs.keep(spool)
+    blob = await call.node.store.s3_body_keep(spool)
     etag = f'"{spool.md5.hexdigest()}"'
     await _store_part(call, PartRecord(upload.upload_id, number, spool.size, etag, now_ms(), blob))
     return empty_response(200, [("ETag", etag), *spool.checksums().items()])
@@ -75,7 +75,7 @@ async def upload_part(call: Call) -> Response:
 
 async def _store_part(call: Call, part: PartRecord) -> None:
     written = await call.node.store.s3_put_part(part)
-    call.blobs.delete(written.blobs)
+    await call.drop_bodies(written.blobs)
     if not written.ok:
         raise no_such_upload(part.upload_id)
 
@@ -95,10 +95,10 @@ async def _upload_part_copy(call: Call, upload: UploadRecord, number: int) -> Re
                                    "first and last are the zero-based offsets of the first and last bytes to copy",
                                    "x-amz-copy-source-range", spec)
         first, last = chosen
-    try:
-        blob, md5_hex = await call.blobs.copy_range(source.blob, first, last - first + 1)
-    except FileNotFoundError:
-        raise no_such_key(source_key) from None
+    copied = await call.node.store.s3_body_copy_range(source.blob, first, last - first + 1)
+    if copied is None:  # deleted since its metadata was read
+        raise no_such_key(source_key)
+    blob, md5_hex = copied
     part = PartRecord(upload.upload_id, number, last - first + 1, f'"{md5_hex}"', now_ms(), blob)
     await _store_part(call, part)
     inner = element("LastModified", iso_ms(part.modified_ms)) + element("ETag", part.etag)
@@ -144,14 +144,16 @@ async def complete(call: Call) -> Response:
                            PartNumber=str(part.number), ETag=part.etag)
     digest = hashlib.md5(b"".join(bytes.fromhex(p.etag.strip('"')) for p in parts), usedforsecurity=False)
     etag = f'"{digest.hexdigest()}-{len(parts)}"'
-    blob = await call.blobs.concatenate([p.blob for p in parts])
+    blob = await call.node.store.s3_body_concatenate([p.blob for p in parts])
+    if blob is None:  # a part replaced or the upload aborted meanwhile
+        raise no_such_upload(upload.upload_id)
     size = sum(p.size for p in parts)
     record = ObjectRecord(call.bucket, call.key, size, etag, now_ms(), blob, upload.content_type, upload.metadata,
                           upload.headers)
     jobs = call.jobs(bucket, [call.change("ObjectCreated:CompleteMultipartUpload", call.key, size, etag.strip('"'),
                                           record.modified_ms)])
     written = await call.node.store.s3_complete_upload(upload.upload_id, record, jobs)
-    call.blobs.delete(written.blobs)
+    await call.drop_bodies(written.blobs)
     if not written.ok:
         raise no_such_upload(upload.upload_id)
     call.announce(jobs)
@@ -164,7 +166,7 @@ async def complete(call: Call) -> Response:
 async def abort(call: Call) -> Response:
     upload = await _upload(call)
     dropped = await call.node.store.s3_abort_upload(upload.upload_id)
-    call.blobs.delete(dropped.blobs)
+    await call.drop_bodies(dropped.blobs)
     if not dropped.ok:
         raise no_such_upload(upload.upload_id)
     return empty_response(204)

@@ -1,6 +1,6 @@
 """Object operations: Put/Get/Head/Delete/DeleteObjects/CopyObject.
 
-A PUT's body arrives in a Spool (blobs.py) while the request is read; here it is checked (Content-MD5,
+A PUT's body arrives in a Spool (spool.py) while the request is read; here it is checked (Content-MD5,
 declared checksums, the signed SHA-256), made durable, and named by the metadata row that commits with
 the notification jobs.
 """
@@ -18,8 +18,8 @@ from lambdalite.clock import now_ms
 from lambdalite.model.queue import NewMessage
 from lambdalite.model.s3 import ObjectRecord
 from lambdalite.services.http import Response, empty_response
-from lambdalite.services.s3.blobs import MAX_BODY_BYTES, FileStream, Spool
 from lambdalite.services.s3.context import Call
+from lambdalite.services.s3.spool import MAX_BODY_BYTES, Spool, StoredBody
 from lambdalite.services.s3.wire import (
     element,
     http_date,
@@ -57,7 +57,7 @@ def spool_of(call: Call) -> Spool:
     sink = call.request.sink
     if isinstance(sink, Spool):
         return sink
-    spool = call.blobs.sink(call.request.headers)
+    spool = call.spools.sink(call.request.headers)
     spool.write(call.request.body)
     call.request.sink = spool
     return spool
@@ -110,7 +110,7 @@ async def put_object(call: Call) -> Response:
     bucket = await call.bucket_record()
     spool = spool_of(call)
     check_body(call, spool)
-    blob = await call.blobs.keep(spool)
+    blob = await call.node.store.s3_body_keep(spool)
     etag = f'"{spool.md5.hexdigest()}"'
     content_type, metadata, stored = object_attrs(call)
     record = ObjectRecord(call.bucket, call.key, spool.size, etag, now_ms(), blob, content_type, metadata, stored)
@@ -122,7 +122,7 @@ async def put_object(call: Call) -> Response:
 
 async def _commit(call: Call, record: ObjectRecord, jobs: list[NewMessage]) -> None:
     written = await call.node.store.s3_put_object(record, jobs)
-    call.blobs.delete(written.blobs)
+    await call.drop_bodies(written.blobs)
     if not written.ok:
         raise no_such_bucket(call.bucket)
     call.announce(jobs)
@@ -194,10 +194,10 @@ async def get_object(call: Call, *, head: bool = False) -> Response:
         length = last - first + 1
         if head:
             return Response(status, b"", headers, record.content_type, sized=_NoBody(length))
-        file = call.blobs.open(record.blob)
-        if file is not None:
+        chunks = await call.node.store.s3_body_open(record.blob, first, length)
+        if chunks is not None:
             content_type = call.query.get("response-content-type", record.content_type)
-            return Response(status, b"", headers, content_type, sized=FileStream(file, first, length))
+            return Response(status, b"", headers, content_type, sized=StoredBody(chunks, length))
     raise no_such_key(call.key)
 
 
@@ -241,7 +241,7 @@ async def delete_object(call: Call) -> Response:
     written = await call.node.store.s3_delete_objects(call.bucket, [call.key], jobs)
     if not written.ok:
         raise no_such_bucket(call.bucket)
-    call.blobs.delete(written.blobs)
+    await call.drop_bodies(written.blobs)
     call.announce(jobs)
     return empty_response(204)
 
@@ -260,7 +260,7 @@ async def delete_objects(call: Call) -> Response:
     written = await call.node.store.s3_delete_objects(call.bucket, list(dict.fromkeys(keys)), jobs)
     if not written.ok:
         raise no_such_bucket(call.bucket)
-    call.blobs.delete(written.blobs)
+    await call.drop_bodies(written.blobs)
     call.announce(jobs)
     inner = "" if quiet else "".join(f"<Deleted>{element('Key', k)}</Deleted>" for k in keys)
     return xml_response("DeleteResult", inner)
@@ -288,10 +288,9 @@ async def copy_object(call: Call) -> Response:
                        "or encryption attributes.")
     content_type, metadata, stored = object_attrs(call) if replace else (source.content_type, source.metadata,
                                                                           source.headers)
-    try:
-        blob = await call.blobs.copy(source.blob)
-    except FileNotFoundError:  # deleted since its metadata was read
-        raise no_such_key(source_key) from None
+    blob = await call.node.store.s3_body_concatenate([source.blob])  # each object owns its body
+    if blob is None:  # deleted since its metadata was read
+        raise no_such_key(source_key)
     record = ObjectRecord(call.bucket, call.key, source.size, source.etag, now_ms(), blob, content_type, metadata,
                           stored)
     jobs = call.jobs(bucket, [call.change("ObjectCreated:Copy", call.key, source.size, source.etag.strip('"'),

@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from lambdalite.node import Node
 from lambdalite.services.http import AwsError, BodySink, Request, Response
 from lambdalite.services.s3 import buckets, listing, multipart, objects
-from lambdalite.services.s3.blobs import Blobs
 from lambdalite.services.s3.context import Call
+from lambdalite.services.s3.spool import Spools
 from lambdalite.services.s3.wire import error_response, s3_error, xml_response
 
 Operation = Callable[[Call], Awaitable[Response]]
@@ -100,18 +100,18 @@ class S3Service:
 
     def __init__(self, node: Node):
         self.node = node
-        self.blobs = Blobs(node.settings.data_dir)
+        self.spools = Spools(node.settings.data_dir)
 
     def body_sink(self, request: Request) -> BodySink | None:
         """An object or part PUT streams its body to a temp file (never held in memory)."""
         bucket, key = split_path(request.path)
         if bucket and key and "x-amz-copy-source" not in request.headers and "notification" not in request.query:
-            return self.blobs.sink(request.headers)
+            return self.spools.sink(request.headers)
         return None
 
     async def handle(self, request: Request) -> Response:
         bucket, key = split_path(request.path)
-        call = Call(self.node, self.blobs, request, bucket, key)
+        call = Call(self.node, self.spools, request, bucket, key)
         try:
             response = await operation_of(request, bucket, key)(call)
         except AwsError as err:

@@ -35,6 +35,7 @@ from lambdalite.store.postgres import (
     outcomes,
     permissions,
     s3,
+    s3_bodies,
     schedules,
     shared,
     sns,
@@ -68,6 +69,7 @@ class PostgresStore(
     move_tasks.MoveTasksStore,
     buses.BusesStore,
     s3.S3Store,
+    s3_bodies.S3BodiesStore,
     schedules.SchedulesStore,
     shared.SharedStore,
     esm_store.EventSourceMappingsStore,
@@ -98,9 +100,12 @@ class PostgresStore(
         self.db.close()
 
     async def attach(self, wakeups: Wakeups) -> None:
-        """Connect (StoreUnavailable if the database cannot be reached), migrate, and start turning other
-        nodes' notifications into this process's wake-ups."""
+        """Connect (StoreUnavailable if the database cannot be reached), migrate, move S3 bodies an earlier
+        version left in the data folder into the database, and start turning other nodes' notifications
+        into this process's wake-ups."""
         await self.db.pool()
+        if not self.db.read_only:
+            await self.adopt_local_bodies()
         if self._listener is None:
             self._listener = Listener(self.settings.store, wakeups, self.config_changed)
             self._listener.start()

@@ -1,7 +1,7 @@
 """S3 buckets, objects' metadata, multipart uploads and notification configurations on PostgreSQL (the
 model: store/sqlite/s3.py). An object write and its notification jobs commit in one transaction; rows
 an operation depends on are locked (`FOR UPDATE` / `FOR SHARE`) so nodes writing at once stay consistent.
-Object bodies are not here: they are files in each node's data folder (docs/decisions.md, "S3")."""
+Object bodies are not here: they are s3_bodies.py's chunk rows, named by id."""
 
 from __future__ import annotations
 

@@ -1,19 +1,15 @@
-"""Object and part bodies as files in the data folder (`<data>/s3/objects/ab/<uuid>`), never in memory.
-
-A body streams into a temp file (`<data>/s3/tmp/`) while it arrives, hashed on the way (MD5 for the
-ETag, and whatever checksum the client declared); `keep` fsyncs it and renames it into `objects/` before
-the metadata that names it is committed. One file per written body (not content-addressed): replacing or
-deleting an object deletes its file once the change is committed. A crash between the rename and the
-commit (or the commit and the delete) leaves an orphan file, never a missing one.
+"""Request bodies on their way in: a PUT or UploadPart streams into a temp file (`<data>/s3/tmp/<id>`, this
+node's disk) while it arrives, hashed on the way (MD5 for the ETag, whatever checksum the client declared,
+the signed SHA-256), never held in memory. Once checked, the store makes it a body
+(`Store.s3_body_keep`: where bodies live is the store's business); whatever it did not take over is
+removed when the request ends.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
-import os
 import time
 import uuid
 import zlib
@@ -21,22 +17,20 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import IO
 
-CHUNK_BYTES = 256 * 1024
 MAX_BODY_BYTES = 5 * 1024**3  # S3's largest single PUT (and part): more is not written (EntityTooLarge)
 TMP_KEEP_S = 24 * 3600.0  # a spool untouched this long belongs to no request (LAMBDALITE_HTTP_BODY_TIMEOUT is far less)
 UNSIGNED = ("UNSIGNED-PAYLOAD", "STREAMING-")
 
 
-class Blobs:
-    def __init__(self, data_dir: Path):
-        self.root = data_dir / "s3"
-        self.objects = self.root / "objects"
-        self.tmp = self.root / "tmp"
-        self.objects.mkdir(parents=True, exist_ok=True)
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        self.sweep_tmp()
+class Spools:
+    """The temp folder request bodies stream into."""
 
-    def sweep_tmp(self, older_than_s: float = TMP_KEEP_S) -> None:
+    def __init__(self, data_dir: Path):
+        self.tmp = data_dir / "s3" / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.sweep()
+
+    def sweep(self, older_than_s: float = TMP_KEEP_S) -> None:
         """Drop spools a crash left behind (old enough that no live request still writes them)."""
         cutoff_s = time.time() - older_than_s
         for path in self.tmp.iterdir():
@@ -44,98 +38,8 @@ class Blobs:
                 if path.stat().st_mtime < cutoff_s:
                     path.unlink()
 
-    def path(self, blob: str) -> Path:
-        return self.objects / blob[:2] / blob
-
     def sink(self, headers: dict[str, str]) -> Spool:
         return Spool(self.tmp / uuid.uuid4().hex, headers)
-
-    async def keep(self, spool: Spool) -> str:
-        """Make a complete spool an object file (durable before the metadata commits); its name."""
-        blob = uuid.uuid4().hex
-        await asyncio.to_thread(self._keep, spool, blob)
-        return blob
-
-    def _keep(self, spool: Spool, blob: str) -> None:
-        spool.finish()
-        target = self.path(blob)
-        target.parent.mkdir(exist_ok=True)
-        os.replace(spool.path, target)
-        spool.kept = True
-        _fsync_dir(target.parent)
-
-    async def concatenate(self, blobs: list[str]) -> str:
-        """A new object file holding these files' bytes one after another (multipart completion)."""
-        return await asyncio.to_thread(self._concatenate, blobs)
-
-    def _concatenate(self, blobs: list[str]) -> str:
-        blob = uuid.uuid4().hex
-        spool_path = self.tmp / blob
-        with open(spool_path, "wb") as out:
-            for part in blobs:
-                with open(self.path(part), "rb") as source:
-                    _copy(source, out)
-            out.flush()
-            os.fsync(out.fileno())
-        target = self.path(blob)
-        target.parent.mkdir(exist_ok=True)
-        os.replace(spool_path, target)
-        _fsync_dir(target.parent)
-        return blob
-
-    async def copy(self, blob: str) -> str:
-        """A new object file with the bytes of another (CopyObject: each object owns its file)."""
-        return await self.concatenate([blob])
-
-    async def copy_range(self, blob: str, offset: int, length: int) -> tuple[str, str]:
-        """A new file with `length` bytes of another from `offset` (UploadPartCopy): (blob, hex MD5)."""
-        return await asyncio.to_thread(self._copy_range, blob, offset, length)
-
-    def _copy_range(self, blob: str, offset: int, length: int) -> tuple[str, str]:
-        spool = Spool(self.tmp / uuid.uuid4().hex, {})
-        try:
-            with open(self.path(blob), "rb") as source:
-                source.seek(offset)
-                left = length
-                while left > 0 and (chunk := source.read(min(1024 * 1024, left))):
-                    spool.write(chunk)
-                    left -= len(chunk)
-            name = uuid.uuid4().hex
-            self._keep(spool, name)
-            return name, spool.md5.hexdigest()
-        finally:
-            spool.discard()
-
-    async def write_bytes(self, data: bytes) -> tuple[str, str]:
-        """A small body from memory (a destination's record): (blob, hex MD5)."""
-        spool = Spool(self.tmp / uuid.uuid4().hex, {})
-        spool.write(data)
-        return await self.keep(spool), spool.md5.hexdigest()
-
-    def delete(self, blobs: list[str]) -> None:
-        for blob in blobs:
-            with contextlib.suppress(FileNotFoundError):
-                self.path(blob).unlink()
-
-    def open(self, blob: str) -> IO[bytes] | None:
-        """The body's file, opened now (a delete after this does not cut a download short); None when gone."""
-        try:
-            return open(self.path(blob), "rb")
-        except FileNotFoundError:
-            return None
-
-
-def _copy(source: IO[bytes], out: IO[bytes]) -> None:
-    while chunk := source.read(1024 * 1024):
-        out.write(chunk)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Dechunker:
@@ -201,7 +105,8 @@ class Dechunker:
 
 
 class Spool:
-    """A request body on its way to a file (an `http.BodySink`), hashed as it arrives."""
+    """A request body on its way to a file (an `http.BodySink`, a `store.protocol.SpooledBody`), hashed as
+    it arrives."""
 
     def __init__(self, path: Path, headers: dict[str, str]):
         self.path = path
@@ -254,12 +159,11 @@ class Spool:
             out["x-amz-checksum-sha1"] = base64.b64encode(self.sha1.digest()).decode()
         return out
 
-    def finish(self) -> None:
-        """Flush and fsync (in a thread: `Blobs.keep`)."""
+    def close(self) -> None:
+        """Flush and close (in a thread: `Store.s3_body_keep`); OSError when the body was not written whole."""
         if self.file is None:
             raise OSError("the body could not be written") from self.error
         self.file.flush()
-        os.fsync(self.file.fileno())
         self._close()
 
     def _close(self) -> None:
@@ -275,23 +179,12 @@ class Spool:
                 self.path.unlink()
 
 
-class FileStream:
-    """A file range sent as a response body (`http.BodyStream`), read in a thread chunk by chunk."""
+class StoredBody:
+    """A stored body's range sent as a response body (`http.BodyStream`), read as it is sent."""
 
-    def __init__(self, file: IO[bytes], offset: int, length: int):
-        self.file = file
-        self.offset = offset
+    def __init__(self, chunks: AsyncIterator[bytes], length: int):
+        self._chunks = chunks
         self.length = length
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        try:
-            left = self.length
-            await asyncio.to_thread(self.file.seek, self.offset)
-            while left > 0:
-                chunk = await asyncio.to_thread(self.file.read, min(CHUNK_BYTES, left))
-                if not chunk:
-                    raise OSError("object file shorter than its metadata says")
-                left -= len(chunk)
-                yield chunk
-        finally:
-            self.file.close()
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self._chunks
