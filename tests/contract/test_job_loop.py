@@ -292,7 +292,7 @@ async def test_a_slow_delivery_holds_up_only_itself(world: World) -> None:
             await release.wait()
         return await send(arn, body, attributes)
 
-    world.ports.send_sqs = blocking  # type: ignore[method-assign]
+    world.ports.send_sqs = blocking  # type: ignore[method-assign, assignment]
     async with running(world.loop):
         await world.deliveries(outcome(queued_event("f")), on_success=slow_arn)
         await wait_for(started.is_set, what="the slow delivery under way")
