@@ -118,6 +118,16 @@ class JobLimits:
     max_age_s: float | None = None
 
 
+def exhausted_limit(attempts: int, age_ms: int, limits: JobLimits) -> str | None:
+    """Which retry limit a job given up on ran into, named as EventBridge's dead-letter messages name it
+    (EXHAUSTED_RETRY_CONDITION); None when neither did (a permanent failure ended it)."""
+    if attempts >= limits.max_attempts:
+        return "MaximumRetryAttempts"
+    if limits.max_age_s is not None and age_ms >= limits.max_age_s * 1000:
+        return "MaximumEventAgeInSeconds"
+    return None
+
+
 def job_retry_delay_ms(attempts: int, age_ms: int, limits: JobLimits, *, permanent: bool) -> int | None:
     """After a job's `attempts`-th failed delivery: the delay before the next one, or None to give up
     (a permanent failure, attempts used up, or the job older than its maximum age)."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from lambdalite.destinations.rule_targets import job_body
 from lambdalite.model.bus import RoutedTarget
 from lambdalite.model.event import RULE_TARGET_KIND
 from lambdalite.model.queue import NewMessage
@@ -24,9 +25,6 @@ from lambdalite.wakeups import JOBS
 
 MAX_ENTRIES = 10
 MAX_REQUEST_BYTES = 256 * 1024
-# AWS's default target RetryPolicy.
-DEFAULT_MAX_ATTEMPTS = 185
-DEFAULT_MAX_AGE_S = 86_400
 
 
 def _entry_error(code: str, message: str) -> dict[str, Any]:
@@ -139,27 +137,6 @@ def _entry_bytes(entry: Any) -> int:
 # ---- routing ------------------------------------------------------------------------------------
 
 
-def _retry_policy(target: dict[str, Any]) -> tuple[int, int]:
-    policy = target.get("RetryPolicy") or {}
-    attempts = policy.get("MaximumRetryAttempts", DEFAULT_MAX_ATTEMPTS)
-    age_s = policy.get("MaximumEventAgeInSeconds", DEFAULT_MAX_AGE_S)
-    return int(attempts), int(age_s)
-
-
-def _job(event: dict[str, Any], region: str, routed: RoutedTarget, trace_id: str | None) -> bytes:
-    attempts, age_s = _retry_policy(routed.target)
-    return orjson.dumps({
-        "event": event,
-        "region": region,
-        "trace_id": trace_id,  # the PutEvents caller's X-Amzn-Trace-Id: a Lambda target continues its chain
-        "rule": routed.rule,
-        "rule_arn": routed.rule_arn,
-        "target": routed.target,
-        "max_retries": attempts,
-        "max_age_s": age_s,
-    })
-
-
 async def route_events(node: Node, events: list[tuple[str, str, dict[str, Any]]], trace_id: str | None = None) -> int:
     """Queue one delivery job per matching target for (region, bus, event) triples; one commit."""
     cache: dict[tuple[str, str], list[RoutedTarget]] = {}
@@ -174,7 +151,8 @@ async def route_events(node: Node, events: list[tuple[str, str, dict[str, Any]]]
             if hit is None:
                 hit = matched[routed.rule] = _matches(routed.pattern, event)
             if hit:
-                jobs.append(_job(event, region, routed, trace_id))
+                # trace_id: the PutEvents caller's X-Amzn-Trace-Id: a Lambda target continues its chain
+                jobs.append(job_body(event, region, routed.rule, routed.rule_arn, routed.target, trace_id))
     if not jobs:
         return 0
 

@@ -23,6 +23,7 @@ from lambdalite.destinations.delivery import DestinationJobs
 from lambdalite.destinations.record import record_bytes
 from lambdalite.destinations.rule_targets import RuleTargetJobs
 from lambdalite.destinations.seam import delivery_jobs
+from lambdalite.faults import Fault
 from lambdalite.model.event import DELIVERY_KIND, RULE_TARGET_KIND
 from lambdalite.model.outcome import Condition, Outcome
 from lambdalite.model.queue import AttemptEnd, NewMessage
@@ -255,6 +256,51 @@ async def test_a_refused_rule_target_is_not_retried(world: World, caplog: pytest
         assert await world.loop.run_once() == 1
     assert world.ports.refused == [DEST] and not await world.pending(RULE_TARGET_KIND)
     assert any("dropping delivery of e-1" in r.getMessage() for r in caplog.records)
+
+
+def string_attributes(attributes: dict[str, dict[str, Any]] | None) -> dict[str, str]:
+    assert attributes is not None and all(a["DataType"] == "String" for a in attributes.values())
+    return {name: a["StringValue"] for name, a in attributes.items()}
+
+
+async def test_a_refused_rule_target_sends_the_event_to_its_dead_letter_queue_at_once(world: World) -> None:
+    world.ports.refuse_sqs[DEST] = -1
+    target = {"Id": "t", "Arn": DEST, "InputPath": "$.detail", "DeadLetterConfig": {"Arn": queue_arn("dlq")}}
+    await world.store.enqueue_jobs([rule_job(target, max_retries=5)])
+    assert await world.loop.run_once() == 1  # refused: no retry, the dead-letter message queued
+    assert await world.loop.run_once() == 1
+    [letter] = world.ports.sent
+    assert letter.queue_arn == queue_arn("dlq") and orjson.loads(letter.body)["id"] == "e-1"  # the event itself
+    assert string_attributes(letter.attributes) == {
+        "RULE_ARN": "arn:rule/r", "TARGET_ARN": DEST, "ERROR_CODE": "NO_RESOURCE",
+        "ERROR_MESSAGE": "The specified queue does not exist.", "RETRY_ATTEMPTS": "0"}
+    assert not await world.pending(RULE_TARGET_KIND)
+
+
+async def test_a_throttled_rule_target_goes_to_its_dead_letter_queue_when_its_retries_run_out(world: World) -> None:
+    send = world.ports.send_sqs
+    throttled: list[str] = []
+
+    async def throttling(arn: str, body: str, attributes: dict[str, dict[str, Any]] | None) -> str:
+        if arn == DEST:
+            throttled.append(body)
+            raise Fault(429, "ThrottlingException", "Rate exceeded")
+        return await send(arn, body, attributes)
+
+    world.ports.send_sqs = throttling  # type: ignore[method-assign, assignment]
+    target = {"Id": "t", "Arn": DEST, "DeadLetterConfig": {"Arn": queue_arn("dlq")}}
+    await world.store.enqueue_jobs([rule_job(target, max_retries=1)])
+
+    async def step() -> list[Any]:  # one turn of the loop each poll: the retry comes when it is due
+        if not world.ports.sent:
+            await world.loop.run_once()
+        return list(world.ports.sent)
+
+    [letter] = await wait_for(step, what="the dead-letter message")
+    assert len(throttled) == 2  # the first attempt and its one retry
+    assert string_attributes(letter.attributes) == {
+        "RULE_ARN": "arn:rule/r", "TARGET_ARN": DEST, "ERROR_CODE": "THROTTLING", "ERROR_MESSAGE": "Rate exceeded",
+        "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts", "RETRY_ATTEMPTS": "1"}
 
 
 # ---- with the dispatcher ------------------------------------------------------------------------------

@@ -166,6 +166,30 @@ def test_input_inputpath_and_transformer(ev: Any, sqs: Any) -> None:
         [{"fixed": 1}, {"deep": True}, {"count": 4, "from": source}], key=json.dumps)
 
 
+def test_an_undeliverable_event_goes_to_the_targets_dead_letter_queue(ev: Any, sqs: Any) -> None:
+    """A target queue that does not exist: no retries, the event lands in the DLQ with AWS's attributes."""
+    dlq_url, dlq_arn = make_queue(sqs)
+    source = unique("dlq.app")
+    missing = "arn:aws:sqs:us-east-1:000000000000:" + unique("missing")
+    rule = rule_to_queue(ev, {"source": [source]}, missing, target={"DeadLetterConfig": {"Arn": dlq_arn},
+                                                                   "RetryPolicy": {"MaximumRetryAttempts": 3}})
+    event_id = put(ev, source, {"n": 1})
+    got: list[dict[str, Any]] = []
+
+    def arrived() -> bool:
+        got.extend(sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"],
+                                       WaitTimeSeconds=1).get("Messages", []))
+        return bool(got)
+
+    wait_until(arrived, timeout_s=30, what="the dead-letter message")
+    [message] = got
+    assert json.loads(message["Body"])["id"] == event_id
+    attributes = {name: a["StringValue"] for name, a in message["MessageAttributes"].items()}
+    rule_arn = ev.describe_rule(Name=rule)["Arn"]
+    assert attributes == {"RULE_ARN": rule_arn, "TARGET_ARN": missing, "ERROR_CODE": "NO_RESOURCE",
+                          "ERROR_MESSAGE": "The specified queue does not exist.", "RETRY_ATTEMPTS": "0"}
+
+
 def test_event_bus_target_forwards_to_another_bus(ev: Any, sqs: Any) -> None:
     url, arn = make_queue(sqs)
     bus = unique("fwd")

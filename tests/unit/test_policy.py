@@ -8,7 +8,19 @@ import pytest
 
 from lambdalite.model.event import QueuedEvent
 from lambdalite.model.outcome import Condition
-from lambdalite.policy import Done, Limits, Result, Retry, deadline_ms, decide, throttle_delay_ms, too_old
+from lambdalite.policy import (
+    Done,
+    JobLimits,
+    Limits,
+    Result,
+    Retry,
+    deadline_ms,
+    decide,
+    exhausted_limit,
+    job_retry_delay_ms,
+    throttle_delay_ms,
+    too_old,
+)
 
 T0 = 1_700_000_000_000
 
@@ -147,3 +159,23 @@ def test_too_old() -> None:
     limits = Limits(max_event_age_s=60)
     assert not too_old(fresh(), limits, T0 + 60_000)
     assert too_old(fresh(), limits, T0 + 60_001)
+
+
+# ---- delivery jobs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("attempts", "age_ms", "permanent", "delay_ms", "limit"), [
+    (1, 0, False, 1_000, None),  # first failure: retry after the base delay
+    (2, 0, False, 2_000, None),  # doubling
+    (3, 0, False, None, "MaximumRetryAttempts"),  # three attempts allowed in all
+    (1, 59_999, False, 1_000, None),
+    (1, 60_000, False, None, "MaximumEventAgeInSeconds"),  # the job's age reached max_age_s
+    (3, 60_000, False, None, "MaximumRetryAttempts"),  # both: the attempts are named first
+    (1, 0, True, None, None),  # a permanent failure: given up, no limit ran out
+])
+def test_job_retries_and_which_limit_ended_them(attempts: int, age_ms: int, permanent: bool, delay_ms: int | None,
+                                                 limit: str | None) -> None:
+    limits = JobLimits(max_attempts=3, base_delay_s=1.0, max_delay_s=10.0, max_age_s=60)
+    assert job_retry_delay_ms(attempts, age_ms, limits, permanent=permanent) == delay_ms
+    if delay_ms is None:
+        assert exhausted_limit(attempts, age_ms, limits) == limit
