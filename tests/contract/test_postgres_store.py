@@ -101,21 +101,26 @@ async def test_another_nodes_configuration_change_drops_this_nodes_cache(pg: Bac
     await wait_for(dropped, WAKE_S, "the cache dropped on the notification")
 
 
+def count_transactions(store: PostgresStore) -> list[bool]:
+    """Every transaction the store starts from now on appends its `durable` flag to the list returned."""
+    started: list[bool] = []
+    write = store.db.write
+
+    async def counted(fn: Any, *, durable: bool = True) -> Any:
+        started.append(durable)
+        return await write(fn, durable=durable)
+
+    store.db.write = counted  # type: ignore[method-assign]
+    return started
+
+
 async def test_concurrent_accepts_share_commits(pg: Backend) -> None:
     store = _pg(pg.open())
     await create_function(store, "f")
-    transactions = 0
-    write = store.db.write
-
-    async def counted(fn: Any, **kwargs: Any) -> Any:
-        nonlocal transactions
-        transactions += 1
-        return await write(fn, **kwargs)
-
-    store.db.write = counted  # type: ignore[method-assign]
+    transactions = count_transactions(store)
     events = [queued_event("f") for _ in range(200)]
     await asyncio.gather(*(store.accept_event(e, b"{}") for e in events))
-    assert transactions < len(events) / 4, transactions
+    assert len(transactions) < len(events) / 4, len(transactions)
     rows = await store.queue_report(0)
     assert [(r.function, r.queued + r.delayed) for r in rows] == [("f", 200)]
 
@@ -126,19 +131,11 @@ async def test_attempts_ending_together_share_commits(pg: Backend) -> None:
     for _ in range(100):
         await store.accept_event(queued_event("f"), b"{}")
     leased = await store.lease_events(100, 30_000)
-    transactions = 0
-    write = store.db.write
-
-    async def counted(fn: Any, **kwargs: Any) -> Any:
-        nonlocal transactions
-        transactions += 1
-        return await write(fn, **kwargs)
-
-    store.db.write = counted  # type: ignore[method-assign]
+    transactions = count_transactions(store)
     ends = [AttemptEnd(x.claim if isinstance(x.claim, int) else None) for x in leased]
     assert await asyncio.gather(*(store.finish_attempt(x.message, e) for x, e in zip(leased, ends, strict=True))) \
         == [True] * 100
-    assert transactions < len(leased) / 4, transactions
+    assert len(transactions) < len(leased) / 4, len(transactions)
     assert await store.queue_report(0) == []
 
 
