@@ -83,6 +83,9 @@ class MoveTasksStore:
         return await self.db.write(lambda c: _cancel(c, handle, stale_before_ms))
 
     async def sqs_move_task_claim(self, owner: str, now_ms: int, stale_before_ms: int) -> MoveTaskRecord | None:
+        if not await self.db.fetchval("SELECT EXISTS (SELECT 1 FROM sqs_move_tasks WHERE status = ANY($1::text[]) "
+                                      "AND (owner IS NULL OR heartbeat_ms < $2))", list(ACTIVE), stale_before_ms):
+            return None  # the runners' idle poll: one read, no transaction
         return await self.db.write(lambda c: _claim(c, owner, now_ms, stale_before_ms), durable=False)
 
     async def sqs_move_task_report(self, handle: str, owner: str, *, moved: int, status: str, failure: str | None,

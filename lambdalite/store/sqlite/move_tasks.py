@@ -29,6 +29,8 @@ SCHEMA: list[str] = [
 ]
 _COLUMNS = "handle, source_arn, destination_arn, rate, to_move, started_ms, status, moved, failure, owner, heartbeat_ms"
 _ACTIVE = f"status IN ('{ACTIVE[0]}', '{ACTIVE[1]}')"
+_CLAIMABLE = (f"SELECT handle FROM sqs_move_tasks WHERE {_ACTIVE} AND (owner IS NULL OR heartbeat_ms < ?) "
+              "ORDER BY seq LIMIT 1")
 
 
 def _record(row: tuple[Any, ...]) -> MoveTaskRecord:
@@ -60,8 +62,7 @@ def cancel(conn: sqlite3.Connection, handle: str, stale_before_ms: int) -> MoveT
 
 
 def claim(conn: sqlite3.Connection, owner: str, now_ms: int, stale_before_ms: int) -> MoveTaskRecord | None:
-    row = conn.execute(f"""SELECT handle FROM sqs_move_tasks WHERE {_ACTIVE} AND (owner IS NULL OR heartbeat_ms < ?)
-                           ORDER BY seq LIMIT 1""", (stale_before_ms,)).fetchone()
+    row = conn.execute(_CLAIMABLE, (stale_before_ms,)).fetchone()
     if row is None:
         return None
     conn.execute("UPDATE sqs_move_tasks SET owner = ?, heartbeat_ms = ? WHERE handle = ?", (owner, now_ms, row[0]))
@@ -97,6 +98,8 @@ class MoveTasksStore:
         return await self.db.write(lambda c: cancel(c, handle, stale_before_ms))
 
     async def sqs_move_task_claim(self, owner: str, now_ms: int, stale_before_ms: int) -> MoveTaskRecord | None:
+        if not self.db.read(lambda c: c.execute(_CLAIMABLE, (stale_before_ms,)).fetchone()):
+            return None  # the runners' idle poll: a read, no write
         return await self.db.write(lambda c: claim(c, owner, now_ms, stale_before_ms), durable=False)
 
     async def sqs_move_task_report(self, handle: str, owner: str, *, moved: int, status: str, failure: str | None,
