@@ -20,6 +20,7 @@ from pathlib import Path
 from lambdalite.model.run import InvokeRequest, RunSpec
 from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.settings import Settings
+from lambdalite.store import open_store
 
 NOOP = "def handler(event, context):\n    return None\n"
 
@@ -34,7 +35,9 @@ async def run(runtime: str, client: str, count: int, colds: int, sandbox: str) -
         code_dir = Path(tmp) / "code"
         code_dir.mkdir()
         (code_dir / "handler.py").write_text(NOOP)
-        pool = EnvironmentPool(Settings(data_dir=Path(tmp) / "data", sandbox=sandbox))
+        settings = Settings(data_dir=Path(tmp) / "data", sandbox=sandbox)
+        store = open_store(settings)  # the logs go where a server's go
+        pool = EnvironmentPool(settings, store)
         arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
 
         def spec(revision: str) -> RunSpec:
@@ -60,6 +63,7 @@ async def run(runtime: str, client: str, count: int, colds: int, sandbox: str) -
             warm_ms.append((time.perf_counter() - started) * 1000)
             inside_ms.append(result.duration_ms)
         await pool.close()
+        store.close()
     print(f"runtime={runtime} client={client} sandbox={sandbox} warm invokes={count}")
     print(f"  warm round trip   p50 {_percentile(warm_ms, 0.5):.3f} ms  p99 {_percentile(warm_ms, 0.99):.3f} ms")
     print(f"  runtime share     p50 {_percentile(inside_ms, 0.5):.3f} ms  (delivery to response, child side)")

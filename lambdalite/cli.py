@@ -115,9 +115,14 @@ def main(argv: list[str] | None = None) -> int:
 
         serve(settings.with_overrides(serve_api=False, dispatch=True))
     elif args.command == "logs":
-        from lambdalite.runtime.logs import print_logs
+        from lambdalite.console.commands import print_logs
+        from lambdalite.store.errors import StoreUnavailable
 
-        return print_logs(settings, args.function, follow=args.follow)
+        try:
+            return print_logs(settings, args.function, follow=args.follow)
+        except StoreUnavailable as err:
+            print(f"lambdalite: cannot reach the store: {err.detail}", file=sys.stderr)
+            return 1
     elif args.command == "queue":
         from lambdalite.store.errors import StoreUnavailable
         from lambdalite.worker.report import print_queue

@@ -10,6 +10,7 @@ import os
 import resource
 import signal
 import sys
+import time
 from collections.abc import Callable
 
 from lambdalite import credentials, metrics
@@ -51,12 +52,13 @@ log = logging.getLogger("lambdalite")
 
 HEALTH_PATH = "/_lambdalite/health"
 SHUTDOWN_GRACE_S = 10.0
+LOG_EXPIRY_PERIOD_S = 60.0  # readers hide expired log text at once; deleting it can wait
 _BIND_ERRORS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
 
 
 def build_node(settings: Settings) -> Node:
     store = open_store(settings)
-    pool = EnvironmentPool(settings)
+    pool = EnvironmentPool(settings, store)
     node = Node(settings=settings, store=store, pool=pool, endpoint=f"http://{settings.host}:{settings.port}")
     node.ports = ServicePorts(node)
     return node
@@ -117,6 +119,7 @@ async def _maintenance(node: Node) -> None:
     """Keep this process's concurrency slots alive, stop idle environments, prune old outcomes and logs,
     free deleted S3 bodies."""
     period_s = max(0.1, node.settings.lease_s / 3)  # slots expire after lease_s unless renewed
+    next_expiry_s = 0.0
     while True:
         await asyncio.sleep(period_s)
         try:
@@ -126,7 +129,9 @@ async def _maintenance(node: Node) -> None:
             await node.store.prune_outcomes(cutoff_ms)
             await node.store.prune_history(cutoff_ms)
             await node.store.s3_prune_bodies(now_ms())
-            await enforce_log_retention(node)  # CloudWatch Logs retention: old rotated log files go
+            if time.monotonic() >= next_expiry_s:  # CloudWatch Logs retention: old text goes
+                next_expiry_s = time.monotonic() + LOG_EXPIRY_PERIOD_S
+                await enforce_log_retention(node)
         except Exception:
             log.exception("maintenance failed")
 

@@ -1,5 +1,6 @@
-"""`lambdalite events [FUNCTION]`, `lambdalite events show REQUEST_ID` and `lambdalite redrive`: the event
-history and redrive from a shell, on the same store as a running server (reads open it read-only)."""
+"""`lambdalite events [FUNCTION]`, `lambdalite events show REQUEST_ID`, `lambdalite redrive` and
+`lambdalite logs FUNCTION [--follow]`: the event history, redrive and function logs from a shell, on the
+same store as a running server (reads open it read-only): on PostgreSQL, any node shows every node's."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import re
 import sys
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import orjson
 
@@ -19,9 +20,34 @@ from lambdalite.node import Node
 from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.settings import Settings
 from lambdalite.store import open_store, store_exists
+from lambdalite.store.protocol import Store
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def print_logs(settings: Settings, function: str, follow: bool) -> int:
+    """Print a function's logs, oldest first (and keep printing new text with follow); 1 when it has none."""
+    store = open_store(settings, read_only=True)
+    try:
+        return asyncio.run(_print_logs(store, function, follow, sys.stdout.buffer))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        store.close()
+
+
+async def _print_logs(store: Store, function: str, follow: bool, out: BinaryIO) -> int:
+    if function not in {logs.function for logs in await store.list_function_logs()}:
+        sys.stderr.write(f"lambdalite: no logs for function {function!r}\n")
+        return 1
+    try:
+        async for text in store.tail_function_logs(function, follow=follow):
+            out.write(text)
+            out.flush()
+    except BrokenPipeError:
+        return 0
+    return 0
 
 
 def parse_time_ms(text: str | None, at_ms: int) -> int | None:
@@ -94,7 +120,8 @@ def print_event(settings: Settings, request_id: str, as_json: bool, out: TextIO 
 
 async def _redrive(settings: Settings, request_id: str | None, function: str | None, dlq: str | None,
                    since_ms: int | None, until_ms: int | None) -> dict[str, object]:
-    node = Node(settings=settings, store=open_store(settings), pool=EnvironmentPool(settings))
+    store = open_store(settings)
+    node = Node(settings=settings, store=store, pool=EnvironmentPool(settings, store))
     try:
         if dlq:
             if not function:

@@ -18,6 +18,7 @@ import os
 import time
 
 from lambdalite.aio import wait_event
+from lambdalite.model.function_log import LogSink
 from lambdalite.model.run import InvokeRequest, InvokeResult, RunSpec, Status
 from lambdalite.runtime.environment import Environment, EnvironmentLost, force_kill_all
 from lambdalite.runtime.logs import LogBook
@@ -40,9 +41,10 @@ PoolKey = tuple[str, str, str]
 class EnvironmentPool:
     """Runs one invocation at a time per environment; reuses warm ones; stops idle ones."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, logs: LogSink):
+        """`logs`: where environments' log text goes (the store)."""
         self.settings = settings
-        self.logbook = LogBook(settings.logs_dir, settings.log_max_bytes, settings.log_keep_files)
+        self.logbook = LogBook(logs)
         self._idle: dict[PoolKey, list[Environment]] = {}
         self._all: set[Environment] = set()
         self._busy: set[Environment] = set()
@@ -254,7 +256,7 @@ class EnvironmentPool:
         if self._all:
             await wait_event(self._all_gone, 2.0)
         self._idle.clear()
-        self.logbook.close()
+        await self.logbook.close()
 
     def stats(self) -> dict[str, int]:
         """Counts for diagnostics and tests."""

@@ -11,7 +11,7 @@ Backends: `sqlite/` (the embedded default) and `postgres/` (many nodes on one da
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -20,6 +20,7 @@ from lambdalite.model.esm import EventSourceMapping
 from lambdalite.model.event import QueuedEvent
 from lambdalite.model.event_config import EventConfig
 from lambdalite.model.function import FunctionRow, FunctionTarget
+from lambdalite.model.function_log import FunctionLogs, LogChunk, LogWrite
 from lambdalite.model.history import Activity, DeliveryRecord, EventDetail, EventQuery, EventRow
 from lambdalite.model.layer import LayerVersionRow
 from lambdalite.model.log_group import LogGroupRow
@@ -454,6 +455,31 @@ class LogGroupsStore(Protocol):
     async def delete_log_group(self, name: str) -> bool: ...
 
 
+class FunctionLogsStore(Protocol):
+    """Functions' log text, where every node that serves the Logs API or `lambdalite logs` can read it.
+
+    Logs are not a promise the way a 202 is: an append may be lost in a crash, and each function keeps
+    about (LAMBDALITE_LOG_KEEP_FILES + 1) x LAMBDALITE_LOG_MAX_BYTES, its oldest text dropped first."""
+
+    async def append_function_logs(self, chunks: Sequence[LogChunk]) -> None:
+        """Store one flush of the runtime's LogBook (every function's writes since the last): one batch."""
+        ...
+    async def read_function_logs(self, function: str, *, since_ms: int = 0) -> list[LogWrite]:
+        """The function's writes in the order they were stored (from `since_ms`, when given)."""
+        ...
+    async def list_function_logs(self) -> list[FunctionLogs]:
+        """Every function with logs stored, by name."""
+        ...
+    async def delete_function_logs(self, function: str) -> None: ...
+    async def expire_function_logs(self, function: str, retention_days: int, now_ms: int) -> None:
+        """Drop (at least some of) the writes older than the retention; readers hide the rest."""
+        ...
+    def tail_function_logs(self, function: str, *, follow: bool) -> AsyncIterator[bytes]:
+        """The function's text as `lambdalite logs` prints it; with `follow`, new text as it is stored
+        (until cancelled)."""
+        ...
+
+
 class NodeStore(Protocol):
     """What differs between processes on one data folder (SQLite) and nodes on one database."""
 
@@ -500,6 +526,7 @@ class Store(
     PermissionsStore,
     LayersStore,
     LogGroupsStore,
+    FunctionLogsStore,
     Protocol,
 ):
     """Everything one process needs from its backend."""

@@ -16,6 +16,7 @@ from lambdalite.model.run import InvokeRequest, InvokeResult, RunSpec
 from lambdalite.runtime import sandbox
 from lambdalite.runtime.pool import EnvironmentPool
 from lambdalite.settings import Settings
+from lambdalite.store import open_store
 
 T = TypeVar("T")
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:{name}"
@@ -47,11 +48,13 @@ def run_with_pool(settings: Settings, scenario: Callable[[EnvironmentPool], Awai
     """Run scenario(pool) on uvloop (as the server does), always closing the pool."""
 
     async def main() -> T:
-        pool = EnvironmentPool(settings)
+        store = open_store(settings)  # SQLite: the logs are files in the data folder (log_text)
+        pool = EnvironmentPool(settings, store)
         try:
             return await scenario(pool)
         finally:
             await pool.close()
+            store.close()
 
     return uvloop.run(main())
 
@@ -113,6 +116,5 @@ def log_text(settings: Settings, name: str = "fn") -> str:
 
 
 async def flush_logs(pool: EnvironmentPool) -> None:
-    pool.logbook.flush()
-    await asyncio.sleep(0)
+    await pool.logbook.drain()
 

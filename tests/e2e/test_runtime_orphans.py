@@ -20,10 +20,12 @@ PARENT = textwrap.dedent("""
     from lambdalite.model.run import InvokeRequest
     from lambdalite.runtime.pool import EnvironmentPool
     from lambdalite.settings import Settings
+    from lambdalite.store import open_store
     from tests.e2e.runtime_support import make_spec
 
     async def main():
-        pool = EnvironmentPool(Settings(data_dir=Path(sys.argv[1])))
+        settings = Settings(data_dir=Path(sys.argv[1]))
+        pool = EnvironmentPool(settings, open_store(settings))
         code = Path(sys.argv[2])
         specs = [make_spec(code, "handler.handler", name="a"), make_spec(code, "handler.handler", name="b"),
                  make_spec(code, "x", "provided.al2023", name="c")]

@@ -2,8 +2,9 @@
 
 The subset `aws logs tail [--follow]`, filter-log-events, get-log-events and describe-log-groups/-streams
 use: group /aws/lambda/NAME per function with logs, one stream per execution environment (named as
-Lambda names them), events read from the log files (runtime/log_events.py). Retention (Put/Delete
-RetentionPolicy) is kept in the store and enforced: older rotated files are deleted, older events hidden.
+Lambda names them), events read from the store's function logs (model/function_log.py makes events of
+the writes): files in the data folder on SQLite, rows every node shares on PostgreSQL. Retention
+(Put/DeleteRetentionPolicy) is kept in the store and enforced: older text is deleted, older events hidden.
 CreateLogGroup / DeleteLogGroup exist for tools that manage the group themselves.
 """
 

@@ -1,18 +1,16 @@
 """What the CloudWatch Logs operations share: parameters, errors, paging tokens, the groups there are
-(functions' from their log files, and the store's) and a group's events (retention applied)."""
+(functions' with logs, and the store's) and a group's events (retention applied)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 import time
 from typing import Any
 
+from lambdalite.model.function_log import LogEvent, events_from_writes, retention_cutoff_ms
 from lambdalite.model.log_group import LogGroupRow
 from lambdalite.node import Node
-from lambdalite.runtime import log_events
-from lambdalite.runtime.log_events import LogEvent
 from lambdalite.services.http import AwsError, Request, validation_error
 
 PREFIX = "/aws/lambda/"
@@ -89,15 +87,19 @@ def decode_token(value: str | None) -> str:
 
 
 async def all_groups(node: Node) -> dict[str, LogGroupRow]:
-    """Every group: functions' (from their log files) and those the store knows (explicit, retention)."""
+    """Every group: functions' (those with logs in the store) and the groups the store knows (explicit,
+    retention)."""
     rows = {row.name: row for row in await node.store.list_log_groups()}
-    logs_dir = node.settings.logs_dir
-    for function in await asyncio.to_thread(log_events.functions_with_logs, logs_dir):
-        name = PREFIX + function
+    for logs in await node.store.list_function_logs():
+        name = PREFIX + logs.function
         if name not in rows:
-            created_ms = int((logs_dir / f"{function}.log").stat().st_ctime * 1000)
-            rows[name] = LogGroupRow(name, created_ms, None, False)
+            rows[name] = LogGroupRow(name, logs.created_ms, None, False)
     return rows
+
+
+async def stored_bytes(node: Node) -> dict[str, int]:
+    """Bytes of log text stored per group."""
+    return {PREFIX + logs.function: logs.stored_bytes for logs in await node.store.list_function_logs()}
 
 
 async def find_group(node: Node, name: str) -> LogGroupRow:
@@ -112,16 +114,19 @@ def group_arn(node: Node, request: Request, name: str) -> str:
 
 
 async def group_events(node: Node, group: LogGroupRow) -> list[LogEvent]:
+    """The group's events; those older than its retention are hidden (and deleted by `expire`)."""
     function = function_of(group.name)
     if function is None:
         return []
-    settings = node.settings
     since_ms = 0
     if group.retention_days is not None:
-        since_ms = int((time.time() - group.retention_days * 86400) * 1000)
-        await asyncio.to_thread(log_events.enforce_retention, settings.logs_dir, function, settings.log_keep_files,
-                                group.retention_days)
-    return await asyncio.to_thread(log_events.read_events, settings.logs_dir, function, settings.log_keep_files,
-                                   since_ms=since_ms)
+        since_ms = retention_cutoff_ms(group.retention_days, int(time.time() * 1000))
+    writes = await node.store.read_function_logs(function, since_ms=since_ms)
+    return events_from_writes(writes, since_ms=since_ms)
 
 
+async def expire(node: Node, group: LogGroupRow) -> None:
+    """Delete the group's log text older than its retention."""
+    function = function_of(group.name)
+    if function is not None and group.retention_days is not None:
+        await node.store.expire_function_logs(function, group.retention_days, int(time.time() * 1000))

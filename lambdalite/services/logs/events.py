@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambdalite.model.function_log import LogEvent, streams
 from lambdalite.node import Node
-from lambdalite.runtime import log_events
-from lambdalite.runtime.log_events import LogEvent
 from lambdalite.services.http import AwsError, Request, validation_error
 from lambdalite.services.logs.common import (
     MAX_EVENTS,
@@ -37,7 +36,7 @@ async def describe_log_streams(node: Node, request: Request, body: dict[str, Any
         raise invalid("Cannot order by LastEventTime with a logStreamNamePrefix.")
     descending = bool(body.get("descending"))
     limit = param_limit(body, 50, 50)
-    found = [s for s in log_events.streams(await group_events(node, group)) if s.name.startswith(prefix)]
+    found = [s for s in streams(await group_events(node, group)) if s.name.startswith(prefix)]
     found.sort(key=(lambda s: s.name) if order == "LogStreamName" else (lambda s: (s.last_ms, s.name)),
                reverse=descending)
     start = int(decode_token(param_str(body, "nextToken")) or 0)

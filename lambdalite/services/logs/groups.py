@@ -1,29 +1,27 @@
-"""Log groups: describe, create, delete, retention (kept in the store, enforced on files) and tags."""
+"""Log groups: describe, create, delete, retention (kept in the store, enforced on the stored text) and tags."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from lambdalite.model.log_group import RETENTION_DAYS
 from lambdalite.node import Node
-from lambdalite.runtime import log_events
-from lambdalite.runtime.logs import index_path
 from lambdalite.services.http import AwsError, Request, validation_error
 from lambdalite.services.logs.common import (
     all_groups,
     decode_token,
     encode_token,
+    expire,
     find_group,
     function_of,
     group_arn,
-    group_events,
     group_name_param,
     invalid,
     param_int,
     param_limit,
     param_str,
+    stored_bytes,
 )
 from lambdalite.store.errors import AlreadyExists
 
@@ -38,6 +36,7 @@ async def describe_log_groups(node: Node, request: Request, body: dict[str, Any]
     groups = await all_groups(node)
     names = sorted(n for n in groups if n.startswith(prefix) and pattern in n and n > after)
     page = names[:limit]
+    sizes = await stored_bytes(node)
     out: dict[str, Any] = {"logGroups": []}
     for name in page:
         row = groups[name]
@@ -45,7 +44,7 @@ async def describe_log_groups(node: Node, request: Request, body: dict[str, Any]
         if row.retention_days is not None:
             view["retentionInDays"] = row.retention_days
         arn = group_arn(node, request, name)
-        view.update({"metricFilterCount": 0, "arn": arn + ":*", "storedBytes": 0, "logGroupClass": "STANDARD",
+        view.update({"metricFilterCount": 0, "arn": arn + ":*", "storedBytes": sizes.get(name, 0), "logGroupClass": "STANDARD",
                      "logGroupArn": arn})
         out["logGroups"].append(view)
     if len(names) > limit:
@@ -73,15 +72,9 @@ async def delete_log_group(node: Node, request: Request, body: dict[str, Any]) -
     await node.store.delete_log_group(name)
     await node.store.delete_tags(group_arn(node, request, name))
     if (function := function_of(name)) is not None:
-        node.pool.logbook.forget(function)  # this process's open files (a next write starts a new file)
-        await asyncio.to_thread(_delete_files, node, function)
+        node.pool.logbook.forget(function)  # this process's unwritten lines
+        await node.store.delete_function_logs(function)
     return {}
-
-
-def _delete_files(node: Node, function: str) -> None:
-    for path in log_events.function_files(node.settings.logs_dir, function, node.settings.log_keep_files):
-        path.unlink(missing_ok=True)
-        index_path(path).unlink(missing_ok=True)
 
 
 async def put_retention_policy(node: Node, request: Request, body: dict[str, Any]) -> Any:
@@ -94,19 +87,14 @@ async def put_retention_policy(node: Node, request: Request, body: dict[str, Any
                        "constraint: Member must satisfy enum value set: [" + ", ".join(map(str, RETENTION_DAYS)) + "]")
     await find_group(node, name)
     row = await node.store.put_log_group(name, now_ms=int(time.time() * 1000), retention_days=days)
-    await group_events(node, row)  # enforce now: old rotated files go
+    await expire(node, row)  # enforce now: old text goes
     return {}
 
 
 async def enforce_retention(node: Node) -> None:
-    """The maintenance loop's turn: every function group with a retention loses its old rotated files,
-    read or not."""
-    settings = node.settings
+    """The maintenance loop's turn: every function group with a retention loses its old text, read or not."""
     for row in await node.store.list_log_groups():
-        function = function_of(row.name)
-        if row.retention_days is not None and function is not None:
-            await asyncio.to_thread(log_events.enforce_retention, settings.logs_dir, function,
-                                    settings.log_keep_files, row.retention_days)
+        await expire(node, row)
 
 
 async def delete_retention_policy(node: Node, request: Request, body: dict[str, Any]) -> Any:

@@ -27,6 +27,7 @@ from lambdalite.store.postgres import (
     buses,
     event_configs,
     event_queue,
+    function_logs,
     functions,
     history,
     layers,
@@ -78,6 +79,7 @@ class PostgresStore(
     permissions.PermissionsStore,
     layers.LayersStore,
     log_groups.LogGroupsStore,
+    function_logs.FunctionLogsStore,
 ):
     """The Store protocol on one PostgreSQL database: each domain's operations live in its own module."""
 

@@ -17,6 +17,7 @@ from lambdalite.store.sqlite import (
     buses,
     event_configs,
     event_queue,
+    function_logs,
     functions,
     history,
     layers,
@@ -61,6 +62,7 @@ class SqliteStore(
     permissions.PermissionsStore,
     layers.LayersStore,
     log_groups.LogGroupsStore,
+    function_logs.FunctionLogsStore,
     NodeHooks,
     esm_store.EventSourceMappingsStore,
 ):
@@ -68,6 +70,7 @@ class SqliteStore(
 
     def __init__(self, settings: Settings, *, read_only: bool = False):
         self.settings = settings
+        self.log_files = function_logs.log_files(settings)
         if read_only:
             self.db = Database(db_path(settings), [], read_only=True)
         else:
@@ -83,6 +86,7 @@ class SqliteStore(
         self._cache_generation = -1
 
     def close(self) -> None:
+        self.log_files.close()
         self.db.close()
 
     # ---- configuration cache --------------------------------------------------------------------
