@@ -33,16 +33,6 @@ def test_exit_reason_uses_go_wording() -> None:
     assert exit_reason(-signal.SIGSEGV) == "signal: segmentation fault"
 
 
-def test_logbook_appends_per_function(tmp_path: Path) -> None:
-    book = logs.LogBook(tmp_path / "logs")
-    book.write("a", b"one\n")
-    book.write("b", b"two\n")
-    book.write("a", b"three\n")
-    book.close()
-    assert (tmp_path / "logs" / "a.log").read_bytes() == b"one\nthree\n"
-    assert (tmp_path / "logs" / "b.log").read_bytes() == b"two\n"
-
-
 def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "lambdalite", "logs", *args, "--data-dir", str(data_dir)],
                           capture_output=True, text=True, timeout=60)

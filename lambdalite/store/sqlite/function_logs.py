@@ -128,13 +128,19 @@ class LogFiles:
         return [write for path in self.files(function) for write in _file_writes(path)]
 
     def functions(self) -> list[FunctionLogs]:
-        found = []
+        """Every function with a log file (current or rotated)."""
+        names: set[str] = set()
         with contextlib.suppress(OSError):
-            for path in sorted(self.logs_dir.iterdir()):
-                if path.name.endswith(".log") and _SAFE_NAME.fullmatch(path.name[:-4]):
-                    with contextlib.suppress(OSError):
-                        stored = sum(p.stat().st_size for p in self.files(path.name[:-4]))
-                        found.append(FunctionLogs(path.name[:-4], int(path.stat().st_ctime * 1000), stored))
+            names = {path.name.split(".log", 1)[0] for path in self.logs_dir.iterdir() if ".log" in path.name}
+        found = []
+        for function in sorted(name for name in names if _SAFE_NAME.fullmatch(name)):
+            stats = []
+            for path in self.files(function):
+                with contextlib.suppress(OSError):
+                    stats.append(path.stat())
+            if stats:
+                found.append(FunctionLogs(function, int(min(s.st_ctime for s in stats) * 1000),
+                                          sum(s.st_size for s in stats)))
         return found
 
     def delete_files(self, function: str) -> None:
