@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
 import uuid
 from collections.abc import Awaitable, Callable
