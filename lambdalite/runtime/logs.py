@@ -18,7 +18,7 @@ FLUSH_DELAY_S = 0.2
 BUFFER_BYTES = 256 * 1024
 TAIL_BYTES = 4096
 CLOSE_WAIT_S = 5.0
-MAX_PENDING_BYTES = 64 << 20  # while the store does not take flushes; past it, lines are dropped
+MAX_PENDING_BYTES = 64 << 20  # a function's, while the store does not take flushes; past it, they are dropped
 
 
 def start_line(request_id: str, version: str) -> bytes:
@@ -68,7 +68,6 @@ class LogBook:
     def __init__(self, sink: LogSink):
         self.sink = sink
         self._pending: dict[str, LogChunk] = {}
-        self._pending_bytes = 0
         self._flush_handle: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
 
@@ -79,11 +78,10 @@ class LogBook:
         if stream:
             chunk.marks.append((len(chunk.data), time.time_ns() // 1_000_000, stream))
         chunk.data += data
-        self._pending_bytes += len(data)
-        if self._pending_bytes >= MAX_PENDING_BYTES:
-            log.warning("function logs lost: the store has not taken them for a while")
-            self._pending, self._pending_bytes = {}, 0
-        elif self._pending_bytes >= BUFFER_BYTES:
+        if len(chunk.data) >= BUFFER_BYTES:
+            if len(chunk.data) >= MAX_PENDING_BYTES:
+                log.warning("function logs of %s lost: the store has not taken them for a while", function)
+                del self._pending[function]
             self.flush()
         elif self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_later(FLUSH_DELAY_S, self.flush)
@@ -100,7 +98,6 @@ class LogBook:
             return
         chunks = list(self._pending.values())
         self._pending = {}
-        self._pending_bytes = 0
         self._flushing = asyncio.get_running_loop().create_task(self._hand_over(chunks))
 
     async def _hand_over(self, chunks: list[LogChunk]) -> None:
@@ -121,9 +118,7 @@ class LogBook:
 
     def forget(self, function: str) -> None:
         """Drop a function's unwritten lines (its log group was deleted)."""
-        chunk = self._pending.pop(function, None)
-        if chunk is not None:
-            self._pending_bytes -= len(chunk.data)
+        self._pending.pop(function, None)
 
     async def close(self) -> None:
         """Drain, for at most CLOSE_WAIT_S (a store that cannot be reached loses the rest)."""

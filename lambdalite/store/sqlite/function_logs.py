@@ -76,8 +76,8 @@ class LogFiles:
             try:
                 base = os.fstat(entry.log_fd).st_size
                 if marks:
-                    _write_all(entry.idx_fd, b"".join(b"%d %d %s\n" % (base + at, ms, stream.encode())
-                                                      for at, ms, stream in marks))
+                    _write_all(entry.idx_fd, "".join([f"{base + at} {ms} {stream}\n"
+                                                      for at, ms, stream in marks]).encode())
                 _write_all(entry.log_fd, data)
                 entry.size = base + len(data)
             finally:
