@@ -1,6 +1,6 @@
 """Function logs on PostgreSQL: a worker runs the function, and the API node (another data folder, same
-database) shows its logs through the CloudWatch Logs API and `lambdalite logs [--follow]`; nothing is
-written to the worker's data folder."""
+database) shows its logs through the CloudWatch Logs API and `lambdalite logs [--follow]`, and deletes them
+with the group; nothing is written to the worker's data folder."""
 
 from __future__ import annotations
 
@@ -107,6 +107,11 @@ def test_the_api_node_shows_what_a_worker_printed(tmp_path: Path, database: str)
                 follow.kill()
                 follow.wait(timeout=10)
         assert "printed on the worker: later" in out_path.read_text()
+
+        logs.delete_log_group(logGroupName=GROUP)  # on the API node: the worker's text goes too
+        assert logs.describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"] == []
+        gone = subprocess.run(_logs_cli(api, database), capture_output=True, text=True, timeout=60)
+        assert gone.returncode == 1 and "no logs for function 'pg-printer'" in gone.stderr
     finally:
         worker.kill()
         api.kill()
