@@ -59,7 +59,9 @@ def stream_name(version: str, epoch_s: float | None = None) -> str:
 
 class LogBook:
     """Buffered appends of each function's log text, handed to the store in one batch FLUSH_DELAY_S after
-    the first unflushed write (or at once past BUFFER_BYTES): never a write per line on the hot path.
+    the first unflushed write (or at once past BUFFER_BYTES): never a write per line on the hot path. A
+    function's first text in this process goes at once, so its log group exists when its first
+    invocation answers, as when the LogBook created the function's file on its first write.
 
     One flush at a time: the next waits for the store to take the previous, so a function's text keeps
     its order. A store that cannot take a flush (a full disk, an unreachable database) loses those
@@ -68,13 +70,17 @@ class LogBook:
     def __init__(self, sink: LogSink):
         self.sink = sink
         self._pending: dict[str, LogChunk] = {}
-        self._flush_handle: asyncio.TimerHandle | None = None
+        self._stored: set[str] = set()  # functions this process has flushed text of
+        self._flush_handle: asyncio.Handle | None = None
         self._flushing: asyncio.Task[None] | None = None
 
     def write(self, function: str, data: bytes, stream: str = "") -> None:
         chunk = self._pending.get(function)
         if chunk is None:
             chunk = self._pending[function] = LogChunk(function)
+            if function not in self._stored:  # its first text goes at once: its log group appears
+                self._stored.add(function)
+                self._flush_soon()
         if stream:
             chunk.marks.append((len(chunk.data), time.time_ns() // 1_000_000, stream))
         chunk.data += data
@@ -85,6 +91,12 @@ class LogBook:
             self.flush()
         elif self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_later(FLUSH_DELAY_S, self.flush)
+
+    def _flush_soon(self) -> None:
+        """Flush on the event loop's next turn (after this write lands in the buffer)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
         """Hand what is pending to the store (in a task: the store may wait on the network)."""
@@ -119,6 +131,7 @@ class LogBook:
     def forget(self, function: str) -> None:
         """Drop a function's unwritten lines (its log group was deleted)."""
         self._pending.pop(function, None)
+        self._stored.discard(function)
 
     async def close(self) -> None:
         """Drain, for at most CLOSE_WAIT_S (a store that cannot be reached loses the rest)."""

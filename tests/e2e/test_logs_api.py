@@ -46,14 +46,7 @@ def _invoke(lam: Any, name: str, payload: bytes) -> str:
 
 
 def _all_events(logs: Any, group: str) -> list[dict[str, Any]]:
-    """The group's events; none while it does not exist yet (it appears with the function's first logs,
-    flushed a moment after the invocation, as on AWS)."""
-    try:
-        return list(logs.filter_log_events(logGroupName=group)["events"])
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
-        return []
+    return list(logs.filter_log_events(logGroupName=group)["events"])
 
 
 def _cli(server: LambdaliteProcess, *args: str) -> tuple[list[str], dict[str, str]]:
