@@ -41,6 +41,7 @@ WITH doomed AS (
 )
 UPDATE function_log_totals SET stored_bytes = stored_bytes - (SELECT coalesce(sum(bytes), 0) FROM gone)
 WHERE function = $1"""
+_LOCK = "SELECT 1 FROM function_log_totals WHERE function = $1 FOR UPDATE"
 _EXPIRE = """
 WITH gone AS (DELETE FROM function_logs WHERE function = $1 AND time_ms < $2 RETURNING bytes)
 UPDATE function_log_totals SET stored_bytes = stored_bytes - (SELECT coalesce(sum(bytes), 0) FROM gone)
@@ -91,6 +92,7 @@ class FunctionLogsStore:
 
     async def expire_function_logs(self, function: str, retention_days: int, now_ms: int) -> None:
         async def write(c: Conn) -> None:
+            await c.execute(_LOCK, function)  # the totals row first, as appends take it: no deadlock
             await c.execute(_EXPIRE, function, retention_cutoff_ms(retention_days, now_ms))
 
         await self.db.write(write, durable=False)
