@@ -24,7 +24,6 @@ from typing import BinaryIO
 from lambdalite.model.function_log import FunctionLogs, LogChunk, LogWrite, printable, retention_cutoff_ms
 from lambdalite.settings import Settings
 
-SCHEMA: list[str] = []  # no tables: the files are the store
 FOLLOW_POLL_S = 0.25
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -61,8 +60,10 @@ class LogFiles:
     def append(self, chunk: LogChunk) -> None:
         if not chunk.data or self.path(chunk.function) is None:
             return
-        entry = self._open.get(chunk.function)
-        size = entry.size if entry is not None else 0
+        try:
+            size = (self._open.get(chunk.function) or self._open_files(chunk.function)).size
+        except OSError:
+            return  # a full disk loses these lines, never the invocation
         if not self.max_bytes or size + len(chunk.data) < self.max_bytes:
             self._append(chunk.function, chunk.data, chunk.marks)  # the usual case: one append
             return
