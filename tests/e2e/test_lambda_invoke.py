@@ -12,10 +12,10 @@ from tests.e2e.test_lambda_helpers import ROLE, arn, client_error, create, raw
 from tests.support.server import LambdaliteProcess, module_client, module_server
 from tests.support.zips import make_zip
 
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
+
 INFO = """
 import os, sys
-
-pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
 def handler(event, context):
     print("hello from the handler")
     custom = context.client_context.custom if context.client_context else None

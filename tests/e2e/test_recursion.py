@@ -25,6 +25,8 @@ from tests.e2e.test_destinations_helpers import (
 )
 from tests.support.server import LambdaliteProcess, module_client, module_server, shared_file, wait_until
 
+pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
+
 server = module_server("recursion", env=FAST_ENV)
 lam = module_client("lambda")
 sqs = module_client("sqs")
@@ -33,8 +35,6 @@ sqs = module_client("sqs")
 SELF_INVOKING = """
 import json, os
 import boto3
-
-pytestmark = pytest.mark.both_backends  # the same tests on SQLite and on PostgreSQL
 
 def handler(event, context):
     n = event.get("n", 0)
