@@ -3,7 +3,7 @@ database that cannot be reached looks like to the API (`StoreUnavailable`, a 5xx
 
 Why these choices: a durable write commits with `synchronous_commit=on` (the 202's promise: the event
 is on disk, and on a synchronous standby when one is configured); writes whose loss would only repeat
-work (leases, retries, outcomes: at-least-once redelivers them) commit with it off, as SQLite's
+work (leases, slot bookkeeping: at-least-once redelivers them) commit with it off, as SQLite's
 `durable=False` does. Concurrent transactions of many nodes are the normal case here: operations lock
 what they read-modify-write (FOR UPDATE, an advisory lock for slots) and a deadlock or serialization
 failure is retried a few times.
