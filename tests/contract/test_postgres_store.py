@@ -11,10 +11,13 @@ from typing import Any
 import asyncpg
 import pytest
 
+from lambdalite.clock import now_ms
 from lambdalite.model.queue import AttemptEnd, NewMessage
+from lambdalite.model.s3 import BucketRecord, ObjectRecord
 from lambdalite.model.sqs import QueueRecord
 from lambdalite.store.postgres import PostgresStore
 from lambdalite.store.postgres.migrate import migrate_url, migrations
+from lambdalite.store.postgres.s3_bodies import ORPHAN_AGE_MS, READ_GRACE_MS
 from lambdalite.wakeups import EVENTS, JOBS, Wakeups, sqs_topic
 from tests.support import postgres
 from tests.support.aio import wait_for
@@ -169,3 +172,20 @@ async def test_code_archives_are_kept_until_no_version_uses_them(pg: Backend) ->
     await store.delete_code(code_sha(unused))
     assert await store.load_code(code_sha(used)) == used
     assert await store.load_code(code_sha(unused)) is None
+
+
+async def test_a_body_no_object_names_is_dropped_a_day_later(pg: Backend) -> None:
+    """A request that kept a body and never committed the row naming it (a crash between the two) leaves
+    an orphan; maintenance drops it after a day, and frees it after the read grace. Named bodies stay."""
+    store = pg.open()
+    await store.s3_create_bucket(BucketRecord("bkt", "us-east-1", 1))
+    named = await store.s3_body_write_bytes(b"kept")
+    orphan = await store.s3_body_write_bytes(b"lost")
+    record = ObjectRecord("bkt", "k", 4, '"etag"', 1, named, "text/plain", {}, {})
+    assert (await store.s3_put_object(record, [])).ok
+    day_later = now_ms() + ORPHAN_AGE_MS + 1
+    assert await store.s3_prune_bodies(day_later) == 0  # marked dropped now, freed after the grace
+    assert await store.s3_body_open(orphan, 0, 4) is None
+    assert await store.s3_prune_bodies(day_later + READ_GRACE_MS + 1) == 1
+    chunks = await store.s3_body_open(named, 0, 4)
+    assert chunks is not None and b"".join([c async for c in chunks]) == b"kept"

@@ -21,6 +21,7 @@ from lambdalite.model.s3 import (
 from lambdalite.store.postgres import queues
 from lambdalite.store.postgres.event_queue import enqueue_jobs
 from lambdalite.store.postgres.queues import affected
+from lambdalite.store.postgres.s3_bodies import name_body
 
 if TYPE_CHECKING:
     from lambdalite.store.postgres.db import Conn, PgDatabase
@@ -68,6 +69,7 @@ async def _put_object(conn: Conn, record: ObjectRecord, jobs: list[NewMessage]) 
                 attrs = excluded.attrs""",
         record.bucket, record.key, record.size, record.etag, record.modified_ms, record.blob, record.content_type,
         _attrs(record.metadata, record.headers))
+    await name_body(conn, record.blob)
     await enqueue_jobs(conn, jobs)
     return Dropped(True, [old] if old is not None and old != record.blob else [])
 
@@ -182,6 +184,7 @@ class S3Store:
                     ON CONFLICT (upload_id, number) DO UPDATE SET size = excluded.size, etag = excluded.etag,
                         modified_ms = excluded.modified_ms, blob = excluded.blob""",
                 part.upload_id, part.number, part.size, part.etag, part.modified_ms, part.blob)
+            await name_body(c, part.blob)
             return Dropped(True, [old] if old is not None else [])
 
         return await self.db.write(fn)

@@ -38,6 +38,7 @@ CHUNK_BYTES = 1024 * 1024
 BATCH_CHUNKS = 4  # chunks per COPY: what a write holds in memory at once
 READ_GRACE_MS = 15 * 60 * 1000  # a download may still read a deleted body this long
 PRUNE_BATCH = 100  # bodies freed per maintenance round
+ORPHAN_AGE_MS = 24 * 3600 * 1000  # a body no committed object or part names after this was kept in vain
 # Body writes hold a connection for their whole transaction: at most half the pool at once, so a burst of
 # large uploads never holds up the node's other work (accepts, leases) waiting for a connection.
 MAX_BODY_WRITES = POOL_MAX // 2
@@ -117,11 +118,23 @@ class S3BodiesStore:
                 blobs, now_ms()))
 
     async def s3_prune_bodies(self, at_ms: int) -> int:
+        orphans = await self.db.write(lambda c: c.fetch(
+            """UPDATE s3_bodies SET dropped_ms = $1 WHERE blob IN (SELECT blob FROM s3_bodies
+               WHERE NOT named AND dropped_ms IS NULL AND created_ms < $2 LIMIT $3 FOR UPDATE SKIP LOCKED)
+               RETURNING 1""", at_ms, at_ms - ORPHAN_AGE_MS, PRUNE_BATCH), durable=False)
+        if orphans:
+            log.warning("dropping %d S3 bodies no object or part named within a day (kept by requests that "
+                        "did not finish)", len(orphans))
         rows = await self.db.write(lambda c: c.fetch(
             """DELETE FROM s3_bodies WHERE blob IN (SELECT blob FROM s3_bodies WHERE dropped_ms <= $1
                ORDER BY dropped_ms LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1""",
             at_ms - READ_GRACE_MS, PRUNE_BATCH), durable=False)
         return len(rows)
+
+
+async def name_body(conn: Conn, blob: str) -> None:
+    """In the transaction that commits the object or part row naming `blob`: it is no orphan."""
+    await conn.execute("UPDATE s3_bodies SET named = true WHERE blob = $1 AND NOT named", blob)
 
 
 async def _insert_body(conn: Conn, blob: str, size: int) -> None:
@@ -131,7 +144,7 @@ async def _insert_body(conn: Conn, blob: str, size: int) -> None:
 async def _adopt(conn: Conn, path: Path) -> None:
     """One old body file copied in, unless a process on the same data folder did it first."""
     size = (await asyncio.to_thread(path.stat)).st_size
-    if await conn.fetchval("INSERT INTO s3_bodies(blob, size, created_ms) VALUES ($1, $2, $3) "
+    if await conn.fetchval("INSERT INTO s3_bodies(blob, size, created_ms, named) VALUES ($1, $2, $3, true) "
                            "ON CONFLICT DO NOTHING RETURNING 1", path.name, size, now_ms()):
         await _copy_file(conn, path.name, path, size)
 
