@@ -15,8 +15,10 @@ from lambdalite.clock import now_ms
 from lambdalite.model.queue import AttemptEnd, NewMessage
 from lambdalite.model.s3 import BucketRecord, ObjectRecord
 from lambdalite.model.sqs import QueueRecord
+from lambdalite.settings import Settings
+from lambdalite.store.errors import StoreUnavailable
 from lambdalite.store.postgres import PostgresStore
-from lambdalite.store.postgres.migrate import migrate_url, migrations
+from lambdalite.store.postgres.migrate import migrate, migrate_url, migrations
 from lambdalite.store.postgres.s3_bodies import ORPHAN_AGE_MS, READ_GRACE_MS
 from lambdalite.wakeups import EVENTS, JOBS, Wakeups, sqs_topic
 from tests.support import postgres
@@ -189,3 +191,25 @@ async def test_a_body_no_object_names_is_dropped_a_day_later(pg: Backend) -> Non
     assert await store.s3_prune_bodies(day_later + READ_GRACE_MS + 1) == 1
     chunks = await store.s3_body_open(named, 0, 4)
     assert chunks is not None and b"".join([c async for c in chunks]) == b"kept"
+
+
+async def test_a_reader_on_a_database_without_this_versions_schema_says_so(empty_database: str, tmp_path: Path) -> None:
+    """The CLI's read-only store never migrates: on a database no node of this version started on, it
+    answers StoreUnavailable naming what to do (not an SQL error about a missing table)."""
+    reader = PostgresStore(Settings(data_dir=tmp_path, store=empty_database), read_only=True)
+    with pytest.raises(StoreUnavailable) as empty:
+        await reader.list_log_groups()
+    assert "no lambdalite schema yet" in empty.value.detail
+    reader.close()
+    conn = await asyncpg.connect(empty_database)
+    try:
+        await migrate(conn)
+        newest = migrations()[-1][1]
+        await conn.execute("DELETE FROM schema_migrations WHERE name = $1", newest)
+    finally:
+        await conn.close()
+    reader = PostgresStore(Settings(data_dir=tmp_path, store=empty_database), read_only=True)
+    with pytest.raises(StoreUnavailable) as older:
+        await reader.list_log_groups()
+    assert f"older than this version (missing {newest})" in older.value.detail
+    reader.close()

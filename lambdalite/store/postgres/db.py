@@ -21,7 +21,7 @@ from typing import Any, TypeAlias, TypeVar
 import asyncpg
 
 from lambdalite.store.errors import StoreUnavailable
-from lambdalite.store.postgres.migrate import migrate
+from lambdalite.store.postgres.migrate import migrate, migrations, missing
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +73,14 @@ class PgDatabase:
 
     async def _open(self) -> asyncpg.Pool:
         try:
-            if not self.read_only:
-                conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT_S)
-                try:
+            conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT_S)
+            try:
+                if self.read_only:  # a reader (the CLI) never migrates: it says what to do, not an SQL error
+                    _require_schema(await missing(conn))
+                else:
                     await migrate(conn)
-                finally:
-                    await conn.close()
+            finally:
+                await conn.close()
             settings = {"application_name": "lambdalite", "synchronous_commit": "on"}
             if self.read_only:
                 settings["default_transaction_read_only"] = "on"
@@ -164,6 +166,16 @@ class PgDatabase:
             pool.terminate()
         except RuntimeError:  # its event loop is closed: the sockets go with it, the server notices
             log.debug("pool of a closed loop", exc_info=True)
+
+
+def _require_schema(lacking: list[str]) -> None:
+    if not lacking:
+        return
+    start = "start a `lambdalite serve` or `worker` of this version on it once"
+    if len(lacking) == len(migrations()):
+        raise StoreUnavailable(f"the database holds no lambdalite schema yet: {start}")
+    raise StoreUnavailable(f"the database's lambdalite schema is older than this version (missing "
+                           f"{', '.join(lacking)}): {start}")
 
 
 async def _in_transaction(conn: Conn, fn: Callable[[Conn], Awaitable[T]], durable: bool) -> T:

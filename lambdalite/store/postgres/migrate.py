@@ -52,6 +52,13 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
     return applied
 
 
+async def missing(conn: asyncpg.Connection) -> list[str]:
+    """The migrations this database lacks (all of them on a database lambdalite never started on)."""
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    done = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")} if exists else set()
+    return [name for version, name, _ in migrations() if version not in done]
+
+
 async def migrate_url(url: str) -> list[str]:
     conn = await asyncpg.connect(url)
     try:
