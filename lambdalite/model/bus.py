@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 MAX_TARGETS_PER_RULE = 5
 
 
@@ -37,3 +39,8 @@ class RoutedTarget:
     rule_arn: str
     pattern: str
     target: dict[str, Any]
+
+
+def rules_targeting(rows: list[tuple[str, bytes]], target_arn: str) -> list[str]:
+    """Of (rule, stored target JSON) rows, the sorted names of the rules with a target of that ARN."""
+    return sorted({rule for rule, target in rows if orjson.loads(target).get("Arn") == target_arn})

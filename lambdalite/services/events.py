@@ -457,6 +457,20 @@ async def list_targets_by_rule(svc: EventsService, node: Node, request: Request,
     return out
 
 
+async def list_rule_names_by_target(svc: EventsService, node: Node, request: Request, body: dict[str, Any]) -> Any:
+    target_arn = _string(body, "TargetArn", "targetArn", required=True, max_len=1600) or ""
+    bus, limit, after = _bus_param(body), _limit(body), _decode_token(body)
+    names = await node.store.rule_names_by_target(request.region, bus, target_arn)
+    if names is None:
+        raise bus_missing(bus)
+    found = [name for name in names if name > after][:limit + 1]
+    token = _page(found, limit, lambda name: name)
+    out: dict[str, Any] = {"RuleNames": found}
+    if token:
+        out["NextToken"] = token
+    return out
+
+
 # ---- events -------------------------------------------------------------------------------------
 
 
@@ -482,6 +496,7 @@ _OPS: dict[str, Handler] = {
     "PutTargets": put_targets,
     "RemoveTargets": remove_targets,
     "ListTargetsByRule": list_targets_by_rule,
+    "ListRuleNamesByTarget": list_rule_names_by_target,
     "PutEvents": put_events,
     "TestEventPattern": test_event_pattern,
     "TagResource": lambda svc, node, request, body: events_tags.tag_resource(node, request, body),

@@ -121,6 +121,19 @@ async def test_targets_are_added_replaced_by_id_listed_in_order_and_removed(stor
     assert [t["Id"] for _, t in await store.list_targets(REGION, "default", "r", 0, 10)] == ["t2"]
 
 
+async def test_rules_are_found_by_their_targets_arn(store: Store) -> None:
+    await default_bus(store)
+    shared = "arn:aws:sqs:us-east-1:0:shared"
+    for name in ("b", "a", "c"):
+        await store.put_rule(REGION, rule(name), 10)
+    await store.put_targets(REGION, "default", "b", [target("t1", shared), target("t2", shared)])
+    await store.put_targets(REGION, "default", "a", [target("t1", shared)])
+    await store.put_targets(REGION, "default", "c", [target("t1", "arn:aws:sqs:us-east-1:0:other")])
+    assert await store.rule_names_by_target(REGION, "default", shared) == ["a", "b"]
+    assert await store.rule_names_by_target(REGION, "default", "arn:aws:sqs:us-east-1:0:none") == []
+    assert await store.rule_names_by_target(REGION, "no-such-bus", shared) is None
+
+
 async def test_target_operations_need_the_rule(store: Store) -> None:
     await default_bus(store)
     with pytest.raises(RuleMissing):

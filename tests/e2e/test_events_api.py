@@ -186,6 +186,21 @@ def test_targets_lifecycle_and_delete_rule_refused_while_targets_exist(ev: Any) 
     ev.delete_rule(Name=rule)
 
 
+def test_list_rule_names_by_target_pages_and_errors(ev: Any) -> None:
+    target_arn = f"arn:aws:sqs:us-east-1:000000000000:{unique('q')}"
+    names = sorted(unique("by-target") for _ in range(3))
+    for name in names:
+        ev.put_rule(Name=name, EventPattern=json.dumps({"source": ["by.target"]}))
+        ev.put_targets(Rule=name, Targets=[{"Id": "t", "Arn": target_arn}])
+    first = ev.list_rule_names_by_target(TargetArn=target_arn, Limit=2)
+    assert first["RuleNames"] == names[:2] and "NextToken" in first
+    rest = ev.list_rule_names_by_target(TargetArn=target_arn, Limit=2, NextToken=first["NextToken"])
+    assert rest["RuleNames"] == names[2:] and "NextToken" not in rest
+    assert ev.list_rule_names_by_target(TargetArn=target_arn + "-none")["RuleNames"] == []
+    code, message, status = error_of(ev.list_rule_names_by_target, TargetArn=target_arn, EventBusName="nope")
+    assert (code, status) == ("ResourceNotFoundException", 400) and message == "Event bus nope does not exist."
+
+
 def test_put_targets_per_entry_failures_and_limits(ev: Any) -> None:
     rule = unique("tf")
     ev.put_rule(Name=rule, EventPattern='{"source": ["x"]}')

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from lambdalite.model.bus import MAX_TARGETS_PER_RULE, BusRecord, RoutedTarget, RuleRecord
+from lambdalite.model.bus import MAX_TARGETS_PER_RULE, BusRecord, RoutedTarget, RuleRecord, rules_targeting
 from lambdalite.store.errors import AlreadyExists, BusMissing, InUse, RuleMissing, TooManyTargets
 from lambdalite.store.postgres.queues import affected
 
@@ -105,6 +105,15 @@ class BusesStore:
                 f"SELECT {_RULE_COLUMNS} FROM event_rules WHERE region = $1 AND bus = $2 AND left(name, $3) = $4 "
                 "AND name > $5 ORDER BY name LIMIT $6", region, bus, len(prefix), prefix, after, limit)
             return [RuleRecord(*r) for r in rows]
+
+        return await self.db.read(fn)
+
+    async def rule_names_by_target(self, region: str, bus: str, target_arn: str) -> list[str] | None:
+        async def fn(c: Conn) -> list[str] | None:
+            if await _get_bus(c, region, bus) is None:
+                return None
+            rows = await c.fetch("SELECT rule, target FROM event_targets WHERE region = $1 AND bus = $2", region, bus)
+            return rules_targeting([(r[0], r[1]) for r in rows], target_arn)
 
         return await self.db.read(fn)
 

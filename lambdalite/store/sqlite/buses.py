@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from lambdalite.model.bus import MAX_TARGETS_PER_RULE, BusRecord, RoutedTarget, RuleRecord
+from lambdalite.model.bus import MAX_TARGETS_PER_RULE, BusRecord, RoutedTarget, RuleRecord, rules_targeting
 from lambdalite.store.errors import AlreadyExists, BusMissing, InUse, RuleMissing, TooManyTargets
 
 if TYPE_CHECKING:
@@ -257,6 +257,16 @@ class BusesStore:
             if get_bus(c, region, bus) is None:
                 return None
             return list_rules(c, region, bus, prefix, after, limit)
+
+        return self.db.read(read)
+
+    async def rule_names_by_target(self, region: str, bus: str, target_arn: str) -> list[str] | None:
+        def read(c: sqlite3.Connection) -> list[str] | None:
+            if get_bus(c, region, bus) is None:
+                return None
+            rows = c.execute("SELECT rule, target FROM event_targets WHERE region = ? AND bus = ?",
+                             (region, bus)).fetchall()
+            return rules_targeting(rows, target_arn)
 
         return self.db.read(read)
 
