@@ -205,12 +205,13 @@ class MoveTasksStore(Protocol):
         not reported since `stale_before_ms`); the task as it is afterwards, None when unknown."""
         ...
     async def sqs_move_task_claim(self, owner: str, now_ms: int, stale_before_ms: int) -> MoveTaskRecord | None:
-        """Take an active task no live runner holds (never run, or silent since `stale_before_ms`)."""
+        """Take an active task no live runner holds (never run, or silent since `stale_before_ms`); `owner`
+        is a fresh token per claim, so a runner that stalled learns it lost the task."""
         ...
     async def sqs_move_task_report(self, handle: str, owner: str, *, moved: int, status: str, failure: str | None,
                                    now_ms: int) -> MoveTaskRecord | None:
         """The runner's progress (a RUNNING report leaves CANCELLING as it is); the task as stored, or None
-        when `owner` no longer holds it."""
+        when `owner` no longer holds it or the task has ended (a final status is never changed)."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from lambdalite.model.sqs import CANCELLED, CANCELLING, RUNNING, MoveTaskRecord
+from lambdalite.model.sqs import CANCELLED, CANCELLING, COMPLETED, RUNNING, MoveTaskRecord
 from lambdalite.store.protocol import Store
 from tests.support.backends import Backend
 from tests.support.records import queue_arn
@@ -65,3 +65,27 @@ async def test_a_task_is_claimed_by_one_runner_until_that_runner_goes_silent(bac
     assert taken is not None and (taken.owner, taken.moved) == (loser, 2)  # goes on where it stopped
     assert await one.sqs_move_task_report("a", winner.owner or "", moved=9, status=RUNNING, failure=None,
                                           now_ms=later) is None  # the old runner learns it lost the task
+
+
+async def test_a_task_that_ended_stays_ended_whatever_a_late_runner_reports(store: Store) -> None:
+    """A runner stalled past its lease (a pause, a slow database): meanwhile its task was cancelled as
+    unheld, or completed by the runner that took it over. Its late report changes nothing and tells it
+    the task is no longer its own."""
+    await store.sqs_move_task_start(task("a"), kept=10)
+    assert await store.sqs_move_task_claim("stalled", now_ms=1_000, stale_before_ms=1_000 - LEASE_MS)
+    later = 1_000 + LEASE_MS + 1
+    cancelled = await store.sqs_move_task_cancel("a", stale_before_ms=later - LEASE_MS)
+    assert cancelled is not None and (cancelled.status, cancelled.owner) == (CANCELLED, None)
+    assert await store.sqs_move_task_report("a", "stalled", moved=3, status=RUNNING, failure=None,
+                                            now_ms=later) is None
+    assert (await store.sqs_move_task("a") or task("?")).status == CANCELLED
+
+    await store.sqs_move_task_start(task("b", source=queue_arn("q2")), kept=10)
+    assert await store.sqs_move_task_claim("first", now_ms=1_000, stale_before_ms=1_000 - LEASE_MS)
+    assert await store.sqs_move_task_claim("second", now_ms=later, stale_before_ms=later - LEASE_MS)
+    done = await store.sqs_move_task_report("b", "second", moved=5, status=COMPLETED, failure=None, now_ms=later)
+    assert done is not None and done.status == COMPLETED
+    for owner in ("first", "second"):  # neither the replaced runner nor a late report of the finisher
+        assert await store.sqs_move_task_report("b", owner, moved=2, status=RUNNING, failure=None,
+                                                now_ms=later + 1) is None
+    assert (await store.sqs_move_task("b") or task("?")).status == COMPLETED

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import uuid
 from typing import Any
@@ -35,6 +36,7 @@ from lambdalite.node import Node
 from lambdalite.services.sqs import errors
 from lambdalite.services.sqs import queue_attributes as qa
 from lambdalite.services.sqs.common import KIND, Ctx, Params, integer, string
+from lambdalite.store.errors import StoreUnavailable
 from lambdalite.wakeups import sqs_topic
 
 log = logging.getLogger(__name__)
@@ -161,8 +163,8 @@ class MoveTaskRunner:
                 self._wake.clear()
                 task = None
                 if len(self._running) < RUNNERS:
-                    try:
-                        task = await self.node.store.sqs_move_task_claim(self.owner, now_ms(),
+                    try:  # a token per claim: a run of this process that stalls past the lease loses it too
+                        task = await self.node.store.sqs_move_task_claim(f"{self.owner}:{uuid.uuid4().hex}", now_ms(),
                                                                         _stale_before_ms(self.node))
                     except Exception:
                         log.exception("claiming a message move task failed")
@@ -191,9 +193,12 @@ class MoveTaskRunner:
                 status = await self._after_batch(task, moved, drained=count == 0)
         except asyncio.CancelledError:  # this process stops: another runner goes on after the lease
             raise
+        except StoreUnavailable:  # the database is away: not the task's fault; a runner goes on after the lease
+            log.warning("message move task from %s paused: the store is unavailable", task.source_arn)
         except Exception as err:  # the task fails with the reason, as SQS's do
             log.warning("message move task from %s failed", task.source_arn, exc_info=True)
-            await self._report(task, moved, FAILED, str(getattr(err, "message", err)))
+            with contextlib.suppress(Exception):  # unrecorded: it runs again after the lease, and fails again
+                await self._report(task, moved, FAILED, str(getattr(err, "message", err)))
 
     async def _one_batch(self, task: MoveTaskRecord, source: QueueRecord, sources: list[str]) -> int:
         limit = _BATCH if task.rate is None else min(_BATCH, task.rate)
@@ -244,7 +249,8 @@ class MoveTaskRunner:
         return RUNNING
 
     async def _report(self, task: MoveTaskRecord, moved: int, status: str, failure: str | None) -> MoveTaskRecord | None:
-        return await self.node.store.sqs_move_task_report(task.handle, self.owner, moved=moved, status=status,
+        """As the claim's owner token (`task.owner`)."""
+        return await self.node.store.sqs_move_task_report(task.handle, task.owner or "", moved=moved, status=status,
                                                           failure=failure, now_ms=now_ms())
 
 

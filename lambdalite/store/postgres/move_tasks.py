@@ -40,7 +40,8 @@ async def _start(conn: Conn, task: MoveTaskRecord, kept: int) -> bool:
 
 async def _cancel(conn: Conn, handle: str, stale_before_ms: int) -> MoveTaskRecord | None:
     await conn.execute(
-        """UPDATE sqs_move_tasks SET status = CASE WHEN owner IS NULL OR heartbeat_ms < $1 THEN $2 ELSE $3 END
+        """UPDATE sqs_move_tasks SET owner = CASE WHEN owner IS NULL OR heartbeat_ms < $1 THEN NULL ELSE owner END,
+               status = CASE WHEN owner IS NULL OR heartbeat_ms < $1 THEN $2 ELSE $3 END
            WHERE handle = $4 AND status = $5""", stale_before_ms, CANCELLED, CANCELLING, handle, RUNNING)
     return await _get(conn, handle)
 
@@ -60,8 +61,8 @@ async def _report(conn: Conn, handle: str, owner: str, moved: int, status: str, 
     row = await conn.fetchrow(
         f"""UPDATE sqs_move_tasks SET moved = $1, failure = $2, heartbeat_ms = $3,
                 status = CASE WHEN status = $4 AND $5 = $6 THEN status ELSE $5 END
-            WHERE handle = $7 AND owner = $8 RETURNING {_COLUMNS}""",
-        moved, failure, now_ms, CANCELLING, status, RUNNING, handle, owner)
+            WHERE handle = $7 AND owner = $8 AND status = ANY($9::text[]) RETURNING {_COLUMNS}""",
+        moved, failure, now_ms, CANCELLING, status, RUNNING, handle, owner, list(ACTIVE))
     return _record(row) if row else None
 
 

@@ -56,8 +56,11 @@ def start(conn: sqlite3.Connection, task: MoveTaskRecord, kept: int) -> bool:
 
 
 def cancel(conn: sqlite3.Connection, handle: str, stale_before_ms: int) -> MoveTaskRecord | None:
-    conn.execute("""UPDATE sqs_move_tasks SET status = CASE WHEN owner IS NULL OR heartbeat_ms < ? THEN ? ELSE ? END
-                    WHERE handle = ? AND status = ?""", (stale_before_ms, CANCELLED, CANCELLING, handle, RUNNING))
+    conn.execute("""UPDATE sqs_move_tasks SET
+                        owner = CASE WHEN owner IS NULL OR heartbeat_ms < ? THEN NULL ELSE owner END,
+                        status = CASE WHEN owner IS NULL OR heartbeat_ms < ? THEN ? ELSE ? END
+                    WHERE handle = ? AND status = ?""",
+                 (stale_before_ms, stale_before_ms, CANCELLED, CANCELLING, handle, RUNNING))
     return get(conn, handle)
 
 
@@ -71,10 +74,10 @@ def claim(conn: sqlite3.Connection, owner: str, now_ms: int, stale_before_ms: in
 
 def report(conn: sqlite3.Connection, handle: str, owner: str, moved: int, status: str, failure: str | None,
            now_ms: int) -> MoveTaskRecord | None:
-    changed = conn.execute(
-        """UPDATE sqs_move_tasks SET moved = ?, failure = ?, heartbeat_ms = ?,
+    changed = conn.execute(  # a final task (cancelled, completed, failed) stays final: the report is refused
+        f"""UPDATE sqs_move_tasks SET moved = ?, failure = ?, heartbeat_ms = ?,
                status = CASE WHEN status = ? AND ? = ? THEN status ELSE ? END
-           WHERE handle = ? AND owner = ?""",
+           WHERE handle = ? AND owner = ? AND {_ACTIVE}""",
         (moved, failure, now_ms, CANCELLING, status, RUNNING, status, handle, owner)).rowcount
     return get(conn, handle) if changed else None
 
