@@ -61,7 +61,7 @@ class Batcher(Generic[T, R]):
                 results = await self.db.write(lambda c: self.run(c, items), durable=self.durable)
                 outcomes: list[tuple[R | None, BaseException | None]] = [(r, None) for r in results]
             except asyncpg.PostgresError as exc:
-                outcomes = await self._one_by_one(items) if len(items) > 1 else [(None, exc)]
+                outcomes = await self._retried_alone(items, exc)
             except BaseException as exc:  # noqa: BLE001 - handed to every caller of the batch
                 outcomes = [(None, exc)] * len(items)
             for (_, future), (value, error) in zip(batch, outcomes, strict=True):
@@ -76,6 +76,15 @@ class Batcher(Generic[T, R]):
             if self._pending and not self._scheduled:
                 self._scheduled = True
                 asyncio.get_running_loop().call_soon(self._start)
+
+    async def _retried_alone(self, items: list[T], exc: BaseException) -> list[tuple[R | None, BaseException | None]]:
+        """After a batch's database error: each item alone, so the error stays with its own caller."""
+        if len(items) == 1:
+            return [(None, exc)]
+        try:
+            return await self._one_by_one(items)
+        except BaseException as late:  # noqa: BLE001 - cancelled midway (shutdown): every caller hears of it
+            return [(None, late)] * len(items)
 
     async def _one_by_one(self, items: list[T]) -> list[tuple[R | None, BaseException | None]]:
         out: list[tuple[R | None, BaseException | None]] = []
