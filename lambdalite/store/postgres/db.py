@@ -12,7 +12,6 @@ failure is retried a few times.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -189,8 +188,10 @@ async def _in_transaction(conn: Conn, fn: Callable[[Conn], Awaitable[T]], durabl
         await conn.execute("COMMIT")
     except BaseException:
         if not conn.is_closed() and conn.is_in_transaction():
-            with contextlib.suppress(Exception):  # a broken connection: the pool discards it
+            try:
                 await conn.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - broken, or still cancelling a timed-out statement: replaced
+                conn.terminate()
         raise
     return result
 
