@@ -48,6 +48,12 @@ def test_cli_v2_query_protocol_round_trip(srv: LambdaliteProcess, tmp_path: Path
     queue_attrs = cli("get-queue-attributes", "--queue-url", url, "--attribute-names", "All")["Attributes"]
     assert queue_attrs["VisibilityTimeout"] == "40"
     assert queue_attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+    cli("add-permission", "--queue-url", url, "--label", "l1", "--aws-account-ids", "111122223333",
+        "--actions", "SendMessage", "ReceiveMessage")  # the query form's flattened lists
+    statement = json.loads(cli("get-queue-attributes", "--queue-url", url, "--attribute-names", "Policy")[
+        "Attributes"]["Policy"])["Statement"][0]
+    assert statement["Action"] == ["SQS:SendMessage", "SQS:ReceiveMessage"]
+    cli("remove-permission", "--queue-url", url, "--label", "l1")
     run_cli(version, srv.endpoint, ["sqs", "delete-queue", "--queue-url", url], cwd=tmp_path)
     missing = run_cli(version, srv.endpoint, ["sqs", "get-queue-url", "--queue-name", name], cwd=tmp_path,
                       check=False)

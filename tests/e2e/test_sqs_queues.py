@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 import boto3
@@ -215,10 +217,38 @@ def test_get_queue_attributes_unknown_name(sqs: Any) -> None:
     assert error_of(exc.value)[:2] == ("InvalidAttributeName", "Unknown Attribute Nope.")
 
 
-def test_unsupported_operation_is_a_clear_error(sqs: Any) -> None:
-    url = sqs.create_queue(QueueName=unique())["QueueUrl"]
-    with pytest.raises(sqs.exceptions.UnsupportedOperation) as exc:
-        sqs.add_permission(QueueUrl=url, Label="l", AWSAccountIds=["000000000000"], Actions=["SendMessage"])
-    code, message, status = error_of(exc.value)
-    assert (code, status) == ("AWS.SimpleQueueService.UnsupportedOperation", 400)
-    assert "AddPermission" in message
+def test_unsupported_operation_is_a_clear_error(srv: LambdaliteProcess) -> None:
+    """Every operation of botocore's SQS model is served; one beyond it (a newer API) is named in the error."""
+    request = urllib.request.Request(srv.endpoint + "/", data=b"{}", method="POST", headers={
+        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.FrobnicateQueue"})
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(request, timeout=10)
+    body = json.loads(exc.value.read())
+    assert exc.value.code == 400 and body["__type"].endswith("UnsupportedOperation")
+    assert "FrobnicateQueue" in body["message"]
+
+
+def test_add_and_remove_permission_edit_the_queues_policy(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName=unique("perm"))["QueueUrl"]
+    arn = attrs(sqs, url, "QueueArn")["QueueArn"]
+    sqs.add_permission(QueueUrl=url, Label="send", AWSAccountIds=["111122223333"], Actions=["SendMessage"])
+    sqs.add_permission(QueueUrl=url, Label="both", AWSAccountIds=["111122223333", "444455556666"],
+                       Actions=["ReceiveMessage", "DeleteMessage"])
+    policy = json.loads(attrs(sqs, url, "Policy")["Policy"])
+    assert policy["Version"] == "2012-10-17" and policy["Id"] == f"{arn}/SQSDefaultPolicy"
+    assert policy["Statement"] == [
+        {"Sid": "send", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+         "Action": "SQS:SendMessage", "Resource": arn},
+        {"Sid": "both", "Effect": "Allow",
+         "Principal": {"AWS": ["arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:root"]},
+         "Action": ["SQS:ReceiveMessage", "SQS:DeleteMessage"], "Resource": arn}]
+    with pytest.raises(ClientError) as exc:
+        sqs.add_permission(QueueUrl=url, Label="send", AWSAccountIds=["111122223333"], Actions=["*"])
+    assert error_of(exc.value)[1] == "Value send for parameter Label is invalid. Reason: Already exists."
+    sqs.remove_permission(QueueUrl=url, Label="send")
+    assert [s["Sid"] for s in json.loads(attrs(sqs, url, "Policy")["Policy"])["Statement"]] == ["both"]
+    sqs.remove_permission(QueueUrl=url, Label="both")
+    assert "Policy" not in attrs(sqs, url)  # the last statement gone: no policy
+    with pytest.raises(ClientError) as exc:
+        sqs.remove_permission(QueueUrl=url, Label="both")
+    assert error_of(exc.value)[1] == "Value both for parameter Label is invalid. Reason: can't find label."

@@ -30,6 +30,8 @@ _LISTS = {
     "MessageAttributeName": "MessageAttributeNames",
     "MessageSystemAttributeName": "MessageSystemAttributeNames",
     "TagKey": "TagKeys",
+    "AWSAccountId": "AWSAccountIds",
+    "ActionName": "Actions",
     "StringListValue": "StringListValues",
     "BinaryListValue": "BinaryListValues",
     "SendMessageBatchRequestEntry": "Entries",

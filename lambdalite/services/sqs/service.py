@@ -11,7 +11,7 @@ import orjson
 
 from lambdalite.node import Node
 from lambdalite.services.http import AwsError, Request, Response, new_request_id
-from lambdalite.services.sqs import errors, move_tasks, query, queue_ops, receive, send
+from lambdalite.services.sqs import errors, move_tasks, permissions, query, queue_ops, receive, send
 from lambdalite.services.sqs.common import Ctx, Params
 
 Operation = Callable[[Ctx, Params], Awaitable[dict[str, Any]]]
@@ -28,6 +28,8 @@ OPERATIONS: dict[str, Operation] = {
     "UntagQueue": queue_ops.untag_queue,
     "ListQueueTags": queue_ops.list_queue_tags,
     "ListDeadLetterSourceQueues": queue_ops.list_dead_letter_source_queues,
+    "AddPermission": permissions.add_permission,
+    "RemovePermission": permissions.remove_permission,
     "SendMessage": send.send_message,
     "SendMessageBatch": send.send_message_batch,
     "ReceiveMessage": receive.receive_message,
