@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,6 @@ from tests.support.zips import python_zip
 
 server = module_server("first-minutes")
 lam = module_client("lambda")
-sqs = module_client("sqs")
 events = module_client("events")
 
 
@@ -51,13 +52,17 @@ def test_lambda_operations_not_served_name_themselves(lam: Any) -> None:
     assert error["Message"] == "ListProvisionedConcurrencyConfigs is not supported by lambdalite."
 
 
-def test_eventbridge_and_sqs_operations_not_served_name_themselves(events: Any, sqs: Any) -> None:
+def test_eventbridge_and_sqs_operations_not_served_name_themselves(events: Any, server: LambdaliteProcess) -> None:
     error = _error(events.list_archives)
     assert (error["Code"], error["Message"]) == ("UnknownOperationException", "ListArchives is not supported by lambdalite.")
-    url = sqs.create_queue(QueueName="first-minutes")["QueueUrl"]
-    error = _error(sqs.add_permission, QueueUrl=url, Label="l", AWSAccountIds=["000000000000"], Actions=["SendMessage"])
-    assert error["Code"] == "AWS.SimpleQueueService.UnsupportedOperation"  # the query-compatible code
-    assert error["Message"] == "The action AddPermission is not supported by lambdalite."
+    # SQS serves every operation of botocore's model: an action beyond it, in the query protocol's form
+    request = urllib.request.Request(server.endpoint + "/", data=b"Action=FrobnicateQueue&Version=2012-11-05",
+                                     method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(request, timeout=10)
+    body = exc.value.read().decode()
+    assert exc.value.code == 400 and "<Code>InvalidAction</Code>" in body
+    assert "<Message>The action FrobnicateQueue is not supported by lambdalite.</Message>" in body
 
 
 def test_the_cli_shows_the_operation_not_served(server: LambdaliteProcess) -> None:
