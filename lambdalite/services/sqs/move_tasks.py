@@ -212,12 +212,8 @@ class MoveTaskRunner:
     async def _after_batch(self, task: MoveTaskRecord, moved: int, *, drained: bool) -> str:
         """Report (the heartbeat); the status to go on with. An empty receive completes the task once
         nothing is left in flight either (messages a dead runner held come back after their lease)."""
-        stored = await self._report(task, moved, RUNNING, None)
-        if stored is None:  # another runner holds it now
-            return _LOST
-        if stored.status == CANCELLING:
-            await self._report(task, moved, CANCELLED, None)
-            return CANCELLED
+        if (stop := await self._heartbeat(task, moved)) is not None:
+            return stop
         if drained:
             if await self._source_empty(task):
                 await self._report(task, moved, COMPLETED, None)
@@ -226,6 +222,16 @@ class MoveTaskRunner:
         if task.rate is not None:
             return await self._pause(task, moved, min(_BATCH, task.rate) / task.rate)
         return RUNNING
+
+    async def _heartbeat(self, task: MoveTaskRecord, moved: int) -> str | None:
+        """Report progress; the status to stop with (another runner holds it, or it was cancelled), or None."""
+        stored = await self._report(task, moved, RUNNING, None)
+        if stored is None:
+            return _LOST
+        if stored.status == CANCELLING:
+            await self._report(task, moved, CANCELLED, None)
+            return CANCELLED
+        return None
 
     async def _source_empty(self, task: MoveTaskRecord) -> bool:
         source = await self.node.store.sqs_queue_by_arn(task.source_arn)
@@ -240,12 +246,8 @@ class MoveTaskRunner:
         until_s = loop.time() + pause_s
         while (left_s := until_s - loop.time()) > 0:
             await asyncio.sleep(min(CHECK_S, left_s))
-            stored = await self._report(task, moved, RUNNING, None)
-            if stored is None:
-                return _LOST
-            if stored.status == CANCELLING:
-                await self._report(task, moved, CANCELLED, None)
-                return CANCELLED
+            if (stop := await self._heartbeat(task, moved)) is not None:
+                return stop
         return RUNNING
 
     async def _report(self, task: MoveTaskRecord, moved: int, status: str, failure: str | None) -> MoveTaskRecord | None:
