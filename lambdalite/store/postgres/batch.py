@@ -29,11 +29,10 @@ RunBatch = Callable[["Conn", list[T]], Awaitable[list[R]]]
 class Batcher(Generic[T, R]):
     """`submit(item)` returns what `run(conn, batch)` gave for that item, once its batch has committed."""
 
-    def __init__(self, db: PgDatabase, run: RunBatch[T, R], *, durable: bool, max_batch: int = MAX_BATCH):
+    def __init__(self, db: PgDatabase, run: RunBatch[T, R], *, durable: bool):
         self.db = db
         self.run = run
         self.durable = durable
-        self.max_batch = max_batch
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._in_flight = 0
         self._scheduled = False
@@ -50,7 +49,7 @@ class Batcher(Generic[T, R]):
     def _start(self) -> None:
         self._scheduled = False
         while self._pending and self._in_flight < MAX_IN_FLIGHT:
-            batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             self._in_flight += 1
             asyncio.get_running_loop().create_task(self._commit(batch))
 
